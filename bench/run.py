@@ -1,0 +1,51 @@
+"""Benchmark runner: `make bench` runs every benchmark, `make bench NAME=<name>` one of them.
+
+A benchmark is a module `bench/<name>.py` with a `main()` that does its work and prints one
+JSON object on its last line: {"name": ..., "value": <headline>, "unit": ..., ...}. Each runs
+in its own process, against PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaulting to the
+local services), so one benchmark's state never leaks into the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+NOT_BENCHMARKS = {"run", "__init__", "common", "datagen", "profile_fanout"}
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if p.stem not in NOT_BENCHMARKS and not p.stem.startswith("_"))
+
+
+def run_one(name: str) -> int:
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bulletin_bench")
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+    return subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=ROOT, env=env)
+
+
+def main(argv: list[str]) -> int:
+    names = available()
+    if argv and argv[0]:
+        if argv[0] not in names:
+            print(json.dumps({"error": f"unknown benchmark {argv[0]!r}", "available": names}))
+            return 2
+        return run_one(argv[0])
+    if not names:
+        print(json.dumps({"name": "all", "value": 0, "unit": "benchmarks", "benchmarks": []}))
+        return 0
+    failures = [name for name in names if run_one(name) != 0]
+    print(json.dumps({"name": "all", "value": len(names) - len(failures), "unit": "benchmarks passed",
+                      "benchmarks": names, "failed": failures}))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.crypto import EncryptedJSONField
+
+
+class ChannelType(models.TextChoices):
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack"
+    DISCORD = "discord", "Discord"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class ChannelAudience(models.TextChoices):
+    # Personal deliveries to each subscriber's own address, member ID or webhook URL.
+    SUBSCRIBERS = "subscribers", "Subscribers (personal messages)"
+    # The channel itself is the destination (a Slack channel, a Discord webhook, a partner
+    # endpoint); it receives every publication of the topics bound to it.
+    BROADCAST = "broadcast", "Broadcast destination"
+
+
+class CircuitState(models.TextChoices):
+    CLOSED = "closed", "Closed (sending)"
+    OPEN = "open", "Open (provider failing, paused)"
+    HALF_OPEN = "half_open", "Half-open (probing)"
+
+
+class Channel(models.Model):
+    """A configured destination: an SES sender, a Slack workspace or channel, a Discord
+    webhook, an outbound webhook endpoint. Secrets live encrypted in `credentials`."""
+
+    Kind = ChannelType
+    Audience = ChannelAudience
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=16, choices=ChannelType.choices)
+    audience = models.CharField(max_length=16, choices=ChannelAudience.choices, default=ChannelAudience.SUBSCRIBERS)
+    is_default = models.BooleanField(
+        default=False, help_text="Used for personal messages of this kind (one default per kind)."
+    )
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.TextField(blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Non-secret settings of this kind.")
+    credentials = EncryptedJSONField(help_text="Encrypted at rest; never shown.")
+    topics = models.ManyToManyField(
+        "subscribers.Topic", blank=True, related_name="broadcast_channels", help_text="Broadcast: topics it receives."
+    )
+    rate_limit_per_second = models.FloatField(null=True, blank=True, help_text="Blank: the provider's default.")
+    fallback = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Used while this channel's circuit is open.",
+    )
+    tracking_enabled = models.BooleanField(default=True, help_text="Track opens and clicks of its messages.")
+    circuit_state = models.CharField(max_length=16, choices=CircuitState.choices, default=CircuitState.CLOSED)
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    circuit_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ChannelType.values), name="channel_kind_valid"),
+            models.CheckConstraint(condition=Q(audience__in=ChannelAudience.values), name="channel_audience_valid"),
+            models.CheckConstraint(
+                condition=~Q(kind=ChannelType.EMAIL, audience=ChannelAudience.BROADCAST)
+                & ~Q(kind=ChannelType.DISCORD, audience=ChannelAudience.SUBSCRIBERS),
+                name="channel_kind_audience_valid",
+            ),
+            models.UniqueConstraint(fields=["kind"], condition=Q(is_default=True), name="channel_one_default_per_kind"),
+            models.CheckConstraint(
+                condition=Q(rate_limit_per_second__gt=0) | Q(rate_limit_per_second__isnull=True),
+                name="channel_rate_limit_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class SendKind(models.TextChoices):
+    ALERT = "alert", "Alert"
+    NEWSLETTER = "newsletter", "Newsletter"
+    DIGEST = "digest", "Digest"
+    TEST = "test", "Test message"
+    SYSTEM = "system", "System message"
+
+
+class SendStatus(models.TextChoices):
+    PREPARING = "preparing", "Preparing audience"
+    SENDING = "sending", "Sending"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Send(models.Model):
+    """One fan-out of one message (an alert, a newsletter, a digest run) to its audience."""
+
+    Kind = SendKind
+    Status = SendStatus
+
+    key = models.CharField(max_length=200, unique=True, help_text="Idempotency key: one send per key, ever.")
+    kind = models.CharField(max_length=16, choices=SendKind.choices)
+    status = models.CharField(max_length=16, choices=SendStatus.choices, default=SendStatus.PREPARING)
+    high_priority = models.BooleanField(default=False, help_text="Uses the alerts queue.")
+    publication = models.ForeignKey(
+        "publishing.Publication", null=True, blank=True, on_delete=models.SET_NULL, related_name="sends"
+    )
+    subject = models.CharField(max_length=300, blank=True)
+    # Whatever the renderer prepared once for the whole send (compiled per batch by workers).
+    content = models.JSONField(default=dict, blank=True)
+    paused_reason = models.TextField(blank=True)
+    audience_size = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="send_status_created")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=SendKind.values), name="send_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=SendStatus.values), name="send_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}: {self.subject or self.key}"
+
+
+class DeliveryState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent (handed to provider)"
+    DELIVERED = "delivered", "Delivered"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+    FAILED = "failed", "Failed (permanent)"
+    DEAD = "dead", "Dead (retries exhausted)"
+
+
+# Allowed transitions of the delivery state machine.
+DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
+    DeliveryState.QUEUED: frozenset({DeliveryState.SENDING, DeliveryState.FAILED, DeliveryState.DEAD}),
+    DeliveryState.SENDING: frozenset(
+        {DeliveryState.SENT, DeliveryState.QUEUED, DeliveryState.FAILED, DeliveryState.DEAD}
+    ),
+    DeliveryState.SENT: frozenset(
+        {DeliveryState.DELIVERED, DeliveryState.BOUNCED, DeliveryState.COMPLAINED, DeliveryState.FAILED}
+    ),
+    DeliveryState.DELIVERED: frozenset({DeliveryState.BOUNCED, DeliveryState.COMPLAINED}),
+    DeliveryState.BOUNCED: frozenset({DeliveryState.COMPLAINED}),
+    DeliveryState.COMPLAINED: frozenset(),
+    DeliveryState.FAILED: frozenset({DeliveryState.QUEUED}),  # requeue by an operator
+    DeliveryState.DEAD: frozenset({DeliveryState.QUEUED}),  # requeue from the dead-letter view
+}
+
+
+class Delivery(models.Model):
+    """One message to one recipient on one channel for one send.
+
+    (send, channel, recipient_key) is unique, so materializing an audience twice, or a
+    retried fan-out, never creates a second delivery. recipient_key is the subscriber's id
+    for personal messages and 0 for a broadcast destination; it survives erasure, when
+    `subscriber` becomes NULL and `recipient` is blanked.
+    """
+
+    State = DeliveryState
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="deliveries")
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    recipient_key = models.BigIntegerField()
+    recipient = models.CharField(max_length=500, blank=True, help_text="Address, member ID or URL at send time.")
+    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    context = models.JSONField(null=True, blank=True, help_text="Per-recipient extras (digest items, A/B variant).")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["send", "channel", "recipient_key"], name="delivery_unique_per_recipient"),
+            models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
+        ]
+        indexes = [
+            # Progress of a send, and its batches by state.
+            models.Index(fields=["send", "state"], name="delivery_send_state"),
+            # The sweeper: queued work that is due, and expired leases.
+            models.Index(fields=["next_attempt_at"], condition=Q(state="queued"), name="delivery_queued_due"),
+            models.Index(fields=["lease_expires_at"], condition=Q(state="sending"), name="delivery_sending_lease"),
+            # ESP feedback finds the delivery by the provider's message id.
+            models.Index(
+                fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="delivery_provider_id"
+            ),
+            models.Index(fields=["state", "updated_at"], name="delivery_state_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery #{self.pk} ({self.state})"
+
+    def can_transition_to(self, state: str) -> bool:
+        return state in DELIVERY_TRANSITIONS[self.state]

@@ -1,0 +1,20 @@
+"""/api/v1/publishing/: every resource of SPEC §5 registers here. Trailing slashes optional."""
+
+from rest_framework.routers import DefaultRouter
+
+from subscribers.api.views import SubscriberViewSet, TopicViewSet
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """SPEC §5 writes paths without a trailing slash; accept both forms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("topics", TopicViewSet, basename="topic")
+router.register("subscribers", SubscriberViewSet, basename="subscriber")
+
+urlpatterns = router.urls

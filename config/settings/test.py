@@ -1,0 +1,25 @@
+"""Test settings: PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else SQLite.
+
+Tasks run eagerly by default; tests that depend on the broker start a real worker and turn
+eager mode off for themselves.
+"""
+
+import os
+import tempfile
+
+# Every test run keeps its files (outbox, embedded broker, sinks) in a fresh folder.
+os.environ.setdefault("BULLETIN_VAR_DIR", tempfile.mkdtemp(prefix="bulletin-test-"))
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnop"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+FIELD_ENCRYPTION_KEYS = ["qCj3rSvbHD6WJ2lQ3vTCHrk4ksx2cVcRtkBZCUX6hKc="]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+if not REDIS_URL:  # noqa: F405
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"public": "1000/minute", "user": "100000/minute"}  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,49 @@
+"""Admin pages for the local outbox: the mail the embedded default keeps instead of sending."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import Http404
+from django.shortcuts import render
+
+from core.mail import outbox_messages
+
+
+def outbox_view(request):
+    rows = []
+    for path in outbox_messages():
+        with path.open("rb") as fh:
+            headers = BytesHeaderParser(policy=policy.default).parse(fh)
+        rows.append({"name": path.name, "to": headers["To"], "subject": headers["Subject"], "date": headers["Date"]})
+    context = {
+        **admin.site.each_context(request),
+        "title": "Outbox",
+        "rows": rows,
+        "folder": settings.BULLETIN_OUTBOX_DIR,
+    }
+    return render(request, "admin/outbox.html", context)
+
+
+def outbox_message(request, name: str):
+    folder = Path(settings.BULLETIN_OUTBOX_DIR).resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or path.suffix != ".eml" or not path.is_file():
+        raise Http404("No such message")
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    html = message.get_body(preferencelist=("html",))
+    text = message.get_body(preferencelist=("plain",))
+    context = {
+        **admin.site.each_context(request),
+        "title": message["Subject"] or name,
+        "headers": list(message.items()),
+        "html": html.get_content() if html else "",
+        "text": text.get_content() if text else "",
+        "name": name,
+    }
+    return render(request, "admin/outbox_message.html", context)

@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CoreConfig(AppConfig):
+    """Cross-cutting pieces: roles, API conventions, health, mail outbox, encryption."""
+
+    name = "core"
+    verbose_name = "Bulletin"
+
+    def ready(self) -> None:
+        from core import checks  # noqa: F401  (registers system checks)
+        from core.broker import ensure_embedded_broker_folders
+
+        ensure_embedded_broker_folders()
+        # Role groups get their model permissions, which exist only after every app migrated.
+        post_migrate.connect(_sync_roles, dispatch_uid="core.roles_sync")
+
+
+def _sync_roles(sender, using="default", **kwargs) -> None:
+    from django.apps import apps
+
+    # post_migrate fires once per app; run once, after the last of ours.
+    if sender is not apps.get_app_config("analytics"):
+        return
+    from core.roles import roles_sync
+
+    roles_sync(using=using)

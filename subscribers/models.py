@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+
+def email_hash(email: str) -> str:
+    """Stable fingerprint of an address: kept after erasure so it is never mailed again."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+class ChannelKind(models.TextChoices):
+    """Where a subscriber can receive personal messages (SPEC §2)."""
+
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack direct message"
+    WEBHOOK = "webhook", "Personal webhook"
+
+
+class Topic(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    is_public = models.BooleanField(default=True, help_text="Shown on the subscribe page and the archive.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriberStatus(models.TextChoices):
+    PENDING = "pending", "Pending confirmation"
+    ACTIVE = "active", "Active"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+
+
+class Frequency(models.TextChoices):
+    INSTANT = "instant", "Instant"
+    DAILY = "daily", "Daily digest"
+    WEEKLY = "weekly", "Weekly digest"
+    OFF = "off", "Off"
+
+
+class Subscriber(models.Model):
+    Status = SubscriberStatus
+
+    email = models.EmailField(max_length=254, help_text="Stored lower-case; unique regardless of case.")
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Paris.")
+    locale = models.CharField(max_length=16, default="en")
+    attributes = models.JSONField(default=dict, blank=True)
+    digest_hour = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(23)], help_text="Local hour (0-23) for daily and weekly digests."
+    )
+    digest_weekday = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(6)], help_text="Weekday of weekly digests, 0 = Monday."
+    )
+    slack_member_id = models.CharField(max_length=32, blank=True, help_text="Slack member ID for direct messages.")
+    webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="Personal webhook (a Discord webhook or any endpoint)."
+    )
+    engagement_score = models.FloatField(default=0.0)
+    paused_until = models.DateTimeField(null=True, blank=True, help_text="No messages until this time.")
+    # Bumped to revoke every preference link issued so far.
+    token_version = models.PositiveIntegerField(default=1)
+    source = models.CharField(max_length=64, blank=True, help_text="How they joined: form, api, import, admin.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    last_confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=SubscriberStatus.values), name="subscriber_status_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(digest_hour__lte=23), name="subscriber_digest_hour_range"),
+            models.CheckConstraint(condition=models.Q(digest_weekday__lte=6), name="subscriber_digest_weekday_range"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="subscriber_status_created"),
+            models.Index(fields=["created_at"], name="subscriber_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_mailable(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Subscription(models.Model):
+    """A subscriber's choice for one topic on one kind of channel."""
+
+    Frequency = Frequency
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="subscriptions")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
+    channel_kind = models.CharField(max_length=16, choices=ChannelKind.choices, default=ChannelKind.EMAIL)
+    frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.INSTANT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "topic", "channel_kind"], name="subscription_unique_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(frequency__in=Frequency.values), name="subscription_frequency_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel_kind__in=ChannelKind.values), name="subscription_kind_valid"
+            ),
+        ]
+        indexes = [
+            # The audience of a topic: WHERE topic_id = ? AND channel_kind = ? AND frequency = ?
+            models.Index(
+                fields=["topic", "channel_kind", "frequency"], include=["subscriber"], name="subscription_audience"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} → {self.topic_id} ({self.channel_kind}, {self.frequency})"
+
+
+class ConsentRecord(models.Model):
+    """Proof of consent and of every change to it: when, how, from where, with what wording."""
+
+    class Action(models.TextChoices):
+        SUBSCRIBED = "subscribed", "Subscribed (pending confirmation)"
+        CONFIRMED = "confirmed", "Confirmed (double opt-in)"
+        IMPORTED = "imported", "Imported"
+        CREATED_CONFIRMED = "created_confirmed", "Created confirmed by a publisher"
+        PREFERENCES_CHANGED = "preferences_changed", "Preferences changed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    class Method(models.TextChoices):
+        FORM = "form", "Subscribe form"
+        LINK = "link", "Link in a message"
+        ONE_CLICK = "one_click", "One-click (RFC 8058)"
+        API = "api", "API"
+        IMPORT = "import", "CSV import"
+        ADMIN = "admin", "Admin"
+        SYSTEM = "system", "System"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="consent_records")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    source = models.CharField(max_length=255, blank=True, help_text="Page, API client or file.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    wording = models.TextField(blank=True, help_text="The exact text the person agreed to.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["subscriber", "created_at"], name="consent_subscriber_time")]
+
+    def __str__(self) -> str:
+        return f"{self.action} via {self.method}"
+
+
+class SuppressionReason(models.TextChoices):
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    SOFT_BOUNCE = "soft_bounce", "Repeated soft bounces"
+    COMPLAINT = "complaint", "Complaint"
+    MANUAL = "manual", "Added manually"
+    ERASED = "erased", "Erased (GDPR)"
+
+
+class Suppression(models.Model):
+    """An address that must never be selected into an audience again."""
+
+    Reason = SuppressionReason
+
+    email = models.EmailField(max_length=254, blank=True, help_text="Blank once erased; the hash remains.")
+    email_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email"], name="suppression_email")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reason__in=SuppressionReason.values), name="suppression_reason_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or f"(erased) {self.email_hash[:12]}"

@@ -1,0 +1,48 @@
+import pytest
+from django.core.management import call_command
+
+from channels_app.models import Channel
+from publishing.models import Publication
+from subscribers.models import Subscriber, Subscription, Topic
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts():
+    return (Topic.objects.count(), Subscriber.objects.count(), Subscription.objects.count(),
+            Publication.objects.count(), Channel.objects.count())
+
+
+def test_demo_data_loads_a_realistic_dataset():
+    call_command("load_demo_data")
+    topics, subscribers, subscriptions, publications, channels = _counts()
+    assert topics >= 3
+    assert subscribers == 200
+    assert subscriptions >= subscribers
+    assert publications >= 5
+    assert set(Channel.objects.values_list("kind", flat=True)) == set(Channel.Kind.values)
+    assert Publication.objects.filter(state=Publication.State.PUBLISHED).exists()
+
+
+def test_demo_data_is_idempotent():
+    call_command("load_demo_data")
+    first = _counts()
+    call_command("load_demo_data")
+    assert _counts() == first
+
+
+def test_demo_channels_point_at_local_destinations():
+    call_command("load_demo_data")
+    for channel in Channel.objects.exclude(kind=Channel.Kind.EMAIL):
+        url = channel.config.get("url") or channel.config.get("base_url")
+        assert url.startswith("http://127.0.0.1:8000/dev/sinks/"), url
+    assert Channel.objects.get(kind=Channel.Kind.EMAIL).config["esp"] == "outbox"
+
+
+def test_ensure_admin_prints_a_login_that_works(client, capsys):
+    call_command("ensure_admin")
+    first = capsys.readouterr().out
+    password = first.split("password:")[1].strip()
+    call_command("ensure_admin")
+    assert password in capsys.readouterr().out, "the same login is printed again"
+    assert client.login(username="admin", password=password)

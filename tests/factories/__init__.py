@@ -1,0 +1,25 @@
+from tests.factories.analytics import EngagementEventFactory
+from tests.factories.channels_app import ChannelFactory, DeliveryFactory, SendFactory
+from tests.factories.core import UserFactory
+from tests.factories.publishing import PublicationFactory
+from tests.factories.subscribers import (
+    ConsentRecordFactory,
+    SubscriberFactory,
+    SubscriptionFactory,
+    SuppressionFactory,
+    TopicFactory,
+)
+
+__all__ = [
+    "ChannelFactory",
+    "ConsentRecordFactory",
+    "DeliveryFactory",
+    "EngagementEventFactory",
+    "PublicationFactory",
+    "SendFactory",
+    "SubscriberFactory",
+    "SubscriptionFactory",
+    "SuppressionFactory",
+    "TopicFactory",
+    "UserFactory",
+]
