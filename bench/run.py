@@ -42,8 +42,17 @@ def main(argv: list[str]) -> int:
         print(json.dumps({"name": "all", "value": 0, "unit": "benchmarks", "benchmarks": []}))
         return 0
     failures = [name for name in names if run_one(name) != 0]
-    print(json.dumps({"name": "all", "value": len(names) - len(failures), "unit": "benchmarks passed",
-                      "benchmarks": names, "failed": failures}))
+    print(
+        json.dumps(
+            {
+                "name": "all",
+                "value": len(names) - len(failures),
+                "unit": "benchmarks passed",
+                "benchmarks": names,
+                "failed": failures,
+            }
+        )
+    )
     return 1 if failures else 0
 
 

@@ -94,7 +94,9 @@ def encrypted_fields_rotate() -> int:
     changed = 0
     for model in apps.get_models():
         for field in [f for f in model._meta.concrete_fields if isinstance(f, EncryptedJSONField)]:
-            rows = model._default_manager.exclude(**{field.name: ""}).annotate(_raw=Cast(field.name, models.TextField()))
+            rows = model._default_manager.exclude(**{field.name: ""}).annotate(
+                _raw=Cast(field.name, models.TextField())
+            )
             with transaction.atomic():
                 for pk, raw in rows.values_list("pk", "_raw").iterator():
                     if raw:

@@ -11,8 +11,11 @@ def test_it_refuses_a_second_delivery_for_the_same_send_channel_and_recipient():
     delivery = DeliveryFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
         Delivery.objects.create(
-            send=delivery.send, channel=delivery.channel, subscriber=delivery.subscriber,
-            recipient_key=delivery.recipient_key, recipient=delivery.recipient,
+            send=delivery.send,
+            channel=delivery.channel,
+            subscriber=delivery.subscriber,
+            recipient_key=delivery.recipient_key,
+            recipient=delivery.recipient,
         )
     assert Delivery.objects.count() == 1
 

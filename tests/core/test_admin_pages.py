@@ -22,8 +22,18 @@ def _our_model_admins():
 
 def test_every_model_of_ours_is_registered():
     registered = {m._meta.model_name for m, _ in _our_model_admins()}
-    assert {"subscriber", "topic", "subscription", "consentrecord", "suppression", "publication",
-            "channel", "send", "delivery", "engagementevent"} <= registered
+    assert {
+        "subscriber",
+        "topic",
+        "subscription",
+        "consentrecord",
+        "suppression",
+        "publication",
+        "channel",
+        "send",
+        "delivery",
+        "engagementevent",
+    } <= registered
 
 
 @pytest.mark.parametrize("model,model_admin", _our_model_admins(), ids=lambda v: getattr(v, "__name__", ""))

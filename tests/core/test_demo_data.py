@@ -9,8 +9,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _counts():
-    return (Topic.objects.count(), Subscriber.objects.count(), Subscription.objects.count(),
-            Publication.objects.count(), Channel.objects.count())
+    return (
+        Topic.objects.count(),
+        Subscriber.objects.count(),
+        Subscription.objects.count(),
+        Publication.objects.count(),
+        Channel.objects.count(),
+    )
 
 
 def test_demo_data_loads_a_realistic_dataset():

@@ -26,15 +26,37 @@ def _embedded_env(var_dir: Path) -> dict:
 
 def test_a_task_round_trips_through_the_filesystem_broker_and_a_real_worker(tmp_path):
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--queues", "default",
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env=_embedded_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            "default",
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=_embedded_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
-        options = {key: str(tmp_path / "broker" / folder) for key, folder in [
-            ("data_folder_in", "queue"), ("data_folder_out", "queue"),
-            ("control_folder", "control"), ("processed_folder", "processed"),
-        ]}
+        options = {
+            key: str(tmp_path / "broker" / folder)
+            for key, folder in [
+                ("data_folder_in", "queue"),
+                ("data_folder_out", "queue"),
+                ("control_folder", "control"),
+                ("processed_folder", "processed"),
+            ]
+        }
         for folder in options.values():
             Path(folder).mkdir(parents=True, exist_ok=True)
         with app.connection_for_write("filesystem://", transport_options=options) as conn:

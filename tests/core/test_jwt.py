@@ -29,8 +29,11 @@ def platform_key(settings):
 def _token(key, **overrides):
     now = datetime.datetime.now(datetime.UTC)
     claims = {
-        "sub": "svc-reporting", "iss": "https://auth.example.com", "aud": "bulletin",
-        "exp": now + datetime.timedelta(minutes=5), "bulletin_role": "editor",
+        "sub": "svc-reporting",
+        "iss": "https://auth.example.com",
+        "aud": "bulletin",
+        "exp": now + datetime.timedelta(minutes=5),
+        "bulletin_role": "editor",
     } | overrides
     return jwt.encode(claims, key, algorithm="RS256")
 
