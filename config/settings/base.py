@@ -264,6 +264,14 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 LOGIN_URL = "admin:login"
 
+# --- Subscriber links ---------------------------------------------------------------------
+# Signed-token lifetimes (seconds). Unsubscribe links must keep working for months.
+CONFIRM_TOKEN_MAX_AGE = env.int("CONFIRM_TOKEN_MAX_AGE", default=7 * 24 * 3600)
+PREFERENCES_TOKEN_MAX_AGE = env.int("PREFERENCES_TOKEN_MAX_AGE", default=180 * 24 * 3600)
+UNSUBSCRIBE_TOKEN_MAX_AGE = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE", default=2 * 365 * 24 * 3600)
+# Address for the mailto: form of List-Unsubscribe (blank: HTTPS only).
+LIST_UNSUBSCRIBE_MAILTO = env.str("LIST_UNSUBSCRIBE_MAILTO", default="")
+
 # --- Health ----------------------------------------------------------------------------------
 # A worker heartbeat older than this is reported as stale by /health/ready.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=180)
