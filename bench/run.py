@@ -1,7 +1,7 @@
 """Benchmark runner: `make bench` runs every benchmark, `make bench NAME=<name>` one of them.
 
-A benchmark is a module `bench/<name>.py` with a `main()` that does its work and prints one
-JSON object on its last line: {"name": ..., "value": <headline>, "unit": ..., ...}. Each runs
+A benchmark is a module `bench/<name>_bench.py` that, run with `python -m`, does its work and
+prints one JSON object on its last line: {"name": ..., "value": <headline>, "unit": ..., ...}. Each runs
 in its own process, against PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaulting to the
 local services), so one benchmark's state never leaks into the next.
 """
@@ -16,11 +16,10 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-NOT_BENCHMARKS = {"run", "__init__", "common", "datagen", "profile_fanout"}
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if p.stem not in NOT_BENCHMARKS and not p.stem.startswith("_"))
+    return sorted(p.stem.removesuffix("_bench") for p in BENCH_DIR.glob("*_bench.py"))
 
 
 def run_one(name: str) -> int:
@@ -28,7 +27,7 @@ def run_one(name: str) -> int:
     env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bulletin_bench")
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
-    return subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=ROOT, env=env)
+    return subprocess.call([sys.executable, "-m", f"bench.{name}_bench"], cwd=ROOT, env=env)
 
 
 def main(argv: list[str]) -> int:

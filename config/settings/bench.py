@@ -1,0 +1,17 @@
+"""Benchmarks: production behaviour (DEBUG off, real PostgreSQL/Redis) without HTTPS
+redirects or secrets from the environment, so `make bench` runs on a fresh clone."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-0123456789abcdefghijklmnop")
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", "qCj3rSvbHD6WJ2lQ3vTCHrk4ksx2cVcRtkBZCUX6hKc=")
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
+
+DEBUG = False
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY")
+DEV_SINKS_ENABLED = False
+LOGGING["root"]["level"] = env.str("LOG_LEVEL", default="WARNING")  # noqa: F405
