@@ -116,8 +116,12 @@ class Send(models.Model):
         "publishing.Publication", null=True, blank=True, on_delete=models.SET_NULL, related_name="sends"
     )
     subject = models.CharField(max_length=300, blank=True)
-    # Whatever the renderer prepared once for the whole send (compiled per batch by workers).
+    # Message templates per channel kind, prepared once for the whole send (see rendering.py).
     content = models.JSONField(default=dict, blank=True)
+    # Who receives it: topics, frequencies, channel kinds, broadcast (see publishing fan-out).
+    audience = models.JSONField(default=dict, blank=True)
+    # Set once every delivery row exists; a send completes only after that.
+    audience_ready = models.BooleanField(default=False)
     paused_reason = models.TextField(blank=True)
     audience_size = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
@@ -184,6 +188,14 @@ class Delivery(models.Model):
         "subscribers.Subscriber", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
     )
     recipient_key = models.BigIntegerField()
+    sent_via = models.ForeignKey(
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The fallback channel that carried it, when the primary's circuit was open.",
+    )
     recipient = models.CharField(max_length=500, blank=True, help_text="Address, member ID or URL at send time.")
     state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -1,7 +1,9 @@
 """/api/v1/publishing/: every resource of SPEC §5 registers here. Trailing slashes optional."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
 from subscribers.api.views import SubscriberViewSet, TopicViewSet
 
 
@@ -16,5 +18,11 @@ class OptionalSlashRouter(DefaultRouter):
 router = OptionalSlashRouter()
 router.register("topics", TopicViewSet, basename="topic")
 router.register("subscribers", SubscriberViewSet, basename="subscriber")
+router.register("channels", ChannelViewSet, basename="channel")
+router.register("sends", SendViewSet, basename="send")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("channels/<int:pk>/test", ChannelTestApi.as_view(), name="channel-test"),
+    path("channels/<int:pk>/test/", ChannelTestApi.as_view()),
+    *router.urls,
+]

@@ -194,8 +194,8 @@ def _load_channels(topics: list[Topic]) -> None:
             Channel.Kind.DISCORD,
             Channel.Audience.BROADCAST,
             False,
+            {"username": "Bulletin"},
             {"url": f"{sink}/discord/"},
-            {},
         ),
         (
             "Demo partner webhook",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from subscribers.models import Subscriber, Subscription, Topic
+from subscribers.models import Subscriber, Subscription, Suppression, Topic
 
 
 class SubscriberFilter(django_filters.FilterSet):
@@ -39,3 +40,11 @@ def subscriber_list() -> QuerySet[Subscriber]:
 
 def topic_list() -> QuerySet[Topic]:
     return Topic.objects.order_by("name")
+
+
+def mailable_subscribers() -> QuerySet[Subscriber]:
+    """Subscribers a message may go to: active, not paused, and not on the suppression list
+    (checked in SQL, so a suppressed address never enters an audience, even after re-import)."""
+    suppressed = Suppression.objects.filter(email=OuterRef("email"))
+    not_paused = Q(paused_until__isnull=True) | Q(paused_until__lte=timezone.now())
+    return Subscriber.objects.filter(not_paused, status=Subscriber.Status.ACTIVE).exclude(Exists(suppressed))

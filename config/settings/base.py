@@ -264,6 +264,36 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 LOGIN_URL = "admin:login"
 
+# --- Send pipeline -------------------------------------------------------------------------
+# Deliveries per Celery task (one broker message per batch, not per email).
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=500)
+# Subscribers materialized into deliveries per INSERT ... SELECT (keyset pages).
+DELIVERY_MATERIALIZE_CHUNK = env.int("DELIVERY_MATERIALIZE_CHUNK", default=10000)
+# Attempts before a delivery is dead (dead-letter view in admin, with requeue).
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=6)
+# Exponential backoff with jitter: base * 2^(attempt-1), capped; Retry-After is a floor.
+DELIVERY_RETRY_BASE_SECONDS = env.float("DELIVERY_RETRY_BASE_SECONDS", default=10.0)
+DELIVERY_RETRY_MAX_SECONDS = env.float("DELIVERY_RETRY_MAX_SECONDS", default=3600.0)
+# Retries due within this many seconds are re-enqueued with a countdown; longer waits stay in
+# the database (next_attempt_at) for the sweeper, never as long broker countdowns.
+DELIVERY_RETRY_INLINE_MAX_SECONDS = env.float("DELIVERY_RETRY_INLINE_MAX_SECONDS", default=30.0)
+# A claimed delivery not recorded within this time is reclaimed by the sweeper (worker died).
+# Must exceed CELERY_TASK_TIME_LIMIT.
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=900)
+# Queued work with no retry time that has waited this long is re-enqueued (lost broker message).
+DELIVERY_REDISPATCH_AFTER_SECONDS = env.int("DELIVERY_REDISPATCH_AFTER_SECONDS", default=600)
+# A send waits at most this long for rate-limit tokens before deferring the rest to later.
+RATE_LIMIT_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_MAX_WAIT_SECONDS", default=20.0)
+# Circuit breaker per channel.
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
+CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
+CIRCUIT_PAUSED_COOLDOWN_SECONDS = env.float("CIRCUIT_PAUSED_COOLDOWN_SECONDS", default=900.0)
+CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
+CIRCUIT_PROBE_TIMEOUT_SECONDS = env.int("CIRCUIT_PROBE_TIMEOUT_SECONDS", default=60)
+# Outbound webhooks and Discord may not target private, loopback or link-local addresses
+# (SSRF) unless this is on; local settings turn it on for the dev sinks.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+
 # --- Subscriber links ---------------------------------------------------------------------
 # Signed-token lifetimes (seconds). Unsubscribe links must keep working for months.
 CONFIRM_TOKEN_MAX_AGE = env.int("CONFIRM_TOKEN_MAX_AGE", default=7 * 24 * 3600)

@@ -14,4 +14,6 @@ DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY")
 DEV_SINKS_ENABLED = False
+# The emulated providers listen on loopback.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True
 LOGGING["root"]["level"] = env.str("LOG_LEVEL", default="WARNING")  # noqa: F405

@@ -27,7 +27,7 @@ def test_the_same_recipient_in_another_send_is_a_separate_delivery():
 
 
 def test_one_broadcast_delivery_per_send_and_channel():
-    channel = ChannelFactory(kind=Channel.Kind.DISCORD, audience=Channel.Audience.BROADCAST, config={"url": "x"})
+    channel = ChannelFactory(kind=Channel.Kind.DISCORD, audience=Channel.Audience.BROADCAST, credentials={"url": "x"})
     send = SendFactory()
     DeliveryFactory(send=send, channel=channel, subscriber=None)
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -39,7 +39,7 @@ def test_demo_data_is_idempotent():
 def test_demo_channels_point_at_local_destinations():
     call_command("load_demo_data")
     for channel in Channel.objects.exclude(kind=Channel.Kind.EMAIL):
-        url = channel.config.get("url") or channel.config.get("base_url")
+        url = channel.config.get("url") or channel.config.get("base_url") or channel.credentials.get("url")
         assert url.startswith("http://127.0.0.1:8000/dev/sinks/"), url
     assert Channel.objects.get(kind=Channel.Kind.EMAIL).config["esp"] == "outbox"
 

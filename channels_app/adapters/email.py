@@ -1,0 +1,211 @@
+"""Email through django-anymail: Amazon SES v2 (bulk) or any other anymail ESP, SMTP, or the
+local outbox, chosen per channel by `config["esp"]`.
+
+Amazon SES: one SendBulkEmail call per chunk of up to 50 recipients, with the send's template
+inline (TemplateContent, "simple substitutions") and each recipient's own replacement data and
+headers (List-Unsubscribe). Every recipient still gets a separate message; SES reports a status
+per entry. https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendBulkEmail.html
+Other backends: each message rendered here and sent on its own, each in its own try.
+
+The boto3 client lives as long as the adapter (one per worker process and channel); botocore
+never retries (Celery and the database do) and has firm timeouts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from anymail.exceptions import AnymailError
+from anymail.message import AnymailMessage
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.message import make_msgid
+from django.core.validators import validate_email
+
+from channels_app.adapters.base import (
+    ChannelAdapter,
+    ConfigError,
+    RenderedMessage,
+    SendResult,
+    TransientProviderError,
+)
+from channels_app.adapters.ses_errors import classify_ses_error, entry_result
+
+SES = "amazon_ses"
+# Anymail ESPs selectable per channel (anymail.backends.<name>), plus Django's SMTP and our outbox.
+ANYMAIL_ESPS = {
+    SES,
+    "postmark",
+    "sendgrid",
+    "mailgun",
+    "sparkpost",
+    "brevo",
+    "mailjet",
+    "resend",
+    "postal",
+    "mailersend",
+}
+LOCAL_BACKENDS = {"smtp": "django.core.mail.backends.smtp.EmailBackend", "outbox": "core.mail.OutboxEmailBackend"}
+ESP_CHOICES = sorted(ANYMAIL_ESPS | set(LOCAL_BACKENDS))
+BOTO_CONFIG = {
+    "connect_timeout": 5,
+    "read_timeout": 20,
+    "retries": {"total_max_attempts": 1},
+    "max_pool_connections": 32,
+}
+
+
+class EmailAdapter(ChannelAdapter):
+    kind = "email"
+    default_rate_per_second = 14.0  # SES's default production rate
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.esp = self.config.get("esp", "outbox")
+        self.chunk_size = 50 if self.esp == SES else 10
+        # SMTP connections are not thread-safe: one chunk at a time there.
+        self.parallelism = 8 if self.esp in ANYMAIL_ESPS else 1
+        self._backend = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+        errors = {}
+        if config.get("esp", "outbox") not in ESP_CHOICES:
+            errors["esp"] = f"must be one of {', '.join(ESP_CHOICES)}"
+        for name in ("from_email", "reply_to"):
+            if config.get(name) or name == "from_email":
+                try:
+                    validate_email(_addr_spec(str(config.get(name, ""))))
+                except ValidationError:
+                    errors[name] = "must be an email address (optionally 'Name <address>')"
+        if config.get("esp") == "smtp" and not config.get("host"):
+            errors["host"] = "SMTP needs a host"
+        if config.get("endpoint_url") and not str(config["endpoint_url"]).startswith(("http://", "https://")):
+            errors["endpoint_url"] = "must be an http(s) URL"
+        if errors:
+            raise ConfigError(errors)
+
+    # --- connection -----------------------------------------------------------------------
+    @property
+    def backend(self):
+        with self._lock:
+            if self._backend is None:
+                self._backend = self._open_backend()
+            return self._backend
+
+    def _open_backend(self):
+        if self.esp in LOCAL_BACKENDS:
+            backend = get_connection(LOCAL_BACKENDS[self.esp], **self._smtp_kwargs())
+        else:
+            backend = get_connection(f"anymail.backends.{self.esp}.EmailBackend", **self._anymail_kwargs())
+        backend.open()
+        return backend
+
+    def _anymail_kwargs(self) -> dict[str, Any]:
+        if self.esp != SES:
+            return dict(self.credentials)  # e.g. api_key / server_token, named as anymail names them
+        client_params: dict[str, Any] = {"config": BOTO_CONFIG}
+        if self.config.get("region"):
+            client_params["region_name"] = self.config["region"]
+        if self.config.get("endpoint_url"):
+            client_params["endpoint_url"] = self.config["endpoint_url"]
+        for key in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
+            if self.credentials.get(key):
+                client_params[key] = self.credentials[key]
+        kwargs = {"client_params": client_params}
+        if self.config.get("configuration_set"):
+            kwargs["configuration_set_name"] = self.config["configuration_set"]
+        return kwargs
+
+    def _smtp_kwargs(self) -> dict[str, Any]:
+        if self.esp != "smtp":
+            return {}
+        return {
+            "host": self.config["host"],
+            "port": int(self.config.get("port", 587)),
+            "username": self.credentials.get("username", ""),
+            "password": self.credentials.get("password", ""),
+            "use_tls": bool(self.config.get("use_tls", True)),
+            "use_ssl": bool(self.config.get("use_ssl", False)),
+            "timeout": 20,
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+
+    # --- sending --------------------------------------------------------------------------
+    def send_batch(self, messages: Sequence[RenderedMessage]) -> list[SendResult]:
+        if self.esp == SES:
+            return self._send_ses_bulk(messages)
+        return self.send_each(messages)
+
+    def _global_headers(self) -> dict[str, str]:
+        return {"List-Id": self.config["list_id"]} if self.config.get("list_id") else {}
+
+    def _send_ses_bulk(self, messages: Sequence[RenderedMessage]) -> list[SendResult]:
+        template = messages[0].template
+        assert all(m.template == template for m in messages), "one SES call carries one template"
+        bulk = AnymailMessage(
+            to=[m.recipient for m in messages],
+            from_email=self.config["from_email"],
+            reply_to=[self.config["reply_to"]] if self.config.get("reply_to") else None,
+            headers=self._global_headers(),
+        )
+        bulk.template_id = template.key  # selects anymail's SendBulkEmail payload...
+        bulk.merge_data = {m.recipient: dict(m.variables) for m in messages}
+        bulk.merge_headers = {m.recipient: dict(m.headers) for m in messages if m.headers}
+        # ...whose stored-template name we replace by the template itself, inline.
+        bulk.esp_extra = {
+            "DefaultContent": {
+                "Template": {
+                    "TemplateContent": {"Subject": template.subject, "Html": template.html, "Text": template.text},
+                    "TemplateData": "{}",
+                }
+            }
+        }
+        try:
+            self.backend.send_messages([bulk])
+        except AnymailError as exc:
+            classify_ses_error(exc)  # raises for call-wide failures
+            return [SendResult.failed(m, str(exc), permanent=True) for m in messages]
+        entries = (bulk.anymail_status.esp_response or {}).get("BulkEmailEntryResults", [])
+        if len(entries) != len(messages):
+            raise TransientProviderError(f"SES answered {len(entries)} results for {len(messages)} messages")
+        return [entry_result(m, entry) for m, entry in zip(messages, entries, strict=True)]
+
+    def send_one(self, message: RenderedMessage) -> SendResult:
+        subject, html, text = message.template.render(message.variables)
+        email = EmailMultiAlternatives(
+            subject=subject,
+            body=text,
+            from_email=self.config["from_email"],
+            to=[message.recipient],
+            reply_to=[self.config["reply_to"]] if self.config.get("reply_to") else None,
+            headers={"Message-ID": make_msgid(domain="bulletin"), **self._global_headers(), **message.headers},
+            connection=self.backend,
+        )
+        if html:
+            email.attach_alternative(html, "text/html")
+        try:
+            email.send()
+        except AnymailError as exc:
+            return SendResult.failed(message, f"{type(exc).__name__}: {exc}", permanent=_is_permanent(exc))
+        except (OSError, TimeoutError) as exc:  # SMTP connection trouble
+            raise TransientProviderError(f"{type(exc).__name__}: {exc}") from exc
+        status = getattr(email, "anymail_status", None)
+        return SendResult.sent(message, (status and status.message_id) or email.extra_headers["Message-ID"])
+
+
+def _addr_spec(value: str) -> str:
+    return value.rsplit("<", 1)[-1].rstrip(">").strip() if "<" in value else value.strip()
+
+
+def _is_permanent(exc: AnymailError) -> bool:
+    status = getattr(exc, "status_code", None)
+    return not (status is None or status == 429 or status >= 500)

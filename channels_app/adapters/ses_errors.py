@@ -1,0 +1,93 @@
+"""Amazon SES v2 outcomes mapped to ours, call-wide and per bulk entry.
+
+Error codes: https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendBulkEmail.html#API_SendBulkEmail_Errors
+Entry statuses: https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_BulkEmailEntryResult.html
+"""
+
+from __future__ import annotations
+
+from anymail.exceptions import AnymailError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from channels_app.adapters.base import (
+    PermanentProviderError,
+    ProviderPausedError,
+    RenderedMessage,
+    SendResult,
+    TransientProviderError,
+)
+
+THROTTLED = {"TooManyRequestsException", "Throttling", "ThrottlingException", "ACCOUNT_THROTTLED", "TRANSIENT_FAILURE"}
+PAUSED = {
+    "LimitExceededException",
+    "SendingPausedException",
+    "AccountSuspendedException",
+    "ACCOUNT_DAILY_QUOTA_EXCEEDED",
+    "ACCOUNT_SENDING_PAUSED",
+    "ACCOUNT_SUSPENDED",
+    "CONFIGURATION_SET_SENDING_PAUSED",
+}
+MISCONFIGURED = {
+    "MailFromDomainNotVerifiedException",
+    "NotFoundException",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "MAIL_FROM_DOMAIN_NOT_VERIFIED",
+    "CONFIGURATION_SET_NOT_FOUND",
+    "TEMPLATE_NOT_FOUND",
+    "INVALID_SENDING_POOL_NAME",
+}
+# Per-message: this message can never be sent as it is (bad address, content refused).
+REJECTED = {"MessageRejected", "BadRequestException", "MESSAGE_REJECTED", "INVALID_PARAMETER", "FAILED"}
+
+
+def classify_ses_error(exc: AnymailError) -> None:
+    """Raise ours for failures of the whole call; return when each message was refused on its own."""
+    cause = exc.__cause__
+    if isinstance(cause, ClientError):
+        code = cause.response.get("Error", {}).get("Code", "")
+        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        _raise_for_code(
+            code,
+            f"SES {code}: {cause.response.get('Error', {}).get('Message', '')}",
+            status,
+            _retry_after(cause.response),
+        )
+        return
+    if isinstance(cause, BotoCoreError):  # timeouts, connection refused or reset
+        raise TransientProviderError(f"SES unreachable: {type(cause).__name__}: {cause}") from exc
+    entries = (getattr(exc, "response", None) or {}).get("BulkEmailEntryResults") or []
+    if entries:  # anymail raises when every entry failed the same way
+        first = entries[0]
+        _raise_for_code(first.get("Status", ""), f"SES {first.get('Status')}: {first.get('Error', '')}", 400, None)
+        return
+    raise TransientProviderError(f"SES call failed: {exc}") from exc
+
+
+def _raise_for_code(code: str, message: str, status: int, retry_after: float | None) -> None:
+    if code in PAUSED:
+        raise ProviderPausedError(message, retry_after=retry_after)
+    if code in MISCONFIGURED or status in (401, 403):
+        raise PermanentProviderError(message)
+    if code in REJECTED:
+        return
+    if code in THROTTLED or status == 429 or status >= 500 or not status:
+        raise TransientProviderError(message, retry_after=retry_after)
+
+
+def entry_result(message: RenderedMessage, entry: dict) -> SendResult:
+    status = entry.get("Status", "")
+    if status == "SUCCESS":
+        return SendResult.sent(message, entry.get("MessageId", ""))
+    error = f"SES {status}: {entry.get('Error', '')}".strip()
+    return SendResult.failed(message, error, permanent=status in REJECTED or status in MISCONFIGURED)
+
+
+def _retry_after(response: dict) -> float | None:
+    value = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("retry-after")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

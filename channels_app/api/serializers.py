@@ -1,0 +1,98 @@
+from rest_framework import serializers
+
+from channels_app.models import Channel, Send
+from subscribers.models import Topic
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    """Credentials are write-only: accepted on create/update, never returned."""
+
+    credentials = serializers.DictField(write_only=True, required=False, help_text="Secrets; never returned.")
+    has_credentials = serializers.SerializerMethodField()
+    topics = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Topic.objects.all(), required=False)
+    fallback = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all(), required=False, allow_null=True)
+    config = serializers.DictField(required=False)
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "audience",
+            "is_default",
+            "is_active",
+            "disabled_reason",
+            "config",
+            "credentials",
+            "has_credentials",
+            "topics",
+            "rate_limit_per_second",
+            "fallback",
+            "tracking_enabled",
+            "circuit_state",
+            "circuit_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "is_active",
+            "disabled_reason",
+            "circuit_state",
+            "circuit_reason",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_has_credentials(self, channel: Channel) -> bool:
+        return bool(channel.credentials)
+
+
+class ChannelUpdateSerializer(ChannelSerializer):
+    class Meta(ChannelSerializer.Meta):
+        read_only_fields = [*ChannelSerializer.Meta.read_only_fields, "kind"]
+
+
+class ChannelTestInputSerializer(serializers.Serializer):
+    recipient = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Email, Slack member ID or URL for personal channels.",
+    )
+
+
+class ChannelTestOutputSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    provider_message_id = serializers.CharField()
+    recipient = serializers.CharField()
+
+
+class SendSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Send
+        fields = [
+            "id",
+            "key",
+            "kind",
+            "status",
+            "high_priority",
+            "publication",
+            "subject",
+            "paused_reason",
+            "audience_size",
+            "audience_ready",
+            "progress",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_progress(self, send: Send) -> dict[str, int]:
+        from channels_app.services.sends import send_progress
+
+        return send_progress(send=send)

@@ -1,0 +1,101 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from channels_app.api.serializers import (
+    ChannelSerializer,
+    ChannelTestInputSerializer,
+    ChannelTestOutputSerializer,
+    ChannelUpdateSerializer,
+    SendSerializer,
+)
+from channels_app.selectors import channel_list, send_list
+from channels_app.services.channels import channel_create, channel_test_send, channel_update
+from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_resume
+from core.api.permissions import requires
+from core.roles import Role
+
+
+class ChannelViewSet(viewsets.ModelViewSet):
+    """Configured destinations. Admins manage them; credentials are write-only."""
+
+    read_role = Role.VIEWER
+    write_role = Role.ADMIN
+
+    def get_queryset(self):
+        return channel_list()
+
+    def get_serializer_class(self):
+        return ChannelUpdateSerializer if self.action in ("update", "partial_update") else ChannelSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = channel_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = channel_update(channel=serializer.instance, **serializer.validated_data)
+
+
+class ChannelTestApi(APIView):
+    """Send a sample through the channel's real adapter: the provider's confirmation or its exact error."""
+
+    permission_classes = [requires(Role.EDITOR)]
+
+    @extend_schema(
+        request=ChannelTestInputSerializer,
+        responses={200: ChannelTestOutputSerializer, 502: OpenApiResponse(description="The provider refused it.")},
+    )
+    def post(self, request, pk: int):
+        channel = get_object_or_404(channel_list(), pk=pk)
+        data = ChannelTestInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = channel_test_send(
+            channel=channel, actor=request.user, recipient=data.validated_data.get("recipient", "")
+        )
+        if not result.ok:
+            body = {
+                "message": f"The provider refused the test message: {result.error}",
+                "extra": {"error": result.error},
+            }
+            return Response(body, status=status.HTTP_502_BAD_GATEWAY)
+        return Response(ChannelTestOutputSerializer(result).data)
+
+
+class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Sends with live progress (deliveries per state); publishers pause, resume, cancel, requeue."""
+
+    serializer_class = SendSerializer
+    read_role = Role.VIEWER
+    write_role = Role.PUBLISHER
+
+    def get_queryset(self):
+        return send_list()
+
+    @extend_schema(request=None, responses=SendSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return Response(SendSerializer(send_pause(send=self.get_object(), reason=f"paused by {request.user}")).data)
+
+    @extend_schema(request=None, responses=SendSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return Response(SendSerializer(send_resume(send=self.get_object())).data)
+
+    @extend_schema(request=None, responses=SendSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        send = self.get_object()
+        send_cancel(send=send, reason=f"cancelled by {request.user}")
+        send.refresh_from_db()
+        return Response(SendSerializer(send).data)
+
+    @extend_schema(request=None, responses=SendSerializer)
+    @action(detail=True, methods=["post"])
+    def requeue(self, request, pk=None):
+        """Requeue the send's dead and failed deliveries (the dead-letter queue)."""
+        send = self.get_object()
+        deliveries_requeue(deliveries=send.deliveries.all())
+        send.refresh_from_db()
+        return Response(SendSerializer(send).data)

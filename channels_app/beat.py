@@ -1,0 +1,10 @@
+"""Periodic tasks of the send pipeline (see core.periodic)."""
+
+PERIODIC_TASKS = [
+    {
+        "name": "Sweep deliveries (expired leases, due retries, lost messages)",
+        "task": "channels_app.tasks.deliveries_sweep_task",
+        "every_seconds": 15,
+        "queue": "default",
+    },
+]

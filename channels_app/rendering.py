@@ -1,0 +1,126 @@
+"""Per-recipient rendering of a send, compiled once per batch.
+
+A send's `content` (prepared once by publishing's rendering service) holds, per channel
+kind, templates with SES-style placeholders:
+    {"email":   {"subject": ..., "html": ..., "text": ...},
+     "slack":   {"text": ..., "blocks": [...]},
+     "discord": {"content": ..., "embeds": [...]},
+     "webhook": {...any JSON...},
+     "links": ["https://...", ...],     # every link in the message, in order
+     "topic_id": 3,                      # optional: unsubscribe links are per-topic
+     "tracking": true}
+Templates use `{{{var}}}` only (inserted as is), and `*_html` variables inside HTML, so the
+output does not depend on how a provider escapes `{{var}}`. Variables per recipient:
+    name, name_html, email, mention (Slack <@member>), unsubscribe_url, unsubscribe_all_url,
+    preferences_url, open_pixel_url, link_0 ... link_N (tracked click URLs, or the links
+    themselves when tracking is off), plus `context` values of the delivery.
+Other send kinds (digests) register their own renderer with `register_renderer`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html import escape
+from typing import Any, Protocol
+
+from analytics.links import click_url, open_url
+from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
+from channels_app.models import Channel, Send
+from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """What rendering needs of a delivery, loaded in one query per batch."""
+
+    id: int
+    recipient: str
+    subscriber_id: int | None
+    name: str = ""
+    email: str = ""
+    token_version: int = 1
+    context: Mapping[str, Any] | None = None
+
+
+class PreparedSend(Protocol):
+    def render(self, row: DeliveryRow) -> RenderedMessage: ...
+
+
+class Renderer(Protocol):
+    def __call__(self, *, send: Send, channel: Channel) -> PreparedSend: ...
+
+
+_RENDERERS: dict[str, Renderer] = {}
+
+
+def register_renderer(kind: str, renderer: Renderer) -> None:
+    _RENDERERS[kind] = renderer
+
+
+def prepare(*, send: Send, channel: Channel) -> PreparedSend:
+    return _RENDERERS.get(send.kind, TemplateRenderer)(send=send, channel=channel)
+
+
+class TemplateRenderer:
+    """The default: one template per channel kind, personalized by variable substitution."""
+
+    def __init__(self, *, send: Send, channel: Channel):
+        self.send = send
+        self.channel = channel
+        self.kind = channel.kind
+        content = send.content or {}
+        self.links: list[str] = list(content.get("links", []))
+        self.topic_id: int | None = content.get("topic_id")
+        self.tracking = channel.tracking_enabled and content.get("tracking", True)
+        self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
+        part = content.get(self.kind) or {}
+        if self.kind == Channel.Kind.EMAIL:
+            self.template = MessageTemplate(
+                key=f"bulletin-send-{send.pk}",
+                subject=part.get("subject") or send.subject,
+                html=part.get("html", ""),
+                text=part.get("text", ""),
+            )
+        else:
+            # Serialized once; each recipient's values are substituted JSON-escaped.
+            self.payload_json = json.dumps(part)
+
+    def variables(self, row: DeliveryRow) -> dict[str, str]:
+        values: dict[str, str] = {}
+        if self.tracking:
+            values["open_pixel_url"] = open_url(delivery_id=row.id)
+            values.update({f"link_{i}": click_url(delivery_id=row.id, link_index=i) for i in range(len(self.links))})
+        else:
+            values.update({f"link_{i}": url for i, url in enumerate(self.links)})
+        if row.subscriber_id is not None:
+            values.update(
+                name=row.name,
+                name_html=escape(row.name),
+                email=row.email,
+                mention=f"<@{row.recipient}>" if self.kind == Channel.Kind.SLACK else "",
+                unsubscribe_url=unsubscribe_url(subscriber_id=row.subscriber_id, topic_id=self.topic_id),
+                preferences_url=preferences_url(subscriber_id=row.subscriber_id, token_version=row.token_version),
+            )
+            values["unsubscribe_all_url"] = (
+                unsubscribe_url(subscriber_id=row.subscriber_id) if self.topic_id else values["unsubscribe_url"]
+            )
+        if row.context:
+            values.update({k: str(v) for k, v in row.context.items() if isinstance(v, (str, int, float))})
+        return values
+
+    def render(self, row: DeliveryRow) -> RenderedMessage:
+        values = self.variables(row)
+        if self.kind == Channel.Kind.EMAIL:
+            headers = (
+                list_unsubscribe_headers(subscriber_id=row.subscriber_id, url=values["unsubscribe_url"])
+                if row.subscriber_id is not None
+                else {}
+            )
+            return RenderedMessage(row.id, row.recipient, template=self.template, variables=values, headers=headers)
+        return RenderedMessage(row.id, row.recipient if self.personal else "", payload=self._payload(values))
+
+    def _payload(self, values: Mapping[str, str]) -> dict[str, Any]:
+        escaped = {k: json.dumps(v)[1:-1] for k, v in values.items()}
+        return json.loads(substitute(self.payload_json, escaped))

@@ -1,0 +1,1 @@
+"""Services of channels_app: every write with consequences (STYLE §2)."""

@@ -1,0 +1,208 @@
+"""Delivery rows: created in bulk by SQL, claimed atomically, outcomes recorded in bulk.
+
+State machine (models.DELIVERY_TRANSITIONS):
+    queued --claim--> sending --provider ok--> sent --feedback--> delivered/bounced/complained
+                         |--transient--> queued (next_attempt_at) ... --attempts exhausted--> dead
+                         '--permanent--> failed
+Every write here is a single statement guarded by the expected current state, so two workers
+never both act on one delivery and a re-run never resends a sent one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, DateTimeField, F, QuerySet, TextField, Value, When
+from django.utils import timezone
+
+from channels_app.adapters.base import SendResult
+from channels_app.models import Channel, Delivery, Send
+from channels_app.rendering import DeliveryRow
+
+QUEUED, SENDING, SENT, FAILED, DEAD = (
+    Delivery.State.QUEUED,
+    Delivery.State.SENDING,
+    Delivery.State.SENT,
+    Delivery.State.FAILED,
+    Delivery.State.DEAD,
+)
+
+
+def _db_dt(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def deliveries_create_from(*, send: Send, channel: Channel, recipients: QuerySet) -> list[int]:
+    """INSERT ... SELECT one delivery per row of `recipients` (columns: id, address), skipping
+    rows that already have one (ON CONFLICT DO NOTHING). Returns the ids created."""
+    select_sql, params = recipients.values_list("id", "address").query.sql_with_params()
+    now = _db_dt(timezone.now())
+    table = Delivery._meta.db_table
+    # Only identifiers from model metadata and the ORM's own SQL are interpolated; values are params.
+    sql = (
+        f"INSERT INTO {table} (send_id, channel_id, subscriber_id, recipient_key, recipient, state, attempts, "
+        "last_error, provider_message_id, created_at, updated_at) "
+        f"SELECT %s, %s, q.id, q.id, q.address, %s, 0, '', '', %s, %s FROM ({select_sql}) AS q WHERE true "
+        "ON CONFLICT (send_id, channel_id, recipient_key) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [send.pk, channel.pk, QUEUED, now, now, *params])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def delivery_create_broadcast(*, send: Send, channel: Channel) -> list[int]:
+    """The one delivery of a broadcast destination (recipient_key 0)."""
+    delivery, created = Delivery.objects.get_or_create(
+        send=send, channel=channel, recipient_key=0, defaults={"recipient": "", "state": QUEUED}
+    )
+    return [delivery.pk] if created else []
+
+
+def deliveries_claim(*, ids: Sequence[int]) -> list[int]:
+    """queued → sending for the due ones among `ids` whose send is sending; returns those claimed."""
+    if not ids:
+        return []
+    now = timezone.now()
+    table, send_table = Delivery._meta.db_table, Send._meta.db_table
+    placeholders = ",".join(["%s"] * len(ids))
+    lock = " FOR UPDATE OF d SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    sql = (  # identifiers from model metadata; values are params
+        f"UPDATE {table} SET state = %s, attempts = attempts + 1, lease_expires_at = %s, updated_at = %s "
+        f"WHERE id IN (SELECT d.id FROM {table} d JOIN {send_table} s ON s.id = d.send_id "
+        f"WHERE d.id IN ({placeholders}) AND d.state = %s AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) "
+        f"AND s.status = %s{lock}) RETURNING id"
+    )
+    lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    params = [SENDING, _db_dt(lease), _db_dt(now), *ids, QUEUED, _db_dt(now), Send.Status.SENDING]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def deliveries_rows(*, ids: Sequence[int]) -> dict[int, list[DeliveryRow]]:
+    """Claimed deliveries with what rendering needs, grouped by send: one query."""
+    rows: dict[int, list[DeliveryRow]] = {}
+    queryset = (
+        Delivery.objects.filter(pk__in=ids)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "send_id",
+            "recipient",
+            "subscriber_id",
+            "subscriber__name",
+            "subscriber__email",
+            "subscriber__token_version",
+            "context",
+        )
+    )
+    for pk, send_id, recipient, sub_id, name, email, version, context in queryset:
+        rows.setdefault(send_id, []).append(
+            DeliveryRow(pk, recipient, sub_id, name or "", email or "", version or 1, context)
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class RecordedOutcome:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    dead: int = 0
+    retry_due: tuple[tuple[int, float], ...] = ()  # (delivery id, seconds until due) of retries
+
+
+def deliveries_record(*, results: Iterable[SendResult], via: Channel | None = None) -> RecordedOutcome:
+    """Write a chunk's outcomes: one UPDATE per kind of outcome, each guarded by state=sending."""
+    sent = [r for r in results if r.ok]
+    permanent = [r for r in results if not r.ok and r.permanent]
+    transient = [r for r in results if not r.ok and not r.permanent]
+    now = timezone.now()
+    with transaction.atomic():
+        if sent:
+            _claimed([r.delivery_id for r in sent]).update(
+                state=SENT,
+                sent_at=now,
+                updated_at=now,
+                lease_expires_at=None,
+                last_error="",
+                sent_via=via,
+                provider_message_id=_case_text({r.delivery_id: r.provider_message_id for r in sent}),
+            )
+        if permanent:
+            _claimed([r.delivery_id for r in permanent]).update(
+                state=FAILED,
+                updated_at=now,
+                lease_expires_at=None,
+                last_error=_case_text({r.delivery_id: r.error for r in permanent}),
+            )
+        retry_due, dead = _schedule_retries(transient, now) if transient else ((), 0)
+    return RecordedOutcome(len(sent), len(permanent), len(transient) - dead, dead, retry_due)
+
+
+def deliveries_defer(*, ids: Sequence[int], until: datetime, reason: str) -> int:
+    """Put claimed deliveries back without spending an attempt (circuit open, rate limit full)."""
+    return _claimed(ids).update(
+        state=QUEUED,
+        attempts=F("attempts") - 1,
+        next_attempt_at=until,
+        lease_expires_at=None,
+        last_error=reason[:2000],
+        updated_at=timezone.now(),
+    )
+
+
+def deliveries_fail(*, ids: Sequence[int], reason: str) -> int:
+    return _claimed(ids).update(
+        state=FAILED, last_error=reason[:2000], lease_expires_at=None, updated_at=timezone.now()
+    )
+
+
+def retry_delay(*, attempts: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter around the step; the provider's Retry-After is a floor."""
+    step = min(settings.DELIVERY_RETRY_MAX_SECONDS, settings.DELIVERY_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return max(retry_after or 0.0, step * random.uniform(0.5, 1.5))
+
+
+def _schedule_retries(transient: list[SendResult], now: datetime) -> tuple[tuple[tuple[int, float], ...], int]:
+    ids = [r.delivery_id for r in transient]
+    attempts = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "attempts"))
+    delays = {
+        r.delivery_id: retry_delay(attempts=attempts.get(r.delivery_id, 1), retry_after=r.retry_after)
+        for r in transient
+    }
+    exhausted = [i for i in ids if attempts.get(i, 0) >= settings.DELIVERY_MAX_ATTEMPTS]
+    errors = {r.delivery_id: r.error for r in transient}
+    if exhausted:
+        _claimed(exhausted).update(
+            state=DEAD,
+            updated_at=now,
+            lease_expires_at=None,
+            last_error=_case_text({i: f"{errors[i]} (gave up after {attempts[i]} attempts)" for i in exhausted}),
+        )
+    retrying = [i for i in ids if i not in set(exhausted)] if exhausted else ids
+    if retrying:
+        _claimed(retrying).update(
+            state=QUEUED,
+            updated_at=now,
+            lease_expires_at=None,
+            next_attempt_at=Case(
+                *[When(pk=i, then=Value(now + timedelta(seconds=delays[i]))) for i in retrying],
+                output_field=DateTimeField(),
+            ),
+            last_error=_case_text({i: errors[i] for i in retrying}),
+        )
+    return tuple((i, delays[i]) for i in retrying), len(exhausted)
+
+
+def _claimed(ids: Sequence[int]) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(pk__in=list(ids), state=SENDING)
+
+
+def _case_text(values: dict[int, str]) -> Case:
+    return Case(*[When(pk=pk, then=Value(text or "")) for pk, text in values.items()], output_field=TextField())

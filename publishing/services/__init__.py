@@ -1,0 +1,1 @@
+"""Services of publishing: every write with consequences (STYLE §2)."""

@@ -1,0 +1,86 @@
+"""The fan-out: "send X to audience Y" becomes delivery rows, in SQL, in keyset pages.
+
+`Send.audience` says who:
+    {"topic_ids": [...], "frequencies": ["instant"], "channel_kinds": ["email", "slack", "webhook"],
+     "broadcast": true, "subscriber_ids": [...] (optional restriction)}
+Each page of subscribers becomes deliveries with one INSERT ... SELECT (ON CONFLICT DO
+NOTHING, so a repeated or resumed fan-out creates nothing twice) and is enqueued as soon as
+its transaction commits: workers send page one while page two is being written.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from channels_app.models import Channel, Send
+from channels_app.services.deliveries import deliveries_create_from, delivery_create_broadcast
+from channels_app.services.dispatch import deliveries_dispatch, queue_for
+from channels_app.services.pipeline import sends_complete
+from publishing.selectors import audience_recipients, broadcast_channels, personal_channel
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def send_start(*, send: Send) -> Send:
+    """Start (once) materializing and sending; a started send is left as it is."""
+    from publishing.tasks import send_materialize_task
+
+    started = Send.objects.filter(pk=send.pk, status=Send.Status.PREPARING).update(
+        status=Send.Status.SENDING, started_at=timezone.now()
+    )
+    if started:
+        queue = queue_for(kind=send.kind, high_priority=send.high_priority)
+        transaction.on_commit(lambda: send_materialize_task.apply_async(kwargs={"send_id": send.pk}, queue=queue))
+    send.refresh_from_db(fields=["status", "started_at"])
+    return send
+
+
+def send_materialize(*, send_id: int) -> int:
+    """Create and enqueue every delivery of a send; returns how many this run created."""
+    send = Send.objects.get(pk=send_id)
+    if send.status not in (Send.Status.SENDING, Send.Status.PAUSED) or send.audience_ready:
+        return 0
+    audience = send.audience or {}
+    queue = queue_for(kind=send.kind, high_priority=send.high_priority)
+    created = 0
+    for kind in audience.get("channel_kinds", ["email"]):
+        channel = personal_channel(kind=kind)
+        if channel is None:
+            logger.warning("send %s: no active default %s channel; those subscribers are skipped", send.pk, kind)
+            continue
+        created += _materialize_personal(send, channel, kind, audience, queue)
+    if audience.get("broadcast"):
+        for channel in broadcast_channels(topic_ids=audience.get("topic_ids", [])):
+            with transaction.atomic():
+                ids = delivery_create_broadcast(send=send, channel=channel)
+                deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue)
+            created += len(ids)
+    Send.objects.filter(pk=send.pk).update(audience_ready=True, audience_size=send.deliveries.count())
+    sends_complete(send_ids=[send.pk])
+    return created
+
+
+def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dict, queue: str) -> int:
+    recipients = audience_recipients(
+        kind=kind,
+        topic_ids=audience.get("topic_ids", []),
+        frequencies=audience.get("frequencies", ["instant"]),
+        subscriber_ids=audience.get("subscriber_ids"),
+    )
+    page, last, created = settings.DELIVERY_MATERIALIZE_CHUNK, 0, 0
+    while True:
+        # Keyset page: the id of the page's last subscriber bounds an INSERT ... SELECT.
+        bound = next(iter(recipients.filter(pk__gt=last).values_list("pk", flat=True)[page - 1 : page]), None)
+        rows = recipients.filter(pk__gt=last, **({"pk__lte": bound} if bound else {}))
+        with transaction.atomic():
+            ids = deliveries_create_from(send=send, channel=channel, recipients=rows)
+            deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue)
+        created += len(ids)
+        if bound is None:
+            return created
+        last = bound
