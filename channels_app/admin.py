@@ -1,48 +1,243 @@
-from django.contrib import admin
-from django.db.models import Count, Q
+import json
 
-from channels_app.models import Channel, Delivery, Send
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from channels_app.circuit import circuit_reset
+from channels_app.models import Channel, DeadLetter, Delivery, Send
+from channels_app.services.channels import (
+    channel_create,
+    channel_enable,
+    channel_test_send,
+    channel_update,
+    channel_validate,
+)
+from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_progress, send_resume
+from core.exceptions import ApplicationError
+
+
+class ChannelAdminForm(forms.ModelForm):
+    new_credentials = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        label="Credentials",
+        help_text='JSON, e.g. {"token": "xoxb-..."}. Stored encrypted and never shown; leave blank to keep them.',
+    )
+
+    class Meta:
+        model = Channel
+        fields = [
+            "name",
+            "kind",
+            "audience",
+            "is_default",
+            "config",
+            "topics",
+            "rate_limit_per_second",
+            "fallback",
+            "tracking_enabled",
+        ]
+
+    def clean_new_credentials(self):
+        raw = self.cleaned_data["new_credentials"].strip()
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise ValidationError("Credentials must be a JSON object.")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        kind = self.instance.kind if self.instance.pk else data.get("kind")
+        credentials = data.get("new_credentials") or (self.instance.credentials if self.instance.pk else {})
+        try:
+            channel_validate(
+                kind=kind,
+                audience=data.get("audience"),
+                config=data.get("config") or {},
+                credentials=credentials,
+                fallback=data.get("fallback"),
+            )
+        except ApplicationError as exc:
+            for field, errors in exc.extra.get("fields", {}).items():
+                self.add_error(field if field in self.fields else None, errors)
+        return data
 
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
     list_display = ["name", "kind", "audience", "is_default", "is_active", "circuit_state", "rate_limit_per_second"]
     list_filter = ["kind", "audience", "is_active", "circuit_state"]
     search_fields = ["name"]
     filter_horizontal = ["topics"]
-    readonly_fields = ["disabled_at", "circuit_opened_at", "circuit_reason", "created_at", "updated_at"]
+    readonly_fields = [
+        "test_button",
+        "is_active",
+        "disabled_reason",
+        "disabled_at",
+        "circuit_state",
+        "circuit_opened_at",
+        "circuit_reason",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["enable_channels", "reset_circuits"]
+
+    def get_fields(self, request, obj=None):
+        fields = [
+            "name",
+            "kind",
+            "audience",
+            "is_default",
+            "config",
+            "new_credentials",
+            "topics",
+            "rate_limit_per_second",
+            "fallback",
+            "tracking_enabled",
+        ]
+        return ([] if obj is None else ["test_button"]) + fields + ([] if obj is None else self.readonly_fields[1:])
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "kind"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        data = {
+            name: form.cleaned_data[name] for name in form.changed_data if name not in ("new_credentials", "topics")
+        }
+        credentials = form.cleaned_data.get("new_credentials")
+        try:
+            if change:
+                channel_update(channel=obj, credentials=credentials, **{k: v for k, v in data.items() if k != "kind"})
+            else:
+                created = channel_create(credentials=credentials, **{**_field_values(obj), **data})
+                obj.pk, obj.updated_at = created.pk, created.updated_at
+        except ApplicationError as exc:
+            # Validation happens in the service; admin shows it as the form's error.
+            form.add_error(None, f"{exc.message}: {exc.extra.get('fields', '')}")
+            raise ValidationError(exc.message) from exc
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            self.message_user(request, f"Not saved: {exc.messages[0]}", messages.ERROR)
+            return redirect(request.path)
+
+    @admin.display(description="Test")
+    def test_button(self, obj):
+        url = reverse("admin:channels_app_channel_test", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}">Send test</a> <span class="help">to you, through the real provider</span>', url
+        )
+
+    def get_urls(self):
+        extra = [
+            path("<int:pk>/test/", self.admin_site.admin_view(self.send_test_view), name="channels_app_channel_test")
+        ]
+        return extra + super().get_urls()
+
+    def send_test_view(self, request, pk: int):
+        channel = get_object_or_404(Channel, pk=pk)
+        if not self.has_view_permission(request, channel):
+            return redirect("admin:index")
+        try:
+            result = channel_test_send(channel=channel, actor=request.user, recipient=request.GET.get("recipient", ""))
+        except ApplicationError as exc:
+            self.message_user(request, f"Test not sent: {exc.extra.get('fields', exc.message)}", messages.ERROR)
+        else:
+            if result.ok:
+                self.message_user(
+                    request, f"Test sent to {result.recipient or 'the channel'}: {result.provider_message_id}"
+                )
+            else:
+                self.message_user(request, f"The provider refused the test: {result.error}", messages.ERROR)
+        return redirect("admin:channels_app_channel_change", pk)
+
+    @admin.action(description="Enable (and close the circuit of) selected channels")
+    def enable_channels(self, request, queryset):
+        for channel in queryset:
+            channel_enable(channel=channel)
+        self.message_user(request, f"{queryset.count()} channel(s) enabled.")
+
+    @admin.action(description="Reset the circuit breaker of selected channels")
+    def reset_circuits(self, request, queryset):
+        for channel in queryset:
+            circuit_reset(channel)
+        self.message_user(request, f"{queryset.count()} circuit(s) closed.")
+
+
+def _field_values(obj: Channel) -> dict:
+    return {
+        "name": obj.name,
+        "kind": obj.kind,
+        "audience": obj.audience,
+        "config": obj.config,
+        "is_default": obj.is_default,
+        "rate_limit_per_second": obj.rate_limit_per_second,
+        "fallback": obj.fallback,
+        "tracking_enabled": obj.tracking_enabled,
+    }
 
 
 @admin.register(Send)
 class SendAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "kind", "status", "audience_size", "queued", "sent", "failed", "dead", "created_at"]
+    list_display = ["__str__", "kind", "status", "audience_size", "high_priority", "created_at", "finished_at"]
     list_filter = ["kind", "status", "high_priority"]
     search_fields = ["key", "subject"]
     raw_id_fields = ["publication", "created_by"]
-    readonly_fields = ["created_at", "started_at", "finished_at"]
+    readonly_fields = [
+        "progress",
+        "key",
+        "kind",
+        "status",
+        "paused_reason",
+        "audience_size",
+        "audience_ready",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    exclude = ["content", "audience"]
+    actions = ["pause", "resume", "cancel", "requeue_dead"]
 
-    def get_queryset(self, request):
-        counts = {
-            state: Count("deliveries", filter=Q(deliveries__state=state))
-            for state in ("queued", "sent", "failed", "dead")
-        }
-        return super().get_queryset(request).annotate(**{f"n_{k}": v for k, v in counts.items()})
+    @admin.display(description="Deliveries by state (live)")
+    def progress(self, obj):
+        counts = send_progress(send=obj)
+        return ", ".join(f"{state}: {count}" for state, count in counts.items() if count or state == "total")
 
-    @admin.display(ordering="n_queued")
-    def queued(self, obj) -> int:
-        return obj.n_queued
+    @admin.action(description="Pause selected sends")
+    def pause(self, request, queryset):
+        self._each(request, queryset, lambda s: send_pause(send=s, reason=f"paused by {request.user}"))
 
-    @admin.display(ordering="n_sent")
-    def sent(self, obj) -> int:
-        return obj.n_sent
+    @admin.action(description="Resume selected sends")
+    def resume(self, request, queryset):
+        self._each(request, queryset, lambda s: send_resume(send=s))
 
-    @admin.display(ordering="n_failed")
-    def failed(self, obj) -> int:
-        return obj.n_failed
+    @admin.action(description="Cancel selected sends")
+    def cancel(self, request, queryset):
+        self._each(request, queryset, lambda s: send_cancel(send=s, reason=f"cancelled by {request.user}"))
 
-    @admin.display(ordering="n_dead")
-    def dead(self, obj) -> int:
-        return obj.n_dead
+    @admin.action(description="Requeue dead and failed deliveries of selected sends")
+    def requeue_dead(self, request, queryset):
+        count = deliveries_requeue(deliveries=Delivery.objects.filter(send__in=queryset))
+        self.message_user(request, f"{count} deliveries requeued.")
+
+    def _each(self, request, queryset, operation):
+        for send in queryset:
+            try:
+                operation(send)
+            except ApplicationError as exc:
+                self.message_user(request, f"{send}: {exc.message}", messages.WARNING)
 
 
 @admin.register(Delivery)
@@ -50,11 +245,30 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_display = ["id", "send", "channel", "recipient", "state", "attempts", "last_error", "updated_at"]
     list_filter = ["state", "channel"]
     search_fields = ["recipient", "provider_message_id"]
-    raw_id_fields = ["send", "subscriber"]
+    raw_id_fields = ["send", "subscriber", "sent_via"]
     list_select_related = ["send", "channel"]
     readonly_fields = ["created_at", "updated_at", "sent_at", "lease_expires_at"]
     show_full_result_count = False
     list_per_page = 100
+    actions = ["requeue"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("context")
+
+    @admin.action(description="Requeue selected dead or failed deliveries")
+    def requeue(self, request, queryset):
+        self.message_user(request, f"{deliveries_requeue(deliveries=queryset)} deliveries requeued.")
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(DeliveryAdmin):
+    """Deliveries that exhausted their attempts: the reason, and a requeue action."""
+
+    list_display = ["id", "send", "channel", "recipient", "attempts", "last_error", "updated_at"]
+    list_filter = ["channel", "send__kind"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(state=Delivery.State.DEAD)
+
+    def has_add_permission(self, request):
+        return False

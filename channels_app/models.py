@@ -232,3 +232,12 @@ class Delivery(models.Model):
 
     def can_transition_to(self, state: str) -> bool:
         return state in DELIVERY_TRANSITIONS[self.state]
+
+
+class DeadLetter(Delivery):
+    """Admin's dead-letter view: deliveries in state `dead`."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead letter"
+        verbose_name_plural = "dead letters"

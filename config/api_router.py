@@ -1,6 +1,6 @@
 """/api/v1/publishing/: every resource of SPEC §5 registers here. Trailing slashes optional."""
 
-from django.urls import path
+from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
@@ -22,7 +22,6 @@ router.register("channels", ChannelViewSet, basename="channel")
 router.register("sends", SendViewSet, basename="send")
 
 urlpatterns = [
-    path("channels/<int:pk>/test", ChannelTestApi.as_view(), name="channel-test"),
-    path("channels/<int:pk>/test/", ChannelTestApi.as_view()),
+    re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
     *router.urls,
 ]

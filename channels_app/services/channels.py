@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 _EDITABLE = {"name", "audience", "is_default", "config", "rate_limit_per_second", "fallback", "tracking_enabled"}
 
 
-def _validate(*, kind: str, audience: str, config: dict, credentials: dict, fallback: Channel | None) -> None:
+def channel_validate(*, kind: str, audience: str, config: dict, credentials: dict, fallback: Channel | None) -> None:
+    """Raise ApplicationError with field errors when this configuration cannot work."""
     try:
         ADAPTERS[kind].validate(config, credentials)
     except ConfigError as exc:
@@ -55,7 +56,7 @@ def channel_create(
     config, credentials = dict(config or {}), dict(credentials or {})
     if kind not in ADAPTERS:
         raise ApplicationError.for_fields({"kind": f"must be one of {', '.join(ADAPTERS)}"})
-    _validate(kind=kind, audience=audience, config=config, credentials=credentials, fallback=fallback)
+    channel_validate(kind=kind, audience=audience, config=config, credentials=credentials, fallback=fallback)
     channel = Channel(
         name=name,
         kind=kind,
@@ -84,7 +85,7 @@ def channel_update(*, channel: Channel, credentials: dict | None = None, topics=
         channel.credentials = dict(credentials)
     if channel.fallback_id == channel.pk and channel.pk:
         raise ApplicationError.for_fields({"fallback": "a channel cannot be its own fallback"})
-    _validate(
+    channel_validate(
         kind=channel.kind,
         audience=channel.audience,
         config=channel.config,

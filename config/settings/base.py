@@ -235,6 +235,11 @@ SPECTACULAR_SETTINGS = {
     # Self-hosted: Swagger UI assets are served from our static files, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "channels_app.models.ChannelType",
+        "SendKindEnum": "channels_app.models.SendKind",
+        "DeliveryStateEnum": "channels_app.models.DeliveryState",
+    },
 }
 # JWTs issued by the platform's auth service (RS256). Disabled unless a public key is set.
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="").replace("\\n", "\n")
