@@ -12,6 +12,16 @@ from core.roles import Role
 from tests.factories import UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Circuit state, rate-limit buckets and throttles never leak from one test into another.
+    Under REDIS_URL this empties the test Redis database (a dedicated one: /15 on CI)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def make_user(db):
     def _make(role: Role | None = None, **kwargs):

@@ -13,6 +13,7 @@ never retries (Celery and the database do) and has firm timeouts.
 
 from __future__ import annotations
 
+import smtplib
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -141,6 +142,10 @@ class EmailAdapter(ChannelAdapter):
 
     # --- sending --------------------------------------------------------------------------
     def send_batch(self, messages: Sequence[RenderedMessage]) -> list[SendResult]:
+        try:
+            self.backend  # noqa: B018  (opens the connection once; failures concern the whole chunk)
+        except OSError as exc:  # includes smtplib.SMTPException
+            raise TransientProviderError(f"cannot connect to the {self.esp} backend: {exc}") from exc
         if self.esp == SES:
             return self._send_ses_bulk(messages)
         return self.send_each(messages)
@@ -196,7 +201,16 @@ class EmailAdapter(ChannelAdapter):
             email.send()
         except AnymailError as exc:
             return SendResult.failed(message, f"{type(exc).__name__}: {exc}", permanent=_is_permanent(exc))
-        except (OSError, TimeoutError) as exc:  # SMTP connection trouble
+        except smtplib.SMTPRecipientsRefused as exc:
+            return SendResult.failed(message, f"recipient refused: {exc.recipients}", permanent=True)
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            raise TransientProviderError(f"SMTP server disconnected: {exc}") from exc
+        except smtplib.SMTPException as exc:
+            code = getattr(exc, "smtp_code", 0)
+            return SendResult.failed(message, f"SMTP {code}: {exc}", permanent=500 <= code < 600)
+        except OSError as exc:  # SMTPException is an OSError too, hence last
+            self.close()
             raise TransientProviderError(f"{type(exc).__name__}: {exc}") from exc
         status = getattr(email, "anymail_status", None)
         return SendResult.sent(message, (status and status.message_id) or email.extra_headers["Message-ID"])
