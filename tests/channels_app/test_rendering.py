@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from analytics.links import click_token_read
+from channels_app.adapters.base import MessageTemplate, substitute
+from channels_app.models import Channel
+from channels_app.rendering import DeliveryRow, prepare
+from subscribers.tokens import TokenPurpose, subscriber_token_read
+from tests.factories import ChannelFactory, SendFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_substitution_follows_ses_simple_rules():
+    values = {"name": "<b>Ada</b>", "n": 3}
+    assert substitute("{{{name}}}|{{name}}|{{ n }}|{{missing}}", values) == "<b>Ada</b>|&lt;b&gt;Ada&lt;/b&gt;|3|"
+
+
+def test_a_template_renders_subject_html_and_text():
+    template = MessageTemplate(key="k", subject="Hi {{{name}}}", html="<p>{{{name_html}}}</p>", text="{{{name}}}")
+    assert template.render({"name": "A&B", "name_html": "A&amp;B"}) == ("Hi A&B", "<p>A&amp;B</p>", "A&B")
+
+
+def test_email_variables_carry_signed_links_for_this_recipient():
+    send = SendFactory(
+        content={
+            "email": {"subject": "s", "html": "h", "text": "t"},
+            "links": ["https://a", "https://b"],
+            "topic_id": 9,
+        }
+    )
+    channel = ChannelFactory()
+    message = prepare(send=send, channel=channel).render(
+        DeliveryRow(41, "ada@example.com", 7, "Ada", "ada@example.com", 3)
+    )
+    variables = message.variables
+    assert click_token_read(variables["link_1"].rsplit("/", 1)[1]).link_index == 1
+    unsubscribe = subscriber_token_read(
+        purpose=TokenPurpose.UNSUBSCRIBE, token=variables["unsubscribe_url"].rsplit("/", 1)[1]
+    )
+    assert (unsubscribe.subscriber_id, unsubscribe.topic_id) == (7, 9)
+    everything = subscriber_token_read(
+        purpose=TokenPurpose.UNSUBSCRIBE, token=variables["unsubscribe_all_url"].rsplit("/", 1)[1]
+    )
+    assert everything.topic_id is None
+    assert (
+        subscriber_token_read(
+            purpose=TokenPurpose.PREFERENCES, token=variables["preferences_url"].rsplit("/", 1)[1]
+        ).version
+        == 3
+    )
+    assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_with_tracking_off_links_are_the_originals():
+    send = SendFactory(content={"email": {"html": "{{{link_0}}}"}, "links": ["https://a.example/x"], "tracking": False})
+    message = prepare(send=send, channel=ChannelFactory()).render(DeliveryRow(1, "a@example.com", 1))
+    assert message.variables["link_0"] == "https://a.example/x"
+    assert "open_pixel_url" not in message.variables
+
+
+def test_chat_payloads_substitute_json_safely():
+    send = SendFactory(content={"slack": {"text": "Hi {{{mention}}} {{{name}}}", "blocks": []}, "tracking": False})
+    channel = ChannelFactory(kind=Channel.Kind.SLACK, config={}, credentials={"token": "xoxb-1"})
+    message = prepare(send=send, channel=channel).render(DeliveryRow(1, "U42", 5, 'Quote " and \\ back'))
+    assert message.payload["text"] == 'Hi <@U42> Quote " and \\ back'
+    json.dumps(message.payload)
+
+
+def test_broadcast_payloads_go_to_the_channel_destination_without_personal_links():
+    send = SendFactory(content={"discord": {"content": "{{{link_0}}} {{{unsubscribe_url}}}"}, "links": ["https://x"]})
+    channel = ChannelFactory(kind=Channel.Kind.DISCORD, audience=Channel.Audience.BROADCAST, credentials={"url": "u"})
+    message = prepare(send=send, channel=channel).render(DeliveryRow(3, "", None))
+    assert message.recipient == ""
+    assert "/t/c/" in message.payload["content"] and "/u/" not in message.payload["content"]
