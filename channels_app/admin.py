@@ -65,6 +65,7 @@ class ChannelAdminForm(forms.ModelForm):
                 config=data.get("config") or {},
                 credentials=credentials,
                 fallback=data.get("fallback"),
+                rate_limit_per_second=data.get("rate_limit_per_second"),
             )
         except ApplicationError as exc:
             for field, errors in exc.extra.get("fields", {}).items():

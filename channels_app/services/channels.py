@@ -21,8 +21,20 @@ logger = logging.getLogger(__name__)
 _EDITABLE = {"name", "audience", "is_default", "config", "rate_limit_per_second", "fallback", "tracking_enabled"}
 
 
-def channel_validate(*, kind: str, audience: str, config: dict, credentials: dict, fallback: Channel | None) -> None:
+def channel_validate(
+    *,
+    kind: str,
+    audience: str,
+    config: dict,
+    credentials: dict,
+    fallback: Channel | None,
+    rate_limit_per_second: float | None = None,
+) -> None:
     """Raise ApplicationError with field errors when this configuration cannot work."""
+    if rate_limit_per_second is not None and rate_limit_per_second <= 0:
+        raise ApplicationError.for_fields(
+            {"rate_limit_per_second": "must be greater than 0 (or blank for the default)"}
+        )
     try:
         ADAPTERS[kind].validate(config, credentials)
     except ConfigError as exc:
@@ -56,7 +68,14 @@ def channel_create(
     config, credentials = dict(config or {}), dict(credentials or {})
     if kind not in ADAPTERS:
         raise ApplicationError.for_fields({"kind": f"must be one of {', '.join(ADAPTERS)}"})
-    channel_validate(kind=kind, audience=audience, config=config, credentials=credentials, fallback=fallback)
+    channel_validate(
+        kind=kind,
+        audience=audience,
+        config=config,
+        credentials=credentials,
+        fallback=fallback,
+        rate_limit_per_second=rate_limit_per_second,
+    )
     channel = Channel(
         name=name,
         kind=kind,
@@ -91,6 +110,7 @@ def channel_update(*, channel: Channel, credentials: dict | None = None, topics=
         config=channel.config,
         credentials=channel.credentials,
         fallback=channel.fallback,
+        rate_limit_per_second=channel.rate_limit_per_second,
     )
     _save(channel)
     if topics is not None:
@@ -99,16 +119,17 @@ def channel_update(*, channel: Channel, credentials: dict | None = None, topics=
 
 
 def _save(channel: Channel) -> None:
+    other_default = Channel.objects.filter(kind=channel.kind, is_default=True).exclude(pk=channel.pk)
+    if channel.is_default and other_default.exists():
+        raise ApplicationError.for_fields({"is_default": f"another {channel.kind} channel is the default"})
+    if Channel.objects.filter(name=channel.name).exclude(pk=channel.pk).exists():
+        raise ApplicationError.for_fields({"name": "a channel with this name exists"})
     try:
         with transaction.atomic():
             channel.save()
     except IntegrityError as exc:
-        message = str(exc).lower()
-        if "default" in message:
-            raise ApplicationError.for_fields({"is_default": f"another {channel.kind} channel is the default"}) from exc
-        if "name" in message or "unique" in message:
-            raise ApplicationError.for_fields({"name": "a channel with this name exists"}) from exc
-        raise
+        # A concurrent request won the race for the same name or default.
+        raise ApplicationError("Another change to channels happened at the same time; try again.") from exc
 
 
 def channel_disable(*, channel: Channel, reason: str) -> Channel:
