@@ -17,7 +17,7 @@ import sys
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, fields
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from tests.emulators.httpserver import HttpServer, Request, Response
 
@@ -95,19 +95,20 @@ class Faults:
 class Emulator:
     """A provider emulator served over HTTP on 127.0.0.1; use as a context manager in-process."""
 
-    #: options every emulator understands, applied by `configure`
-    COMMON_OPTIONS = ("latency_ms", "hang_seconds", "down", "fail_next")
+    #: every option of the emulator with its default; reset() returns to these (and the constructor's)
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
         self.lock = threading.RLock()
         self.faults = Faults()
-        self._initial_options = dict(options)
+        self._initial_options = {**self.DEFAULTS, **options}
         self._generation = 0  # bumped by reset(): requests held across it are dropped
         self._requests: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._faults_injected = 0
         self._server = HttpServer(self._handle, host, port)
-        self.configure(**options)
+        self.clear_records()
+        self.configure(**self._initial_options)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from tests.emulators import sesv2_render as render
@@ -82,6 +82,23 @@ class SESv2Emulator(Emulator):
     reject (recipient addresses), require_verified_sender, verified_identities,
     auto_verify_identities, max_24_hour_send, plus the common hang_seconds, down, fail_next."""
 
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "rate_per_second": None,
+        "store_messages": True,
+        "reject": [],
+        "require_verified_sender": False,
+        "auto_verify_identities": True,
+        "verified_identities": [],
+        "max_24_hour_send": None,
+    }
+    rate_per_second: float | None
+    bucket: TokenBucket | None
+    store_messages: bool
+    reject: set[str]
+    require_verified_sender: bool
+    auto_verify_identities: bool
+    max_24_hour_send: float | None
+
     def __init__(
         self,
         latency_ms: float = 0,
@@ -91,15 +108,7 @@ class SESv2Emulator(Emulator):
     ) -> None:
         self.templates = TemplateStore()
         self.identities = IdentityStore()
-        self.rate_per_second: float | None = None
-        self.bucket: TokenBucket | None = None
-        self.store_messages = True
-        self.reject: set[str] = set()
-        self.require_verified_sender = False
-        self.auto_verify_identities = True
-        self.max_24_hour_send: float | None = None
         self._ids = itertools.count(1)
-        self.clear_records()
         super().__init__(
             latency_ms=latency_ms, rate_per_second=rate_per_second, store_messages=store_messages, **options
         )
