@@ -1,10 +1,24 @@
 """What every emulator shares: lifecycle, fault injection, the /_emulator/ control API and the CLI.
 
-An emulator subclasses `Emulator` and fills in four hooks: `operation` (a name per request,
-for stats), `handle_api` (the provider's behaviour, called under `self.lock`),
-`fault_response` (an injected fault in the provider's own error format) and the option,
-stats and record hooks. Everything else - latency, hangs, "down", fail-next, reset, the HTTP
-control endpoints, the background thread - lives here.
+An emulator subclasses `Emulator`, lists its options with their defaults in `DEFAULTS` and
+fills in the hooks: `operation` (a name per request, for stats), `handle_api` (the
+provider's behaviour, called under `self.lock`), `fault_response` (an injected fault in the
+provider's own error format), `apply_options`, `emulator_stats`, `clear_records`, `messages`.
+
+Common options, for `configure(...)` in-process or `POST /_emulator/config` as JSON:
+- latency_ms: added to every API request (an `await asyncio.sleep`, so it never serializes).
+- hang_seconds: every API request waits this long, then is answered normally (a slow
+  provider; a client that timed out and retried can cause a duplicate, as in real life).
+- down: false | true / "503" (every request gets the provider's 503) | "close" (the
+  connection is closed without an answer).
+- fail_next: {count, status, code, message, retry_after, close, hang_seconds} or a list of
+  them, used in order: the next `count` requests get that error (`code` is the provider's
+  error code; either of status/code picks the other), or are closed, or hang and are closed.
+
+Control endpoints: GET /_emulator/stats, GET|POST /_emulator/config, POST /_emulator/reset,
+GET /_emulator/messages?<filter>=... (filters per emulator: to, channel, webhook_id, path).
+reset() forgets every record and fault and returns to the constructor's options; requests
+still waiting on latency or a hang are then dropped (their connection is closed).
 """
 
 from __future__ import annotations
@@ -106,18 +120,18 @@ class Emulator:
         self._requests: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._faults_injected = 0
-        self._server = HttpServer(self._handle, host, port)
+        self.server = HttpServer(self._handle, host, port)
         self.clear_records()
         self.configure(**self._initial_options)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Self:
-        self._server.start_in_thread()
+        self.server.start_in_thread()
         return self
 
     def stop(self) -> None:
-        self._server.stop_thread()
+        self.server.stop_thread()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -127,7 +141,7 @@ class Emulator:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
+        return f"http://{self.server.host}:{self.server.port}"
 
     def describe(self) -> dict[str, str]:
         """The first line the CLI prints; emulators add the URLs their clients need."""
@@ -275,10 +289,10 @@ def serve_forever(emulator: Emulator) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopped.set)
-        await emulator._server.open()
+        await emulator.server.open()
         print(json.dumps(emulator.describe()), flush=True)
         await stopped.wait()
-        await emulator._server.close()
+        await emulator.server.close()
 
     asyncio.run(main())
     sys.stdout.flush()

@@ -11,6 +11,7 @@ keep-alive connection. Prints one JSON line per measurement.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -62,9 +64,21 @@ def bulk_entries(prefix: str, size: int) -> list[dict[str, Any]]:
     ]
 
 
+class RawClient:
+    """SendEmail as bare HTTP on one keep-alive connection: what the emulator alone can take."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        self.connection = http.client.HTTPConnection(urlsplit(endpoint_url).netloc, timeout=10)
+
+    def send_email(self, **params: Any) -> None:
+        body = json.dumps(params)
+        self.connection.request("POST", "/v2/email/outbound-emails", body, {"Content-Type": "application/json"})
+        self.connection.getresponse().read()
+
+
 def send_once(workload: str, client: Any, prefix: str) -> int:
     """One request of the workload; returns the emails accepted."""
-    if workload == "send":
+    if workload in ("send", "raw"):
         client.send_email(
             FromEmailAddress=SENDER, Destination={"ToAddresses": [f"{prefix}@example.com"]}, Content=SIMPLE
         )
@@ -83,7 +97,8 @@ def client_process(workload: str, url: str, threads: int, seconds: float, rate: 
     started = time.monotonic()
 
     def loop(thread: int) -> None:
-        client, counts, i = make_client(url), Counter[str](), 0
+        client = RawClient(url) if workload == "raw" else make_client(url)
+        counts, i = Counter[str](), 0
         while time.monotonic() < started + seconds:
             if rate:
                 time.sleep(max(0.0, started + i * 10 * threads / rate - time.monotonic()))
@@ -124,7 +139,7 @@ def measure(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("which", nargs="?", choices=["send", "bulk", "rate", "all"], default="all")
+    parser.add_argument("which", nargs="?", choices=["send", "bulk", "rate", "raw", "all"], default="all")
     parser.add_argument("--processes", type=int, default=0, help="default: 1 and 2, each measured")
     parser.add_argument("--threads", type=int, default=0, help="default: 8 connections in all")
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -136,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(measure("send", processes, threads, args.seconds)), flush=True)
         if args.which in ("bulk", "all"):
             print(json.dumps(measure("bulk", processes, threads, args.seconds, cli=("--latency-ms", "20"))), flush=True)
+    if args.which in ("raw", "all"):
+        print(json.dumps(measure("raw", 1, args.threads or 4, args.seconds)), flush=True)
     if args.which in ("rate", "all"):
         for pace in (1.0, 1.25):  # a client that keeps to the limit, and one that sends 25% too fast
             result = measure("rate", 1, 1, args.seconds, rate=args.rate * pace, cli=("--rate", str(args.rate)))
