@@ -281,6 +281,11 @@ def cli_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def common_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The constructor arguments every CLI shares (see cli_parser)."""
+    return {"host": args.host, "port": args.port, "latency_ms": args.latency_ms}
+
+
 def serve_forever(emulator: Emulator) -> None:
     """Serve in this thread; print the URLs as one JSON line first; stop on SIGTERM or SIGINT."""
 

@@ -24,12 +24,11 @@ import secrets
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any, ClassVar
 
-from tests.emulators.base import Emulator, Fault, cli_parser, serve_forever
+from tests.emulators.base import Emulator, Fault, cli_parser, common_options, serve_forever
 from tests.emulators.discord_payload import is_empty, payload_errors
-from tests.emulators.httpserver import Request, Response
+from tests.emulators.httpserver import Request, Response, reason_phrase
 from tests.emulators.limits import FixedWindow, whole_seconds
 
 WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/(?P<id>[^/]+)/(?P<token>[^/]+)/?")
@@ -126,8 +125,7 @@ class DiscordEmulator(Emulator):
         if status == 404:
             return discord_error(404, 10015, "Unknown Webhook")
         code = int(fault.code) if fault.code.isdigit() else 0
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-        return discord_error(status, code, fault.message or f"{status}: {phrase}")
+        return discord_error(status, code, fault.message or f"{status}: {reason_phrase(status) or 'Error'}")
 
     def rate_limited(
         self, retry_after: float, *, is_global: bool = False, window: FixedWindow | None = None
@@ -241,8 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = cli_parser("Discord webhook emulator")
     parser.add_argument("--rate-limit", default=None, help='requests per window per webhook, e.g. "5/2"')
     args = parser.parse_args(argv)
-    emulator = DiscordEmulator(rate_limit=args.rate_limit, latency_ms=args.latency_ms, host=args.host, port=args.port)
-    serve_forever(emulator)
+    serve_forever(DiscordEmulator(rate_limit=args.rate_limit, **common_options(args)))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ its own: `with SESv2Emulator(store_messages=False) as ses: ...`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,57 +20,38 @@ from tests.emulators.slack import SlackEmulator
 from tests.emulators.webhook import WebhookReceiver
 
 SLACK_TOKEN = "xoxb-emulator"
-WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's example secret
 
 
-def _served(emulator: Emulator) -> Iterator[Emulator]:
-    with emulator:
-        yield emulator
+def reset_per_test(name: str, make: Callable[[], Emulator], doc: str) -> tuple[Any, Any]:
+    """A session-scoped server `_<name>_server` and the function-scoped fixture `name` that resets it."""
+
+    def server() -> Iterator[Emulator]:
+        with make() as emulator:
+            yield emulator
+
+    def fresh(request: pytest.FixtureRequest) -> Emulator:
+        emulator = request.getfixturevalue(f"_{name}_server")
+        emulator.reset()
+        return emulator
+
+    fresh.__doc__ = doc
+    return pytest.fixture(scope="session", name=f"_{name}_server")(server), pytest.fixture(name=name)(fresh)
 
 
-@pytest.fixture(scope="session")
-def _ses_emulator_server() -> Iterator[Emulator]:
-    yield from _served(SESv2Emulator())
-
-
-@pytest.fixture(scope="session")
-def _slack_emulator_server() -> Iterator[Emulator]:
-    yield from _served(SlackEmulator(token=SLACK_TOKEN))
-
-
-@pytest.fixture(scope="session")
-def _discord_emulator_server() -> Iterator[Emulator]:
-    yield from _served(DiscordEmulator())
-
-
-@pytest.fixture(scope="session")
-def _webhook_receiver_server() -> Iterator[Emulator]:
-    yield from _served(WebhookReceiver(secret=WEBHOOK_SECRET))
-
-
-@pytest.fixture
-def ses_emulator(_ses_emulator_server: SESv2Emulator) -> SESv2Emulator:
-    """Amazon SES v2 at `.endpoint_url`; stores messages, no latency or rate limit."""
-    _ses_emulator_server.reset()
-    return _ses_emulator_server
-
-
-@pytest.fixture
-def slack_emulator(_slack_emulator_server: SlackEmulator) -> SlackEmulator:
-    """Slack Web API at `.url` (WebClient base_url); token "xoxb-emulator", no rate limit."""
-    _slack_emulator_server.reset()
-    return _slack_emulator_server
-
-
-@pytest.fixture
-def discord_emulator(_discord_emulator_server: DiscordEmulator) -> DiscordEmulator:
-    """Discord webhooks; `.webhook_url()` registers one and returns its URL."""
-    _discord_emulator_server.reset()
-    return _discord_emulator_server
-
-
-@pytest.fixture
-def webhook_receiver(_webhook_receiver_server: WebhookReceiver) -> WebhookReceiver:
-    """Records requests at `.url(path)`, answers 200, checks signatures made with WEBHOOK_SECRET."""
-    _webhook_receiver_server.reset()
-    return _webhook_receiver_server
+_ses_server, ses_emulator = reset_per_test(
+    "ses_emulator", SESv2Emulator, "Amazon SES v2 at `.endpoint_url`; stores messages, no latency or rate limit."
+)
+_slack_server, slack_emulator = reset_per_test(
+    "slack_emulator",
+    lambda: SlackEmulator(token=SLACK_TOKEN),
+    f"Slack Web API at `.url` (WebClient base_url); token {SLACK_TOKEN!r}, no rate limit.",
+)
+_discord_server, discord_emulator = reset_per_test(
+    "discord_emulator", DiscordEmulator, "Discord webhooks; `.webhook_url()` registers one and returns its URL."
+)
+_webhook_server, webhook_receiver = reset_per_test(
+    "webhook_receiver",
+    lambda: WebhookReceiver(secret=WEBHOOK_SECRET),
+    "Records requests at `.url(path)`, answers 200, checks signatures made with WEBHOOK_SECRET.",
+)

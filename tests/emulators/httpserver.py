@@ -29,6 +29,13 @@ HEADER_LIMIT = 64 * 1024
 NO_BODY_STATUSES = frozenset({204, 304})
 
 
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 @dataclass
 class Request:
     method: str
@@ -63,8 +70,7 @@ class Response:
         return cls(status, body, {"Content-Type": "application/json", **(headers or {})}, error=error)
 
     def encode(self, keep_alive: bool) -> bytes:
-        reason = HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else ""
-        lines = [f"HTTP/1.1 {self.status} {reason}", "Server: bulletin-emulator"]
+        lines = [f"HTTP/1.1 {self.status} {reason_phrase(self.status)}", "Server: bulletin-emulator"]
         lines += [f"{name}: {value}" for name, value in self.headers.items()]
         body = b"" if self.status in NO_BODY_STATUSES else self.body
         if self.status not in NO_BODY_STATUSES:

@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from tests.emulators import sesv2_render as render
-from tests.emulators.base import Emulator, Fault, cli_parser, serve_forever
+from tests.emulators.base import Emulator, Fault, cli_parser, common_options, serve_forever
 from tests.emulators.httpserver import Request, Response
 from tests.emulators.limits import TokenBucket
 from tests.emulators.sesv2_store import (
@@ -386,15 +386,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-store", action="store_true", help="count recipients only, keep no messages")
     parser.add_argument("--require-verified-sender", action="store_true")
     args = parser.parse_args(argv)
-    emulator = SESv2Emulator(
-        latency_ms=args.latency_ms,
-        rate_per_second=args.rate,
-        store_messages=not args.no_store,
-        require_verified_sender=args.require_verified_sender,
-        host=args.host,
-        port=args.port,
+    options = {"rate_per_second": args.rate, "store_messages": not args.no_store}
+    serve_forever(
+        SESv2Emulator(require_verified_sender=args.require_verified_sender, **options, **common_options(args))
     )
-    serve_forever(emulator)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ WebClient has only a connection-error retry handler, so a 429 surfaces as SlackA
 with `e.response.status_code == 429` and `e.response.headers["Retry-After"]`.
 
 Channels: by default any well-formed ID (C…, G… for channels, U…/W… for a DM with that
-member) exists and the bot is in it; `add_channel(id, name=..., member=False)` registers a
-channel the bot is not in (not_in_channel), `strict_channels=True` makes unregistered IDs
-channel_not_found. Names ("#general") resolve through registered channels only.
+member, answered with channel "D…") exists and the bot is in it. `add_channel(id,
+name=..., member=False)` registers a channel (or member ID) and whether the bot is in it
+(else not_in_channel); with `strict_channels=True` only registered IDs exist (else
+channel_not_found). Names ("#general") resolve through registered channels only.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 from collections import Counter
 from typing import Any, ClassVar
 
-from tests.emulators.base import Emulator, Fault, cli_parser, serve_forever
+from tests.emulators.base import Emulator, Fault, cli_parser, common_options, serve_forever
 from tests.emulators.httpserver import Request, Response
 from tests.emulators.limits import TokenBucket, whole_seconds
 from tests.emulators.slack_blocks import MAX_TEXT_LENGTH, block_errors
@@ -278,15 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate-per-channel", type=float, default=None, help="messages per second per channel")
     parser.add_argument("--strict-channels", action="store_true")
     args = parser.parse_args(argv)
-    emulator = SlackEmulator(
-        args.token,
-        rate_per_channel=args.rate_per_channel,
-        strict_channels=args.strict_channels,
-        latency_ms=args.latency_ms,
-        host=args.host,
-        port=args.port,
-    )
-    serve_forever(emulator)
+    options = {"rate_per_channel": args.rate_per_channel, "strict_channels": args.strict_channels}
+    serve_forever(SlackEmulator(args.token, **options, **common_options(args)))
 
 
 if __name__ == "__main__":

@@ -20,11 +20,10 @@ import hashlib
 import hmac
 import time
 from dataclasses import asdict, dataclass
-from http import HTTPStatus
 from typing import Any, ClassVar
 
-from tests.emulators.base import Emulator, Fault, cli_parser, serve_forever
-from tests.emulators.httpserver import Request, Response
+from tests.emulators.base import Emulator, Fault, cli_parser, common_options, serve_forever
+from tests.emulators.httpserver import Request, Response, reason_phrase
 
 SECRET_PREFIX = "whsec_"
 DEFAULT_TOLERANCE = 5 * 60
@@ -72,7 +71,7 @@ class Rule:
             headers["Retry-After"] = f"{self.retry_after:g}"
         if 300 <= self.status < 400:
             headers["Location"] = self.location or default_location
-        body = self.body or (HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else "")
+        body = self.body or reason_phrase(self.status)
         return Response(self.status, body.encode(), headers, error="" if self.status < 300 else str(self.status))
 
 
@@ -174,14 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--secret", default=None, help="whsec_... secret to verify signatures with")
     parser.add_argument("--status", type=int, default=200, help="status to answer every request with")
     args = parser.parse_args(argv)
-    receiver = WebhookReceiver(
-        secret=args.secret,
-        responses={ANY_PATH: {"status": args.status}},
-        latency_ms=args.latency_ms,
-        host=args.host,
-        port=args.port,
-    )
-    serve_forever(receiver)
+    responses = {ANY_PATH: {"status": args.status}}
+    serve_forever(WebhookReceiver(secret=args.secret, responses=responses, **common_options(args)))
 
 
 if __name__ == "__main__":
