@@ -101,7 +101,8 @@ class SlackEmulator(Emulator):
         for channel_id, channel in (options.pop("channels", None) or {}).items():
             self.add_channel(channel_id, **channel)
         if "rate_per_channel" in options:
-            self.rate_per_channel = options.pop("rate_per_channel") or None
+            rate = options.pop("rate_per_channel")
+            self.rate_per_channel = float(rate) if rate else None
             self.buckets.clear()
         if "channel_burst" in options:
             self.channel_burst = float(options.pop("channel_burst"))
