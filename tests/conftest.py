@@ -11,6 +11,8 @@ from rest_framework.test import APIClient
 from core.roles import Role
 from tests.factories import UserFactory
 
+pytest_plugins = ["tests.emulators.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
