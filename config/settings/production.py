@@ -24,4 +24,4 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # Outgoing mail defaults to Amazon SES through anymail in production.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="anymail.backends.amazon_sesv2.EmailBackend")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="anymail.backends.amazon_ses.EmailBackend")
