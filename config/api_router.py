@@ -1,8 +1,9 @@
 """/api/v1/publishing/: every resource of SPEC §5 registers here. Trailing slashes optional."""
 
+from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from subscribers.api.views import SubscriberViewSet, TopicViewSet
+from subscribers.api.views import SubscriberExportApi, SubscriberViewSet, TopicViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -17,4 +18,7 @@ router = OptionalSlashRouter()
 router.register("topics", TopicViewSet, basename="topic")
 router.register("subscribers", SubscriberViewSet, basename="subscriber")
 
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),
+    *router.urls,
+]
