@@ -37,6 +37,7 @@ from subscribers.models import (
     Topic,
     email_hash,
 )
+from subscribers.services.bulk import bulk_insert_ignore
 from subscribers.validators import csv_escape, email_normalize, is_formula
 
 RESERVED_COLUMNS = ("email", "name", "topics")
@@ -260,19 +261,17 @@ def _chunk_write(rows: list[ImportRow], counts: _Counts, report: list, context: 
             kept_rows.append(row)
             if _subscriber_merge(subscriber, row, now):
                 changed.append(subscriber)
-    counts.created += len(new_rows)
     counts.updated += len(changed)
     counts.unchanged += len(kept_rows) - len(changed)
     Subscriber.objects.bulk_update(changed, ["name", "attributes", "updated_at"])
-    ids = _subscribers_create(new_rows, now, context)
+    ids, created = _subscribers_create(new_rows, now, context)
+    counts.created += created
     ids.update({row.email: existing[row.email].pk for row in kept_rows})
-    Subscription.objects.bulk_create(
-        [
-            Subscription(subscriber_id=ids[row.email], topic_id=topic_id, channel_kind=ChannelKind.EMAIL)
-            for row in new_rows + kept_rows
-            for topic_id in row.topic_ids
-        ],
-        ignore_conflicts=True,
+    pairs = [(ids[row.email], topic_id) for row in new_rows + kept_rows for topic_id in row.topic_ids]
+    bulk_insert_ignore(
+        Subscription,
+        columns={"subscriber_id": [p[0] for p in pairs], "topic_id": [p[1] for p in pairs]},
+        constants={"channel_kind": ChannelKind.EMAIL, "frequency": Subscription.Frequency.INSTANT},
     )
 
 
@@ -285,39 +284,45 @@ def _subscriber_merge(subscriber: Subscriber, row: ImportRow, now) -> bool:
     return True
 
 
-def _subscribers_create(rows: list[ImportRow], now, context: dict[str, Any]) -> dict[str, int]:
+def _subscribers_create(rows: list[ImportRow], now, context: dict[str, Any]) -> tuple[dict[str, int], int]:
+    """Insert new subscribers and their consent records; returns {email: id} and how many were created.
+
+    A concurrent signup of the same address wins (the row is skipped, not failed) and gets no
+    import consent record."""
     if not rows:
-        return {}
-    Subscriber.objects.bulk_create(
-        [
-            Subscriber(
-                email=row.email,
-                name=row.name,
-                attributes=row.attributes,
-                status=Subscriber.Status.ACTIVE,
-                source="import",
-                confirmed_at=now,
-            )
-            for row in rows
-        ],
-        ignore_conflicts=True,  # a concurrent signup of the same address wins; we do not fail
+        return {}, 0
+    emails = [row.email for row in rows]
+    inserted = bulk_insert_ignore(
+        Subscriber,
+        columns={
+            "email": emails,
+            "name": [row.name for row in rows],
+            "attributes": [row.attributes for row in rows],
+        },
+        constants={"status": Subscriber.Status.ACTIVE, "source": "import", "confirmed_at": now},
+        returning=("email", "id"),
     )
-    created = Subscriber.objects.filter(email__lower__in=[row.email for row in rows]).values_list("email", "id")
-    ids = {email.lower(): pk for email, pk in created}
-    ConsentRecord.objects.bulk_create(
-        [
-            ConsentRecord(
-                subscriber_id=ids[row.email],
-                action=ConsentRecord.Action.IMPORTED,
-                method=ConsentRecord.Method.IMPORT,
-                source=context["source"],
-                actor_id=context["actor_id"],
-                wording="Consent collected elsewhere and asserted by the importer.",
-            )
-            for row in rows
-        ]
+    if inserted is None:  # not PostgreSQL: read the ids back
+        inserted = Subscriber.objects.filter(email__lower__in=emails).values_list("email", "id")
+    created = {email.lower(): pk for email, pk in inserted}
+    bulk_insert_ignore(
+        ConsentRecord,
+        columns={"subscriber_id": list(created.values())},
+        constants={
+            "action": ConsentRecord.Action.IMPORTED,
+            "method": ConsentRecord.Method.IMPORT,
+            "source": context["source"],
+            "actor_id": context["actor_id"],
+            "wording": "Consent collected elsewhere and asserted by the importer.",
+        },
     )
-    return ids
+    ids = dict(created)
+    missing = [email for email in emails if email not in ids]
+    if missing:
+        ids.update(
+            (e.lower(), pk) for e, pk in Subscriber.objects.filter(email__lower__in=missing).values_list("email", "id")
+        )
+    return ids, len(created)
 
 
 def _job_finish(job: ImportJob, *, status: str, message: str = "", report: list | None = None) -> ImportJob:

@@ -252,3 +252,27 @@ def test_the_management_command_refuses_unknown_topics_and_bad_files(tmp_path):
     with pytest.raises(CommandError, match="No such file"):
         call_command("import_subscribers", str(tmp_path / "missing.csv"))
     assert not Subscriber.objects.exists()
+
+
+def test_bulk_insert_skips_conflicts_fills_defaults_and_reports_what_it_inserted():
+    from subscribers.services.bulk import bulk_insert_ignore
+
+    SubscriberFactory(email="taken@example.com", name="Taken")
+    inserted = bulk_insert_ignore(
+        Subscriber,
+        columns={
+            "email": ["new@example.com", "taken@example.com"],
+            "name": ["New", "Intruder"],
+            "attributes": [{"k": "v"}, {}],
+        },
+        constants={"status": "active", "source": "import"},
+        returning=("email", "id"),
+    )
+    new = Subscriber.objects.get(email="new@example.com")
+    if connection.vendor == "postgresql":
+        assert inserted == [("new@example.com", new.pk)]
+    else:
+        assert inserted is None
+    assert Subscriber.objects.get(email="taken@example.com").name == "Taken"
+    assert (new.attributes, new.timezone, new.token_version, new.status) == ({"k": "v"}, "UTC", 1, "active")
+    assert new.created_at is not None and new.updated_at is not None
