@@ -29,7 +29,13 @@ def subscribe_wording(topic_names: list[str]) -> str:
     return base + (f" Topics: {', '.join(topic_names)}." if topic_names else "")
 
 
-class ServiceErrorsMixin:
+class PublicForm(forms.Form):
+    """Forms of the public pages: labels without a trailing colon, service errors shown in place."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
     def add_service_errors(self, exc: ApplicationError) -> None:
         """Show a service's field errors next to the fields (others at the top of the form)."""
         fields = exc.extra.get("fields") or {"__all__": [exc.message]}
@@ -38,7 +44,7 @@ class ServiceErrorsMixin:
                 self.add_error(name if name in self.fields else None, message)
 
 
-class SubscribeForm(ServiceErrorsMixin, forms.Form):
+class SubscribeForm(PublicForm):
     email = forms.EmailField(label="Email address", max_length=254)
     name = forms.CharField(label="Name (optional)", max_length=200, required=False)
     topics = forms.ModelMultipleChoiceField(
@@ -68,23 +74,38 @@ class SubscribeForm(ServiceErrorsMixin, forms.Form):
         return subscribe_wording([t.name for t in self.cleaned_data.get("topics", [])])
 
 
-class EmailLinkForm(forms.Form):
+class EmailLinkForm(PublicForm):
     email = forms.EmailField(label="Your email address", max_length=254)
 
 
-class PreferencesForm(ServiceErrorsMixin, forms.Form):
+class PreferencesForm(PublicForm):
     """Profile, contact points, digest timing, pause and one frequency per topic × channel kind."""
 
     name = forms.CharField(max_length=200, required=False)
-    slack_member_id = forms.CharField(label="Slack member ID", max_length=32, required=False)
-    webhook_url = forms.CharField(label="Personal webhook URL", max_length=500, required=False)
-    timezone = forms.ChoiceField(label="Time zone")
+    slack_member_id = forms.CharField(
+        label="Slack member ID",
+        max_length=32,
+        required=False,
+        help_text="For direct messages in Slack: your profile → ⋮ → Copy member ID.",
+    )
+    webhook_url = forms.CharField(
+        label="Personal webhook URL",
+        max_length=500,
+        required=False,
+        help_text="A Discord webhook of your own, or any https endpoint that accepts JSON.",
+    )
+    timezone = forms.ChoiceField(label="Time zone", help_text="Digests arrive at the chosen hour in this time zone.")
     digest_hour = forms.TypedChoiceField(
-        label="Digest time", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)]
+        label="Digest time",
+        coerce=int,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
     )
     digest_weekday = forms.TypedChoiceField(label="Weekly digest day", coerce=int, choices=list(enumerate(WEEKDAYS)))
     paused_until = forms.DateField(
-        label="Pause all messages until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Pause all messages until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Going away? Nothing is sent before this date. Leave empty to receive messages.",
     )
 
     def __init__(self, *args: Any, subscriber: Subscriber, topics: list[Topic], **kwargs: Any) -> None:
