@@ -68,18 +68,7 @@ class ConsentRecordInline(admin.TabularInline):
 class SubscriberAdminForm(forms.ModelForm):
     class Meta:
         model = Subscriber
-        fields = [
-            "email",
-            "name",
-            "timezone",
-            "locale",
-            "attributes",
-            "digest_hour",
-            "digest_weekday",
-            "slack_member_id",
-            "webhook_url",
-            "paused_until",
-        ]
+        fields = ["email", "timezone"]  # ModelAdmin passes the full list (get_fields)
 
     def clean_email(self):
         try:

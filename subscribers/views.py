@@ -6,6 +6,9 @@ service and render; every answer about an address is the same whether we know it
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
@@ -138,20 +141,24 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "subscribers/confirm.html", context)
 
 
-def _preferences_subscriber(request: HttpRequest, token: str) -> Subscriber | HttpResponse:
-    try:
-        subscriber, _ = subscriber_get_for_token(purpose=TokenPurpose.PREFERENCES, token=token)
-    except InvalidToken as exc:
-        return _link_invalid(request, exc, token, TokenPurpose.PREFERENCES)
-    return subscriber
+def preferences_link(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Resolve /preferences/<token> to its subscriber (revocation included) or the stale-link page."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            subscriber, _ = subscriber_get_for_token(purpose=TokenPurpose.PREFERENCES, token=token)
+        except InvalidToken as exc:
+            return _link_invalid(request, exc, token, TokenPurpose.PREFERENCES)
+        return view(request, token, subscriber)
+
+    return wrapper
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(request, token)
-    if isinstance(subscriber, HttpResponse):
-        return subscriber
+@preferences_link
+def preferences_view(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     form = PreferencesForm(
         request.POST or None, subscriber=subscriber, topics=list(preference_topics(subscriber=subscriber))
     )
@@ -174,10 +181,8 @@ def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_POST
-def preferences_unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(request, token)
-    if isinstance(subscriber, HttpResponse):
-        return subscriber
+@preferences_link
+def preferences_unsubscribe_view(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     subscriber_unsubscribe(subscriber=subscriber, context=_context(request, Method.LINK, "preference centre"))
     return render(
         request, "subscribers/unsubscribed.html", {"topic": None, "preferences_path": request.path.rsplit("/", 1)[0]}
@@ -186,19 +191,15 @@ def preferences_unsubscribe_view(request: HttpRequest, token: str) -> HttpRespon
 
 @never_cache
 @require_POST
-def preferences_revoke_view(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(request, token)
-    if isinstance(subscriber, HttpResponse):
-        return subscriber
+@preferences_link
+def preferences_revoke_view(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     subscriber_links_revoke(subscriber=subscriber, context=_context(request, Method.LINK, "preference centre"))
     return render(request, "subscribers/links_revoked.html")
 
 
 @never_cache
-def preferences_data_view(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(request, token)
-    if isinstance(subscriber, HttpResponse):
-        return subscriber
+@preferences_link
+def preferences_data_view(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     response = JsonResponse(
         subscriber_export(subscriber=subscriber), encoder=DjangoJSONEncoder, json_dumps_params={"indent": 2}
     )
@@ -222,18 +223,24 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     return _unsubscribe_page(request, token)
 
 
+def _unsubscribe_target(token: str) -> tuple[Subscriber, Topic | None, bool]:
+    """Whom an unsubscribe link is for, from which topic (None: everything), and whether that
+    topic was deleted since (then nothing is left to unsubscribe from). Raises InvalidToken."""
+    subscriber, data = subscriber_get_for_token(purpose=TokenPurpose.UNSUBSCRIBE, token=token)
+    topic = Topic.objects.filter(pk=data.topic_id).first() if data.topic_id else None
+    return subscriber, topic, bool(data.topic_id and topic is None)
+
+
 def _one_click_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        subscriber, data = subscriber_get_for_token(purpose=TokenPurpose.UNSUBSCRIBE, token=token)
+        subscriber, topic, topic_gone = _unsubscribe_target(token)
     except InvalidToken as exc:
         if exc.reason == "unknown":  # erased: there is no one left to unsubscribe
             return HttpResponse("Unsubscribed.\n", content_type="text/plain")
         return HttpResponse(f"{INVALID_LINK_TEXT[exc.reason]}\n", status=400, content_type="text/plain")
-    topic = Topic.objects.filter(pk=data.topic_id).first() if data.topic_id else None
-    if not (data.topic_id and topic is None):  # a deleted topic sends nothing any more
-        subscriber_unsubscribe(
-            subscriber=subscriber, topic=topic, context=_context(request, Method.ONE_CLICK, "List-Unsubscribe-Post")
-        )
+    if not topic_gone:
+        context = _context(request, Method.ONE_CLICK, "List-Unsubscribe-Post")
+        subscriber_unsubscribe(subscriber=subscriber, topic=topic, context=context)
     return HttpResponse("Unsubscribed.\n", content_type="text/plain")
 
 
@@ -241,18 +248,16 @@ def _one_click_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def _unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows what will happen and a button; link scanners that GET never unsubscribe anyone."""
     try:
-        subscriber, data = subscriber_get_for_token(purpose=TokenPurpose.UNSUBSCRIBE, token=token)
+        subscriber, topic, topic_gone = _unsubscribe_target(token)
     except InvalidToken as exc:
         if exc.reason == "unknown":
             return render(request, "subscribers/unsubscribed.html", {"topic": None})
         return _link_invalid(request, exc, token, TokenPurpose.UNSUBSCRIBE)
-    topic = Topic.objects.filter(pk=data.topic_id).first() if data.topic_id else None
     context = {"subscriber": subscriber, "topic": topic, "preferences_path": _preferences_path(subscriber)}
     if request.method == "POST":
-        if not (data.topic_id and topic is None):
-            subscriber_unsubscribe(
-                subscriber=subscriber, topic=topic, context=_context(request, Method.LINK, "unsubscribe page")
-            )
+        if not topic_gone:
+            consent = _context(request, Method.LINK, "unsubscribe page")
+            subscriber_unsubscribe(subscriber=subscriber, topic=topic, context=consent)
         return render(request, "subscribers/unsubscribed.html", context)
     context["already"] = topic is None and subscriber.status != Subscriber.Status.ACTIVE
     return render(request, "subscribers/unsubscribe.html", context)

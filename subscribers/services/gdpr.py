@@ -8,6 +8,7 @@ aggregate counts (sent, opened, bounced) stay right.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from django.db import transaction
@@ -15,30 +16,9 @@ from django.utils import timezone
 
 from analytics.models import EngagementEvent
 from channels_app.models import Delivery
-from subscribers.models import Subscriber, Suppression, email_hash
+from subscribers.models import ImportJob, Subscriber, Suppression, email_hash
 
 logger = logging.getLogger(__name__)
-
-_PROFILE = (
-    "id",
-    "email",
-    "name",
-    "status",
-    "timezone",
-    "locale",
-    "attributes",
-    "digest_hour",
-    "digest_weekday",
-    "slack_member_id",
-    "webhook_url",
-    "engagement_score",
-    "paused_until",
-    "source",
-    "created_at",
-    "updated_at",
-    "confirmed_at",
-    "unsubscribed_at",
-)
 
 
 def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
@@ -48,7 +28,7 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
     )
     return {
         "exported_at": timezone.now(),
-        "profile": {field: getattr(subscriber, field) for field in _PROFILE},
+        "profile": {field.attname: getattr(subscriber, field.attname) for field in Subscriber._meta.concrete_fields},
         "subscriptions": list(
             subscriber.subscriptions.order_by("topic__slug", "channel_kind").values(
                 "topic__slug", "topic__name", "channel_kind", "frequency", "created_at", "updated_at"
@@ -85,7 +65,16 @@ def subscriber_erase(*, subscriber: Subscriber, actor=None) -> int:
         defaults={"email": "", "reason": Suppression.Reason.ERASED, "note": note, "created_by": actor},
     )
     anonymised = Delivery.objects.filter(subscriber=subscriber).update(recipient="")
+    _import_reports_scrub(subscriber.email)
     subscriber_id = subscriber.pk
     subscriber.delete()
     logger.info("subscriber %s erased by %s; %s deliveries anonymised", subscriber_id, actor or "system", anonymised)
     return anonymised
+
+
+def _import_reports_scrub(email: str) -> None:
+    """Import row reports may name the address (a duplicate or skipped row): blank it there too."""
+    pattern = re.compile(re.escape(email), re.IGNORECASE)
+    for job in ImportJob.objects.filter(error_report__icontains=email).only("pk", "error_report"):
+        job.error_report = pattern.sub("[erased]", job.error_report)
+        job.save(update_fields=["error_report"])

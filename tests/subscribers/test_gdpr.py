@@ -117,3 +117,14 @@ def test_the_erase_action_is_not_offered_below_the_admin_role(client, make_user,
     )
     assert forced.status_code in (200, 302)
     assert Subscriber.objects.filter(pk=ada.pk).exists()
+
+
+def test_erasure_also_blanks_the_address_in_import_reports(ada):
+    from tests.factories import ImportJobFactory
+
+    job = ImportJobFactory(
+        error_report="row,email,outcome,message\n3,ADA@example.com,duplicate,Same address as row 2.\n"
+    )
+    subscriber_erase(subscriber=ada)
+    job.refresh_from_db()
+    assert "ada@example.com" not in job.error_report.lower() and "[erased]" in job.error_report
