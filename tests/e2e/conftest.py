@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -24,8 +25,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(monkeypatch):
+    """One Chromium per test: Playwright's event loop lives only as long as the test."""
     if not CHROMIUM.exists():
         reason = f"needs Chromium at {CHROMIUM}: apt-get install -y chromium (Debian package 'chromium')"
         if os.environ.get("E2E_REQUIRED"):
@@ -35,16 +37,15 @@ def browser():
 
     # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
     # thread with a running loop unless told it is safe (it is: the loop is Playwright's own).
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # monkeypatch restores the variable after the test (check --deploy refuses it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield instance
         instance.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+        # Connections opened by ORM calls made while Playwright's loop ran would outlive the
+        # test and block dropping the test database.
+        connections.close_all()
 
 
 @pytest.fixture
