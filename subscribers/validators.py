@@ -48,7 +48,7 @@ def validate_slack_member_id(value: str) -> None:
 
 
 def validate_webhook_url(value: str) -> None:
-    """https only (unless SUBSCRIBER_WEBHOOK_ALLOW_HTTP), and never a local or private address."""
+    """https only (unless SUBSCRIBER_WEBHOOK_ALLOW_HTTP), and not a local or private address."""
     if not value:
         return
     schemes = ["https", "http"] if settings.SUBSCRIBER_WEBHOOK_ALLOW_HTTP else ["https"]
@@ -56,6 +56,10 @@ def validate_webhook_url(value: str) -> None:
         URLValidator(schemes=schemes)(value)
     except ValidationError:
         raise ValidationError(f"Enter a valid {' or '.join(schemes)} URL.")
+    # SSRF: no loopback, private or link-local targets, unless the operator allows them (local
+    # sinks); the send pipeline checks the resolved address again when it posts.
+    if getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False):
+        return
     host = (urlsplit(value).hostname or "").lower()
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")) or _is_private_ip(host):
         raise ValidationError("The webhook must be reachable on the public internet.")
