@@ -256,3 +256,27 @@ def test_private_webhook_targets_are_accepted_only_when_the_operator_allows_them
     subscriber_preferences_update(subscriber=subscriber, context=context, changes={"webhook_url": "https://10.0.0.5/h"})
     subscriber.refresh_from_db()
     assert subscriber.webhook_url == "https://10.0.0.5/h"
+
+
+def test_a_revoked_link_page_mails_a_fresh_link_to_its_owner(
+    client, token_for, subscriber, mailoutbox, django_capture_on_commit_callbacks
+):
+    old_token = token_for(subscriber)
+    Subscriber.objects.filter(pk=subscriber.pk).update(token_version=2)
+    page = client.get(f"/preferences/{old_token}")
+    assert page.status_code == 410 and f'value="{old_token}"' in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/links/new", {"token": old_token, "purpose": "preferences"})
+    assert [m.to for m in mailoutbox] == [["ada@example.com"]]
+    fresh = mailoutbox[0].body.split("/preferences/", 1)[1].split()[0]
+    assert client.get(f"/preferences/{fresh}").status_code == 200
+
+
+def test_no_fresh_link_is_mailed_to_a_bounced_address(client, mailoutbox, django_capture_on_commit_callbacks):
+    from tests.factories import SuppressionFactory
+
+    SubscriberFactory(email="gone@example.com", status="bounced")
+    SuppressionFactory(email="gone@example.com", reason="hard_bounce")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/links/new", {"email": "gone@example.com"})
+    assert response.status_code == 200 and mailoutbox == []
