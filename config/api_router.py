@@ -4,7 +4,7 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
-from subscribers.api.views import SubscriberViewSet, TopicViewSet
+from subscribers.api.views import SubscriberExportApi, SubscriberViewSet, TopicViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -23,5 +23,6 @@ router.register("sends", SendViewSet, basename="send")
 
 urlpatterns = [
     re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
+    re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),
     *router.urls,
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/publishing/", include("config.api_router")),
+    path("", include("subscribers.urls")),
     re_path(r"^dev/sinks/(?P<kind>slack|discord|webhook)/(?P<method>[\w.]*)$", sinks.sink, name="dev-sink"),
 ]
 

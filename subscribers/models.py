@@ -212,3 +212,60 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return self.email or f"(erased) {self.email_hash[:12]}"
+
+
+class ImportJobStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    """One CSV import: the uploaded bytes until a worker has read them, progress and outcome.
+
+    The file lives in the database rather than on disk so any worker on any machine can run it;
+    it is cleared once processed (it holds personal data we no longer need).
+    """
+
+    Status = ImportJobStatus
+
+    filename = models.CharField(max_length=255)
+    source = models.BinaryField(default=b"", editable=False)
+    topics = models.ManyToManyField(Topic, blank=True, related_name="+", help_text="Added to every imported row.")
+    status = models.CharField(max_length=16, choices=ImportJobStatus.choices, default=ImportJobStatus.PENDING)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0, help_text="New subscribers.")
+    updated_count = models.PositiveIntegerField(
+        default=0, help_text="Existing subscribers whose name/attributes changed."
+    )
+    unchanged_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0, help_text="Suppressed or unsubscribed: left alone.")
+    duplicate_count = models.PositiveIntegerField(default=0, help_text="Repeats of an earlier row of the file.")
+    error_count = models.PositiveIntegerField(default=0)
+    error_report = models.TextField(blank=True, help_text="CSV: row, email, error.")
+    message = models.TextField(blank=True, help_text="Why the whole job failed.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ImportJobStatus.values), name="importjob_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} ({self.filename})"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0

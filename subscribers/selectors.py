@@ -1,12 +1,16 @@
-"""Reads of subscribers and topics that feed the API and admin."""
+"""Reads of subscribers and topics that feed the API, admin, public pages and the send pipeline."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
 
 import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from subscribers.models import Subscriber, Subscription, Suppression, Topic
+from subscribers.models import ChannelKind, ImportJob, Subscriber, Subscription, Suppression, Topic
+from subscribers.tokens import InvalidToken, TokenData, TokenPurpose, subscriber_token_read
 
 
 class SubscriberFilter(django_filters.FilterSet):
@@ -42,9 +46,65 @@ def topic_list() -> QuerySet[Topic]:
     return Topic.objects.order_by("name")
 
 
-def mailable_subscribers() -> QuerySet[Subscriber]:
-    """Subscribers a message may go to: active, not paused, and not on the suppression list
-    (checked in SQL, so a suppressed address never enters an audience, even after re-import)."""
+def mailable_subscribers(*, now: datetime | None = None) -> QuerySet[Subscriber]:
+    """Subscribers a message may go to: active, not paused, address not suppressed.
+
+    One SQL query (NOT EXISTS on the suppression list, by the lower-case address both tables
+    store); the send pipeline builds every audience from it, so a suppressed address can never
+    be selected, whatever status an import or an admin edit left on the subscriber.
+    """
+    now = now or timezone.now()
     suppressed = Suppression.objects.filter(email=OuterRef("email"))
-    not_paused = Q(paused_until__isnull=True) | Q(paused_until__lte=timezone.now())
-    return Subscriber.objects.filter(not_paused, status=Subscriber.Status.ACTIVE).exclude(Exists(suppressed))
+    return Subscriber.objects.filter(
+        Q(paused_until__isnull=True) | Q(paused_until__lte=now),
+        ~Exists(suppressed),
+        status=Subscriber.Status.ACTIVE,
+    )
+
+
+def audience_subscriptions(
+    *,
+    topic_ids: Iterable[int],
+    channel_kind: str = ChannelKind.EMAIL,
+    frequencies: Iterable[str] = (Subscription.Frequency.INSTANT,),
+    now: datetime | None = None,
+) -> QuerySet[Subscription]:
+    """Subscriptions of mailable subscribers to any of `topic_ids` on one channel kind, at the
+    given frequencies. A subscriber appears once per matching topic: use
+    `.values("subscriber_id").distinct()` for one row per person."""
+    return Subscription.objects.filter(
+        topic_id__in=list(topic_ids),
+        channel_kind=channel_kind,
+        frequency__in=list(frequencies),
+        subscriber__in=mailable_subscribers(now=now).values("pk"),
+    )
+
+
+def subscriber_get_for_token(*, purpose: TokenPurpose, token: str) -> tuple[Subscriber, TokenData]:
+    """The subscriber a link is for. Raises InvalidToken: expired, tampered, unknown (no such
+    subscriber, e.g. erased) or revoked (a preference link older than the subscriber's last revoke)."""
+    data = subscriber_token_read(purpose=purpose, token=token)
+    subscriber = Subscriber.objects.filter(pk=data.subscriber_id).first()
+    if subscriber is None:
+        raise InvalidToken("unknown", subscriber_id=data.subscriber_id)
+    if purpose == TokenPurpose.PREFERENCES and data.version != subscriber.token_version:
+        raise InvalidToken("revoked", subscriber_id=subscriber.pk)
+    return subscriber, data
+
+
+def preference_topics(*, subscriber: Subscriber) -> QuerySet[Topic]:
+    """Public topics, and any private one the subscriber already has a subscription to."""
+    return Topic.objects.filter(Q(is_public=True) | Q(subscriptions__subscriber=subscriber)).distinct().order_by("name")
+
+
+def public_topics() -> QuerySet[Topic]:
+    return Topic.objects.filter(is_public=True).order_by("name")
+
+
+def suppression_list() -> QuerySet[Suppression]:
+    return Suppression.objects.select_related("created_by").order_by("-created_at")
+
+
+def import_job_list() -> QuerySet[ImportJob]:
+    """Without the uploaded bytes and the report, which can be megabytes each."""
+    return ImportJob.objects.defer("source", "error_report").select_related("created_by").order_by("-created_at")

@@ -307,6 +307,23 @@ UNSUBSCRIBE_TOKEN_MAX_AGE = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE", default=2 * 365
 # Address for the mailto: form of List-Unsubscribe (blank: HTTPS only).
 LIST_UNSUBSCRIBE_MAILTO = env.str("LIST_UNSUBSCRIBE_MAILTO", default="")
 
+# --- Subscribers: double opt-in, public forms, contact points, import ---------------------
+# A pending address gets at most one confirmation (or "already subscribed" notice) per this
+# many seconds, however often the form is submitted.
+SUBSCRIBE_CONFIRMATION_RESEND_INTERVAL = env.int("SUBSCRIBE_CONFIRMATION_RESEND_INTERVAL", default=300)
+# Public form rate limits ("<count>/<second|minute|hour|day>"), counted in Redis when REDIS_URL
+# is set, else in Django's cache.
+SUBSCRIBE_RATE_LIMIT_PER_IP = env.str("SUBSCRIBE_RATE_LIMIT_PER_IP", default="20/hour")
+SUBSCRIBE_RATE_LIMIT_PER_EMAIL = env.str("SUBSCRIBE_RATE_LIMIT_PER_EMAIL", default="5/hour")
+# Reverse proxies in front of Bulletin that append to X-Forwarded-For (0: use REMOTE_ADDR).
+# Used for rate limits and the IP kept in consent records; never trust the header without it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Personal webhook URLs must be https unless this allows plain http (local testing only).
+SUBSCRIBER_WEBHOOK_ALLOW_HTTP = env.bool("SUBSCRIBER_WEBHOOK_ALLOW_HTTP", default=False)
+# CSV import: largest file accepted (bytes) and rows written per transaction.
+SUBSCRIBERS_IMPORT_MAX_BYTES = env.int("SUBSCRIBERS_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+SUBSCRIBERS_IMPORT_CHUNK_SIZE = env.int("SUBSCRIBERS_IMPORT_CHUNK_SIZE", default=5000)
+
 # --- Health ----------------------------------------------------------------------------------
 # A worker heartbeat older than this is reported as stale by /health/ready.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=180)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from subscribers.models import Subscriber, Subscription, Topic
+from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
 
 
 class TopicSerializer(serializers.ModelSerializer):
@@ -44,3 +44,55 @@ class SubscriberSerializer(serializers.ModelSerializer):
             "subscriptions",
         ]
         read_only_fields = fields
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know instead of silently ignoring them (a typo is an error)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class SubscriberCreateSerializer(StrictSerializer):
+    """Create-or-update by email. Business rules (address format, time zone, roles) live in the service."""
+
+    email = serializers.CharField(max_length=320)
+    name = serializers.CharField(required=False, allow_blank=True)
+    timezone = serializers.CharField(required=False)
+    locale = serializers.CharField(required=False)
+    attributes = serializers.DictField(required=False)
+    topics = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Topic.objects.all(), many=True, required=False, help_text="Topic slugs (email)."
+    )
+    confirmed = serializers.BooleanField(
+        default=False, help_text="Publisher role only: consent was collected elsewhere; no confirmation email."
+    )
+    consent_wording = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, help_text="The exact text the person agreed to."
+    )
+    source = serializers.CharField(required=False, allow_blank=True, max_length=255, help_text="Where they signed up.")
+
+
+class SubscriptionChoiceSerializer(StrictSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
+    channel_kind = serializers.ChoiceField(choices=ChannelKind.choices, default=ChannelKind.EMAIL)
+    frequency = serializers.ChoiceField(choices=Subscription.Frequency.choices)
+
+
+class SubscriberPreferencesSerializer(StrictSerializer):
+    """PATCH subscribers/{id}: any subset; all or nothing."""
+
+    name = serializers.CharField(required=False, allow_blank=True)
+    timezone = serializers.CharField(required=False)
+    locale = serializers.CharField(required=False)
+    digest_hour = serializers.IntegerField(required=False)
+    digest_weekday = serializers.IntegerField(required=False)
+    slack_member_id = serializers.CharField(required=False, allow_blank=True)
+    webhook_url = serializers.CharField(required=False, allow_blank=True)
+    paused_until = serializers.DateTimeField(required=False, allow_null=True)
+    attributes = serializers.DictField(required=False)
+    subscriptions = SubscriptionChoiceSerializer(many=True, required=False)

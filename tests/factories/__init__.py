@@ -4,6 +4,8 @@ from tests.factories.core import UserFactory
 from tests.factories.publishing import PublicationFactory
 from tests.factories.subscribers import (
     ConsentRecordFactory,
+    ImportJobFactory,
+    PendingSubscriberFactory,
     SubscriberFactory,
     SubscriptionFactory,
     SuppressionFactory,
@@ -15,6 +17,8 @@ __all__ = [
     "ConsentRecordFactory",
     "DeliveryFactory",
     "EngagementEventFactory",
+    "ImportJobFactory",
+    "PendingSubscriberFactory",
     "PublicationFactory",
     "SendFactory",
     "SubscriberFactory",

@@ -2,7 +2,16 @@ import datetime
 
 import factory
 
-from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Suppression, Topic, email_hash
+from subscribers.models import (
+    ChannelKind,
+    ConsentRecord,
+    ImportJob,
+    Subscriber,
+    Subscription,
+    Suppression,
+    Topic,
+    email_hash,
+)
 
 
 class TopicFactory(factory.django.DjangoModelFactory):
@@ -54,3 +63,16 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"suppressed{n}@example.com")
     email_hash = factory.LazyAttribute(lambda o: email_hash(o.email))
     reason = Suppression.Reason.MANUAL
+
+
+class PendingSubscriberFactory(SubscriberFactory):
+    status = Subscriber.Status.PENDING
+    confirmed_at = None
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImportJob
+
+    filename = "subscribers.csv"
+    source = b"email,name\nada@example.com,Ada\n"

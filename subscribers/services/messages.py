@@ -1,0 +1,68 @@
+"""The system emails a subscriber gets from these pages (not publications): the double opt-in
+link, an "already subscribed" notice with a preferences link, and a fresh preferences link.
+
+Sent through Django's mail API (EMAIL_BACKEND: the local outbox by default, SES in production)
+by a Celery task enqueued on commit, so a rolled-back request never mails anyone.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from subscribers.links import confirm_url, preferences_url
+from subscribers.models import Subscriber, Suppression, email_hash
+
+
+class MessageKind(enum.StrEnum):
+    CONFIRM = "confirm"
+    ALREADY_SUBSCRIBED = "already_subscribed"
+    PREFERENCES_LINK = "preferences_link"
+
+
+def subscriber_message_enqueue(*, subscriber: Subscriber, kind: MessageKind) -> None:
+    from subscribers.tasks import subscriber_message_send_task
+
+    subscriber_id = subscriber.pk
+    transaction.on_commit(lambda: subscriber_message_send_task.delay(subscriber_id=subscriber_id, kind=str(kind)))
+
+
+def subscriber_message_send(*, subscriber_id: int, kind: str) -> bool:
+    """Send one system email; False when it no longer applies (erased, confirmed meanwhile, suppressed)."""
+    kind = MessageKind(kind)
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or not _still_applies(subscriber, kind):
+        return False
+    context = {
+        "subscriber": subscriber,
+        "site_name": settings.SITE_NAME,
+        "postal_address": settings.POSTAL_ADDRESS,
+        "confirm_url": confirm_url(subscriber_id=subscriber.pk),
+        "preferences_url": preferences_url(subscriber_id=subscriber.pk, token_version=subscriber.token_version),
+        "confirm_days": max(1, settings.CONFIRM_TOKEN_MAX_AGE // 86400),
+    }
+    template = f"subscribers/email/{kind}"
+    subject = render_to_string(f"{template}_subject.txt", context).strip()
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string(f"{template}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        # Transactional, asked for by the recipient: auto-responders must not answer it.
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
+    message.send()
+    return True
+
+
+def _still_applies(subscriber: Subscriber, kind: MessageKind) -> bool:
+    if kind == MessageKind.CONFIRM and subscriber.status != Subscriber.Status.PENDING:
+        return False
+    # Hard bounces, complaints, manual blocks: never mail them, not even a link they asked for.
+    suppression = Suppression.objects.filter(email_hash=email_hash(subscriber.email)).first()
+    return suppression is None or suppression.reason == Suppression.Reason.UNSUBSCRIBED

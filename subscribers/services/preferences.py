@@ -1,0 +1,187 @@
+"""Changing preferences (preference centre and API) and revoking preference links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Topic
+from subscribers.services.consent import ConsentContext, consent_record_create
+from subscribers.services.messages import MessageKind, subscriber_message_enqueue
+from subscribers.validators import validate_slack_member_id, validate_timezone, validate_webhook_url
+
+Frequency = Subscription.Frequency
+
+
+@dataclass(frozen=True)
+class SubscriptionChoice:
+    topic: Topic
+    channel_kind: str
+    frequency: str
+
+
+def _text(limit: int) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, str) or len(value) > limit:
+            raise ValidationError(f"Text of at most {limit} characters.")
+
+    return check
+
+
+def _integer(low: int, high: int) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationError(f"A whole number from {low} to {high}.")
+
+    return check
+
+
+def _pause(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        raise ValidationError("A date and time with a time zone.")
+    if value <= timezone.now():
+        raise ValidationError("Choose a moment in the future, or clear it to resume now.")
+
+
+def _attributes(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("Attributes are a JSON object.")
+
+
+def _then(*checks: Callable[[Any], None]) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        for one in checks:
+            one(value)
+
+    return check
+
+
+# Every field a subscriber (or the API) may change, with its rule.
+PREFERENCE_FIELDS: dict[str, Callable[[Any], None]] = {
+    "name": _text(200),
+    "timezone": _then(_text(64), validate_timezone),
+    "locale": _text(16),
+    "digest_hour": _integer(0, 23),
+    "digest_weekday": _integer(0, 6),
+    "slack_member_id": _then(_text(32), validate_slack_member_id),
+    "webhook_url": _then(_text(500), validate_webhook_url),
+    "paused_until": _pause,
+    "attributes": _attributes,
+}
+
+
+@transaction.atomic
+def subscriber_preferences_update(
+    *,
+    subscriber: Subscriber,
+    context: ConsentContext,
+    changes: dict[str, Any] | None = None,
+    subscriptions: Sequence[SubscriptionChoice] = (),
+) -> Subscriber:
+    """Validate everything first, then write everything, or nothing (ApplicationError with field errors)."""
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    changes = changes or {}
+    errors = _field_errors(changes)
+    current = {(s.topic_id, s.channel_kind): s for s in subscriber.subscriptions.all()}
+    errors.update(_subscription_errors(subscriber, changes, current, subscriptions))
+    if errors:
+        raise ApplicationError.for_fields(errors)
+    summary = _fields_apply(subscriber, changes) + _subscriptions_apply(subscriber, current, subscriptions)
+    if summary:
+        consent_record_create(
+            subscriber=subscriber,
+            action=ConsentRecord.Action.PREFERENCES_CHANGED,
+            context=context,
+            wording="; ".join(summary),
+        )
+    return subscriber
+
+
+def _field_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for field, value in changes.items():
+        check = PREFERENCE_FIELDS.get(field)
+        if check is None:
+            errors[field] = ["This field cannot be changed here."]
+            continue
+        try:
+            check(value)
+        except ValidationError as exc:
+            errors[field] = exc.messages
+    return errors
+
+
+def _subscription_errors(subscriber, changes, current, choices: Sequence[SubscriptionChoice]) -> dict[str, list[str]]:
+    """Kinds and frequencies are known values; a Slack or webhook subscription needs its contact point."""
+    messages: list[str] = []
+    for choice in choices:
+        if choice.channel_kind not in ChannelKind.values or choice.frequency not in Frequency.values:
+            messages.append(f"{choice.topic.slug}: unknown channel kind or frequency.")
+    final = {key: s.frequency for key, s in current.items()}
+    final.update({(c.topic.pk, c.channel_kind): c.frequency for c in choices})
+    contact = {
+        ChannelKind.SLACK: ("slack_member_id", "a Slack member ID"),
+        ChannelKind.WEBHOOK: ("webhook_url", "a webhook URL"),
+    }
+    for kind, (field, label) in contact.items():
+        has_contact = changes.get(field, getattr(subscriber, field))
+        if not has_contact and any(k == kind and f != Frequency.OFF for (_, k), f in final.items()):
+            messages.append(f"Add {label} or turn {ChannelKind(kind).label} off for every topic.")
+    return {"subscriptions": messages} if messages else {}
+
+
+def _fields_apply(subscriber: Subscriber, changes: dict[str, Any]) -> list[str]:
+    changed = [field for field, value in changes.items() if getattr(subscriber, field) != value]
+    for field in changed:
+        setattr(subscriber, field, changes[field])
+    if changed:
+        subscriber.save(update_fields=[*changed, "updated_at"])
+    return [f"{field} changed" for field in changed]
+
+
+def _subscriptions_apply(subscriber, current, choices: Sequence[SubscriptionChoice]) -> list[str]:
+    now = timezone.now()
+    to_create, to_update, summary = [], [], []
+    for choice in choices:
+        existing = current.get((choice.topic.pk, choice.channel_kind))
+        if existing is None:
+            if choice.frequency == Frequency.OFF:
+                continue  # "off" for something never subscribed: nothing to record
+            to_create.append(Subscription(subscriber=subscriber, topic=choice.topic, channel_kind=choice.channel_kind))
+            to_create[-1].frequency = choice.frequency
+        elif existing.frequency != choice.frequency:
+            existing.frequency, existing.updated_at = choice.frequency, now
+            to_update.append(existing)
+        else:
+            continue
+        summary.append(f"{choice.topic.slug}/{choice.channel_kind}: {choice.frequency}")
+    Subscription.objects.bulk_create(to_create)
+    Subscription.objects.bulk_update(to_update, ["frequency", "updated_at"])
+    return summary
+
+
+@transaction.atomic
+def subscriber_links_revoke(*, subscriber: Subscriber, context: ConsentContext) -> Subscriber:
+    """Every preference link issued so far stops working; a fresh one is emailed to the subscriber."""
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    subscriber.token_version += 1
+    # The subscriber asked for this mail: not throttled, but it resets the clock for the others.
+    subscriber.last_confirmation_sent_at = timezone.now()
+    subscriber.save(update_fields=["token_version", "last_confirmation_sent_at", "updated_at"])
+    consent_record_create(
+        subscriber=subscriber,
+        action=ConsentRecord.Action.PREFERENCES_CHANGED,
+        context=context,
+        wording="Revoked every earlier preferences link",
+    )
+    subscriber_message_enqueue(subscriber=subscriber, kind=MessageKind.PREFERENCES_LINK)
+    return subscriber

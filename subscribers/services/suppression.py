@@ -1,0 +1,94 @@
+"""The suppression list: addresses never selected into an audience, kept in step with status."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from subscribers.models import Subscriber, Suppression, email_hash
+from subscribers.validators import email_normalize
+
+logger = logging.getLogger(__name__)
+
+Reason = Suppression.Reason
+Status = Subscriber.Status
+
+# What a subscriber's status becomes when their address is suppressed for a reason.
+# Manual entries block mail without claiming anything about the person: status unchanged.
+_STATUS_FOR_REASON = {
+    Reason.UNSUBSCRIBED: Status.UNSUBSCRIBED,
+    Reason.SOFT_BOUNCE: Status.BOUNCED,
+    Reason.HARD_BOUNCE: Status.BOUNCED,
+    Reason.COMPLAINT: Status.COMPLAINED,
+}
+# A stronger status is never replaced by a weaker one (a complaint stays a complaint).
+_STATUS_RANK = {Status.PENDING: 0, Status.ACTIVE: 0, Status.UNSUBSCRIBED: 1, Status.BOUNCED: 2, Status.COMPLAINED: 3}
+_REASON_RANK = {
+    Reason.UNSUBSCRIBED: 0,
+    Reason.MANUAL: 1,
+    Reason.SOFT_BOUNCE: 2,
+    Reason.HARD_BOUNCE: 3,
+    Reason.COMPLAINT: 4,
+    Reason.ERASED: 5,
+}
+# Lifting these means someone decided the address is safe again: they must say why.
+REMOVAL_NEEDS_NOTE = frozenset({Reason.HARD_BOUNCE, Reason.COMPLAINT, Reason.ERASED})
+
+
+@transaction.atomic
+def suppression_add(*, email: str, reason: str, note: str = "", actor=None) -> Suppression:
+    """Suppress an address (idempotent). An existing entry keeps the stronger of the two reasons."""
+    try:
+        email = email_normalize(email)
+    except ValidationError as exc:
+        raise ApplicationError.for_fields({"email": exc.messages})
+    if reason not in Reason.values:
+        raise ApplicationError.for_fields({"reason": f"Unknown reason {reason!r}."})
+    suppression, created = Suppression.objects.select_for_update().get_or_create(
+        email_hash=email_hash(email),
+        defaults={"email": email, "reason": reason, "note": note, "created_by": actor},
+    )
+    if not created and _REASON_RANK[reason] > _REASON_RANK[suppression.reason]:
+        suppression.reason = reason
+        suppression.note = "\n".join(filter(None, [suppression.note, note]))
+        suppression.save(update_fields=["reason", "note"])
+    _subscriber_status_sync(email=email, reason=suppression.reason)
+    return suppression
+
+
+def _subscriber_status_sync(*, email: str, reason: str) -> None:
+    target = _STATUS_FOR_REASON.get(reason)
+    if target is None:
+        return
+    subscriber = Subscriber.objects.select_for_update().filter(email__lower=email).first()
+    if subscriber is None or _STATUS_RANK[target] <= _STATUS_RANK[subscriber.status]:
+        return
+    subscriber.status = target
+    fields = ["status", "updated_at"]
+    if target == Status.UNSUBSCRIBED:
+        subscriber.unsubscribed_at = timezone.now()
+        fields.append("unsubscribed_at")
+    subscriber.save(update_fields=fields)
+
+
+@transaction.atomic
+def suppression_remove(*, suppression: Suppression, actor=None, note: str = "") -> None:
+    """Lift a suppression. A bounced or complained subscriber becomes mailable again (active if
+    they had confirmed); an unsubscribed one stays unsubscribed until they opt in again."""
+    if suppression.reason in REMOVAL_NEEDS_NOTE and not note.strip():
+        raise ApplicationError.for_fields(
+            {"note": f"Say why a {suppression.get_reason_display().lower()} entry can be removed."}
+        )
+    if suppression.email:
+        subscriber = Subscriber.objects.select_for_update().filter(email__lower=suppression.email).first()
+        if subscriber and subscriber.status in (Status.BOUNCED, Status.COMPLAINED):
+            subscriber.status = Status.ACTIVE if subscriber.confirmed_at else Status.PENDING
+            subscriber.save(update_fields=["status", "updated_at"])
+    logger.info(
+        "suppression %s (%s) removed by %s: %s", suppression.pk, suppression.reason, actor or "system", note.strip()
+    )
+    suppression.delete()

@@ -1,0 +1,86 @@
+"""Validation shared by the public pages, the API, admin and import: one rule, one place."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+import zoneinfo
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+
+_email_validator = EmailValidator(message="Enter a valid email address.")
+# Slack member IDs: U… for users, W… for Enterprise Grid users (https://api.slack.com/changelog/2016-08-11-user-id-format-changes).
+_SLACK_MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{6,20}$")
+# OWASP CSV injection: a spreadsheet evaluates a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# "+33 6 12 34 56 78" or "-12.5" are data, not formulas.
+_NUMBER_LIKE = re.compile(r"^[+-][\d\s().,/-]*$")
+
+
+def email_normalize(value: str) -> str:
+    """The stored form of an address: trimmed, lower-case, valid. Raises ValidationError."""
+    email = (value or "").strip().lower()
+    if not email:
+        raise ValidationError("Enter an email address.")
+    if len(email) > 254:
+        raise ValidationError("An email address has at most 254 characters.")
+    _email_validator(email)
+    return email
+
+
+@functools.cache
+def timezone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in timezone_names():
+        raise ValidationError("Unknown time zone: use an IANA name such as Europe/Paris.")
+
+
+def validate_slack_member_id(value: str) -> None:
+    if value and not _SLACK_MEMBER_ID.match(value):
+        raise ValidationError("A Slack member ID looks like U01ABCDEF (Profile → ⋮ → Copy member ID).")
+
+
+def validate_webhook_url(value: str) -> None:
+    """https only (unless SUBSCRIBER_WEBHOOK_ALLOW_HTTP), and not a local or private address."""
+    if not value:
+        return
+    schemes = ["https", "http"] if settings.SUBSCRIBER_WEBHOOK_ALLOW_HTTP else ["https"]
+    try:
+        URLValidator(schemes=schemes)(value)
+    except ValidationError:
+        raise ValidationError(f"Enter a valid {' or '.join(schemes)} URL.")
+    # SSRF: no loopback, private or link-local targets, unless the operator allows them (local
+    # sinks); the send pipeline checks the resolved address again when it posts.
+    if getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False):
+        return
+    host = (urlsplit(value).hostname or "").lower()
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")) or _is_private_ip(host):
+        raise ValidationError("The webhook must be reachable on the public internet.")
+
+
+def _is_private_ip(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def is_formula(value: str) -> bool:
+    """True for a cell a spreadsheet would run as a formula (numbers with a sign are data)."""
+    if not value or not value.startswith(FORMULA_PREFIXES):
+        return False
+    return not (value[0] in "+-" and _NUMBER_LIKE.match(value))
+
+
+def csv_escape(value: object) -> str:
+    """Neutralise a cell for spreadsheets: a leading apostrophe before = + - @ tab CR."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
