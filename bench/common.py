@@ -42,8 +42,12 @@ def truncate_app_tables() -> None:
     from django.apps import apps
     from django.db import connection
 
-    tables = [m._meta.db_table for app in ("analytics", "channels_app", "publishing", "subscribers")
-              for m in apps.get_app_config(app).get_models() if not m._meta.proxy]
+    tables = [
+        m._meta.db_table
+        for app in ("analytics", "channels_app", "publishing", "subscribers")
+        for m in apps.get_app_config(app).get_models()
+        if not m._meta.proxy
+    ]
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
@@ -69,8 +73,14 @@ def children(pid: int) -> list[int]:
 
 def start(cmd: list[str], *, env: dict | None = None, log: Path | None = None) -> subprocess.Popen:
     stream = log.open("w") if log else subprocess.DEVNULL
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=stream, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=stream,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
