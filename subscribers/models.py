@@ -26,6 +26,9 @@ class Topic(models.Model):
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     is_public = models.BooleanField(default=True, help_text="Shown on the subscribe page and the archive.")
+    tracking_enabled = models.BooleanField(
+        default=True, help_text="Track opens and clicks of this topic's messages (off: links go straight out)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
