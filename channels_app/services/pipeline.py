@@ -23,9 +23,10 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from channels_app import ratelimit
-from channels_app.adapters import adapter_for
+from channels_app.adapters import ADAPTERS, adapter_for
 from channels_app.adapters.base import (
     ChannelAdapter,
+    ConfigError,
     PermanentProviderError,
     ProviderError,
     ProviderPausedError,
@@ -43,6 +44,7 @@ from channels_app.services.deliveries import (
     deliveries_record,
     deliveries_rows,
 )
+from core.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +77,29 @@ def delivery_batch_send(*, channel_id: int, delivery_ids: Sequence[int]) -> Batc
     if not channel.is_active:
         outcome.failed = deliveries_fail(ids=claimed, reason=f"channel disabled: {channel.disabled_reason}")
         return outcome
+    problem = channel_config_problem(channel)
+    if problem:  # edited into a broken state behind the services' back: stop, say why
+        from channels_app.services.channels import channel_disable
+
+        channel_disable(channel=channel, reason=problem)
+        outcome.failed = deliveries_fail(ids=claimed, reason=problem)
+        return outcome
     carrier, probe = _carrier(channel, claimed, outcome)
     if carrier is not None:
         messages = _render(channel, claimed, outcome)
         _hand_off(channel, carrier, messages, outcome, probe=probe)
     sends_complete(send_ids=Delivery.objects.filter(pk__in=claimed).values("send_id"))
     return outcome
+
+
+def channel_config_problem(channel: Channel) -> str:
+    try:
+        ADAPTERS[channel.kind].validate(channel.config, channel.credentials)
+    except ConfigError as exc:
+        return f"invalid channel configuration: {exc}"
+    except DecryptionError as exc:
+        return f"credentials unreadable: {exc}"
+    return ""
 
 
 def _carrier(channel: Channel, claimed: list[int], outcome: BatchOutcome) -> tuple[Channel | None, bool]:
