@@ -149,6 +149,8 @@ class HygieneAction(models.Model):
     notification = models.ForeignKey(
         ProviderNotification, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Reprocessing the same notification records nothing twice (kind, SNS message id, address).
+    dedupe_key = models.CharField(max_length=300, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -157,6 +159,7 @@ class HygieneAction(models.Model):
             models.CheckConstraint(condition=Q(kind__in=HygieneActionKind.values), name="hygiene_kind_valid")
         ]
         indexes = [
+            models.Index(fields=["email", "kind", "created_at"], name="hygiene_email_kind_time"),
             models.Index(fields=["subscriber", "kind", "created_at"], name="hygiene_subscriber_kind"),
             models.Index(fields=["kind", "created_at"], name="hygiene_kind_time"),
         ]

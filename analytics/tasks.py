@@ -15,3 +15,24 @@ def tracking_buffer_drain_task() -> dict:
     from analytics.services.ingest import tracking_buffer_drain
 
     return tracking_buffer_drain().__dict__
+
+
+@shared_task(acks_late=True, **_RETRY)
+def provider_notification_process_task(*, notification_id: int) -> str:
+    from analytics.services.feedback import provider_notification_process
+
+    return provider_notification_process(notification_id=notification_id).status
+
+
+@shared_task(acks_late=True, **_RETRY)
+def provider_notifications_retry_task() -> int:
+    from analytics.services.feedback import provider_notifications_retry
+
+    return provider_notifications_retry()
+
+
+@shared_task(acks_late=True, **_RETRY)
+def guard_sends_check_task(*, send_ids: list[int]) -> int:
+    from analytics.services.guard import guard_sends_check
+
+    return len(guard_sends_check(send_ids=send_ids))

@@ -30,14 +30,16 @@ def make_sent(email_channel):
 
     def _make(count: int = 1, *, send: Send | None = None, channel: Channel | None = None, **kwargs) -> list[Delivery]:
         send = send or SendFactory(status=Send.Status.SENDING, content={"links": LINKS})
-        sent_at = kwargs.pop("sent_at", timezone.now() - timedelta(hours=1))
+        kwargs.setdefault("sent_at", timezone.now() - timedelta(hours=1))
+        kwargs.setdefault("state", Delivery.State.SENT)
+        message_id = kwargs.pop("provider_message_id", None)
         return [
             DeliveryFactory(
                 send=send,
                 channel=channel or email_channel,
-                state=Delivery.State.SENT,
-                sent_at=sent_at,
-                provider_message_id=f"0100-{send.pk}-{i}-{timezone.now().timestamp()}",
+                provider_message_id=f"0100-{send.pk}-{i}-{timezone.now().timestamp()}"
+                if message_id is None
+                else message_id,
                 **kwargs,
             )
             for i in range(count)
