@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 
 from anymail.exceptions import AnymailError, AnymailInsecureWebhookWarning
 from anymail.signals import EventType
-from requests import RequestException
 from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from requests import RequestException
 
 from analytics.models import EngagementEvent, ProviderNotification
 from analytics.services.events import DeliveryInfo, events_record

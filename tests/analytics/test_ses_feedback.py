@@ -271,10 +271,11 @@ def test_headers_that_disagree_with_the_body_are_refused(client, signer, make_se
 def test_a_subscription_confirmation_for_our_topic_is_confirmed(signer, post, settings, httpserver):
     settings.SNS_ENDPOINT_URL = httpserver.url_for("/")
     message = signer.confirmation(version="2")
-    httpserver.expect_oneshot_request("/", query_string={"Action": "ConfirmSubscription", "TopicArn": TOPIC_ARN, "Token": message["Token"]}).respond_with_data(
+    query = {"Action": "ConfirmSubscription", "TopicArn": TOPIC_ARN, "Token": message["Token"]}
+    httpserver.expect_oneshot_request("/", query_string=query).respond_with_data(
         f"<ConfirmSubscriptionResponse><ConfirmSubscriptionResult><SubscriptionArn>{TOPIC_ARN}:sub-1</SubscriptionArn>"
         "</ConfirmSubscriptionResult></ConfirmSubscriptionResponse>"
-    )  # fmt: skip
+    )
     assert post(message).status_code == 200
     notification = ProviderNotification.objects.get()
     assert notification.status == "processed" and notification.result["confirmed"] == f"{TOPIC_ARN}:sub-1"
@@ -290,7 +291,7 @@ def test_a_subscription_confirmation_for_another_topic_is_refused_and_never_conf
     assert not ProviderNotification.objects.exists() and httpserver.log == []
 
 
-def test_a_downloaded_certificate_must_be_amazons(signer, settings, httpserver, monkeypatch):
+def test_a_downloaded_certificate_must_be_amazons(signer, settings, monkeypatch):
     from analytics.services import sns
 
     settings.SNS_CERTIFICATE_FILE = ""
