@@ -1,8 +1,8 @@
 import factory
 from django.utils import timezone
 
-from analytics.models import EngagementEvent
-from tests.factories.channels_app import DeliveryFactory
+from analytics.models import DailyRollup, EngagementEvent
+from tests.factories.channels_app import ChannelFactory, DeliveryFactory, SendFactory
 
 
 class EngagementEventFactory(factory.django.DjangoModelFactory):
@@ -68,3 +68,13 @@ def ses_event(kind: str, *, message_id: str, recipient: str, **details) -> dict:
         "Open": lambda: {"open": {"ipAddress": "192.0.2.1", "timestamp": stamp, "userAgent": "Mozilla/5.0"}},
     }
     return {"eventType": kind, "mail": mail, **bodies[kind]()}
+
+
+class DailyRollupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DailyRollup
+
+    day = factory.LazyFunction(lambda: timezone.now().date())
+    send = factory.SubFactory(SendFactory)
+    channel = factory.SubFactory(ChannelFactory)
+    channel_kind = factory.LazyAttribute(lambda o: o.channel.kind)
