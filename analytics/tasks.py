@@ -36,3 +36,24 @@ def guard_sends_check_task(*, send_ids: list[int]) -> int:
     from analytics.services.guard import guard_sends_check
 
     return len(guard_sends_check(send_ids=send_ids))
+
+
+@shared_task(acks_late=True, **_RETRY)
+def rollups_update_task() -> dict:
+    from analytics.services.rollups import rollups_update
+
+    return rollups_update().__dict__
+
+
+@shared_task(acks_late=True, **_RETRY)
+def guard_channels_check_task() -> int:
+    from analytics.services.guard import guard_channels_check
+
+    return len(guard_channels_check())
+
+
+@shared_task(acks_late=True, **_RETRY)
+def events_purge_task() -> int:
+    from analytics.services.rollups import events_purge
+
+    return events_purge()
