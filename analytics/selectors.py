@@ -260,3 +260,25 @@ def subscriber_engagement(*, subscriber_ids: Iterable[int]) -> dict[int, Subscri
 
 def delivery_engagement(*, delivery_ids: Iterable[int]) -> dict[int, DeliveryEngagement]:
     return DeliveryEngagement.objects.in_bulk(list(delivery_ids))
+
+
+def dashboard_data(*, start: date, end: date, topic_id: int | None = None, channel_id: int | None = None) -> dict:
+    """Everything the admin dashboard draws, from rollups: a handful of queries whatever the volume."""
+    filters = {"topic_ids": [topic_id] if topic_id else [], "channel_ids": [channel_id] if channel_id else []}
+    metrics = ["sent", "delivered", "failed", "unique_opens", "unique_clickers", "clicks", "hard_bounces",
+               "complaints", "open_rate", "click_rate", "bounce_rate", "complaint_rate"]  # fmt: skip
+    report = engagement_report(start=start, end=end, metrics=metrics, **filters)
+    rows = rollup_rows(start=start, end=end, **filters)
+    publications = list(
+        rows.exclude(publication=None)
+        .values("publication_id", "publication__title")
+        .annotate(**_sums())
+        .order_by("-sent", "publication_id")[:10]
+    )
+    return {
+        **report,
+        "publications": [{"title": p["publication__title"], **with_rates(p)} for p in publications],
+        "channels": channel_performance(start=start, end=end, **filters),
+        "links": top_links(start=start, end=end, **filters),
+        "trips": list(GuardTrip.objects.select_related("send", "channel").order_by("-created_at")[:5]),
+    }
