@@ -149,10 +149,24 @@ class DashboardAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "form": form,
             "data": data,
-            "totals": data["totals"],
+            "kpis": _kpis(data["totals"]),
             "charts": _charts(data),
         }
         return TemplateResponse(request, "admin/analytics/dashboard.html", context)
+
+
+def _kpis(totals: dict) -> list[tuple[str, str]]:
+    def percent(value, digits=1):
+        return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+    return [
+        ("Sent", f"{totals['sent']:,}"),
+        ("Delivered (receipts)", f"{totals['delivered']:,}"),
+        ("Open rate (unique, human)", percent(totals["open_rate"])),
+        ("Click rate (unique)", percent(totals["click_rate"])),
+        ("Hard bounce rate", percent(totals["bounce_rate"], 2)),
+        ("Complaint rate", percent(totals["complaint_rate"], 3)),
+    ]
 
 
 def _charts(data: dict) -> dict:

@@ -25,22 +25,48 @@ from channels_app.models import Channel, Delivery
 from subscribers.models import Topic
 
 COUNTERS = (
-    "sent", "delivered", "failed", "opens", "machine_opens", "unique_opens", "clicks", "machine_clicks",
-    "unique_clickers", "hard_bounces", "soft_bounces", "complaints", "unsubscribes", "rejects",
-)  # fmt: skip
-# rate = numerator / denominator
+    "sent",
+    "delivered",
+    "failed",
+    "opens",
+    "machine_opens",
+    "unique_opens",
+    "clicks",
+    "machine_clicks",
+    "unique_clickers",
+    "hard_bounces",
+    "soft_bounces",
+    "complaints",
+    "unsubscribes",
+    "rejects",
+)
+# rate = numerator / denominator. Engagement rates are over messages that reached an inbox:
+# sent minus bounces (as ESPs count them), which holds whether or not SES delivery
+# notifications are enabled; bounce and complaint rates are over sent, as SES computes them.
 RATES = {
-    "open_rate": ("unique_opens", "delivered"),
-    "click_rate": ("unique_clickers", "delivered"),
+    "open_rate": ("unique_opens", "reached"),
+    "click_rate": ("unique_clickers", "reached"),
     "click_to_open_rate": ("unique_clickers", "unique_opens"),
     "bounce_rate": ("hard_bounces", "sent"),
     "complaint_rate": ("complaints", "sent"),
-    "unsubscribe_rate": ("unsubscribes", "delivered"),
+    "unsubscribe_rate": ("unsubscribes", "reached"),
     "success_rate": ("sent", "attempted"),
 }
 METRICS = (*COUNTERS, "bounces", *RATES)
-DEFAULT_METRICS = ("sent", "delivered", "unique_opens", "clicks", "unique_clickers", "bounces", "complaints",
-                   "unsubscribes", "open_rate", "click_rate", "bounce_rate", "complaint_rate")  # fmt: skip
+DEFAULT_METRICS = (
+    "sent",
+    "delivered",
+    "unique_opens",
+    "clicks",
+    "unique_clickers",
+    "bounces",
+    "complaints",
+    "unsubscribes",
+    "open_rate",
+    "click_rate",
+    "bounce_rate",
+    "complaint_rate",
+)
 
 
 def rollup_rows(
@@ -72,10 +98,10 @@ def with_rates(values: dict) -> dict:
     """Counters (None → 0) plus bounces and every rate (None when its denominator is 0)."""
     out = {name: values.get(name) or 0 for name in COUNTERS}
     out["bounces"] = out["hard_bounces"] + out["soft_bounces"]
-    out["attempted"] = out["sent"] + out["failed"]
+    helpers = {"attempted": out["sent"] + out["failed"], "reached": max(out["sent"] - out["bounces"], 0)}
     for rate, (numerator, denominator) in RATES.items():
-        out[rate] = round(out[numerator] / out[denominator], 6) if out[denominator] else None
-    del out["attempted"]
+        base = helpers.get(denominator, out.get(denominator, 0))
+        out[rate] = round(min(out[numerator] / base, 1.0), 6) if base else None
     return out
 
 
@@ -174,26 +200,45 @@ def recommendations(*, channels: list[dict], topics: list[dict]) -> list[dict]:
                     label = rate.replace("_rate", "").replace("bounce", "hard bounce").capitalize()
                     level = "over" if value > limit else "near"
                     where = f"{scope} {row[name_key]}"
-                    advice.append({
-                        "severity": "critical" if level == "over" else "warning",
-                        "scope": scope, "name": row[name_key], "metric": rate, "value": value, "limit": limit,
-                        "message": f"{label} rate {value:.2%} is {level} the {limit:.2%} limit on {where}.",
-                    })  # fmt: skip
+                    advice.append(
+                        {
+                            "severity": "critical" if level == "over" else "warning",
+                            "scope": scope,
+                            "name": row[name_key],
+                            "metric": rate,
+                            "value": value,
+                            "limit": limit,
+                            "message": f"{label} rate {value:.2%} is {level} the {limit:.2%} limit on {where}.",
+                        }
+                    )
     for row in channels:
         if row["success_rate"] is not None and row["success_rate"] < 0.995 and row["sent"] + row["failed"] >= 100:
-            advice.append({
-                "severity": "warning", "scope": "channel", "name": row["channel"], "metric": "success_rate",
-                "value": row["success_rate"], "limit": 0.995,
-                "message": f"Only {row['success_rate']:.2%} of messages on channel {row['channel']} were handed over; "
-                "see the failure reasons.",
-            })  # fmt: skip
+            advice.append(
+                {
+                    "severity": "warning",
+                    "scope": "channel",
+                    "name": row["channel"],
+                    "metric": "success_rate",
+                    "value": row["success_rate"],
+                    "limit": 0.995,
+                    "message": f"Only {row['success_rate']:.2%} of messages on channel {row['channel']} "
+                    "were handed over; see the failure reasons.",
+                }
+            )
         p95 = row["latency_seconds"]["p95"]
         if p95 is not None and p95 > 30 and row["kind"] != Channel.Kind.EMAIL:
-            advice.append({
-                "severity": "info", "scope": "channel", "name": row["channel"], "metric": "latency_p95", "value": p95,
-                "limit": 30, "message": f"95% of messages on {row['channel']} left within {p95:.0f} s of publishing; "
-                "raise its rate limit or add workers if alerts must be faster.",
-            })  # fmt: skip
+            advice.append(
+                {
+                    "severity": "info",
+                    "scope": "channel",
+                    "name": row["channel"],
+                    "metric": "latency_p95",
+                    "value": p95,
+                    "limit": 30,
+                    "message": f"95% of messages on {row['channel']} left within {p95:.0f} s of publishing; "
+                    "raise its rate limit or add workers if alerts must be faster.",
+                }
+            )
     return sorted(advice, key=lambda a: {"critical": 0, "warning": 1, "info": 2}[a["severity"]])
 
 
@@ -265,8 +310,20 @@ def delivery_engagement(*, delivery_ids: Iterable[int]) -> dict[int, DeliveryEng
 def dashboard_data(*, start: date, end: date, topic_id: int | None = None, channel_id: int | None = None) -> dict:
     """Everything the admin dashboard draws, from rollups: a handful of queries whatever the volume."""
     filters = {"topic_ids": [topic_id] if topic_id else [], "channel_ids": [channel_id] if channel_id else []}
-    metrics = ["sent", "delivered", "failed", "unique_opens", "unique_clickers", "clicks", "hard_bounces",
-               "complaints", "open_rate", "click_rate", "bounce_rate", "complaint_rate"]  # fmt: skip
+    metrics = [
+        "sent",
+        "delivered",
+        "failed",
+        "unique_opens",
+        "unique_clickers",
+        "clicks",
+        "hard_bounces",
+        "complaints",
+        "open_rate",
+        "click_rate",
+        "bounce_rate",
+        "complaint_rate",
+    ]
     report = engagement_report(start=start, end=end, metrics=metrics, **filters)
     rows = rollup_rows(start=start, end=end, **filters)
     publications = list(

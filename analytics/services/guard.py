@@ -106,9 +106,16 @@ def _trip(scope: str, metric: str, events: int, rate: float, limit: float, *, se
     try:
         with transaction.atomic():
             trip = GuardTrip.objects.create(
-                scope=scope, metric=metric, send=send, channel=channel, rate=rate, threshold=limit,
-                events=events, sample=sample, reason=reason,
-            )  # fmt: skip
+                scope=scope,
+                metric=metric,
+                send=send,
+                channel=channel,
+                rate=rate,
+                threshold=limit,
+                events=events,
+                sample=sample,
+                reason=reason,
+            )
     except IntegrityError:
         return None  # this send already tripped on this metric
     targets = [send] if send else _sending_on(channel)

@@ -73,8 +73,16 @@ class Hit:
         values = json.loads(raw)
         kind, delivery_id, occurred_at, user_agent, head, key, *click = values
         send_id, link_index = click if click else (None, None)
-        return cls(_KIND_NAMES[kind], int(delivery_id), float(occurred_at), str(user_agent), bool(head), str(key),
-                   send_id, link_index)  # fmt: skip
+        return cls(
+            _KIND_NAMES[kind],
+            int(delivery_id),
+            float(occurred_at),
+            str(user_agent),
+            bool(head),
+            str(key),
+            send_id,
+            link_index,
+        )
 
 
 def tracking_hit_buffer(*, hit: Hit) -> str:

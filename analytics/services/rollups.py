@@ -121,10 +121,13 @@ def unsubscribes_attribute() -> int:
         metadata = {"source": record.source, "method": record.method}
         events.append(
             EngagementEvent(
-                delivery_id=last[0], kind=EngagementEvent.Kind.UNSUBSCRIBE, occurred_at=record.created_at,
-                metadata=metadata, dedupe_key=f"consent:{record.pk}",
+                delivery_id=last[0],
+                kind=EngagementEvent.Kind.UNSUBSCRIBE,
+                occurred_at=record.created_at,
+                metadata=metadata,
+                dedupe_key=f"consent:{record.pk}",
             )
-        )  # fmt: skip
+        )
     with transaction.atomic():
         events_record(events=events, deliveries=infos)
         cursor.save(update_fields=["position"])
@@ -159,10 +162,15 @@ def _recompute(day: date, pairs: set[tuple[int, int]]) -> None:
             values["delivered"] = values["sent"]  # no delivery receipts: handed over is delivered
         rows.append(
             DailyRollup(
-                day=day, send_id=send_id, channel_id=channel_id, publication_id=sends[send_id].publication_id,
-                channel_kind=kinds[channel_id], latency_buckets=latency.get((send_id, channel_id), {}), **values,
+                day=day,
+                send_id=send_id,
+                channel_id=channel_id,
+                publication_id=sends[send_id].publication_id,
+                channel_kind=kinds[channel_id],
+                latency_buckets=latency.get((send_id, channel_id), {}),
+                **values,
             )
-        )  # fmt: skip
+        )
     DailyRollup.objects.bulk_create(
         rows,
         update_conflicts=True,
@@ -256,8 +264,16 @@ def _links(day, pairs, sends, send_ids, start, end) -> None:
         send_id, channel_id, index = row["delivery__send_id"], row["delivery__channel_id"], row["metadata__link_index"]
         table = (sends[send_id].content or {}).get("links") or [] if send_id in sends else []
         if (send_id, channel_id) in pairs and isinstance(index, int) and 0 <= index < len(table):
-            links.append(LinkRollup(day=day, send_id=send_id, channel_id=channel_id, link_index=index,
-                                    url=str(table[index])[:2000], clicks=row["n"]))  # fmt: skip
+            links.append(
+                LinkRollup(
+                    day=day,
+                    send_id=send_id,
+                    channel_id=channel_id,
+                    link_index=index,
+                    url=str(table[index])[:2000],
+                    clicks=row["n"],
+                )
+            )
     stale = Q()
     for send_id, channel_id in pairs:
         stale |= Q(send_id=send_id, channel_id=channel_id)

@@ -97,8 +97,9 @@ def test_a_resumed_send_is_not_paused_again_for_the_same_reason(make_sent, alert
     assert GuardTrip.objects.count() == 1
 
 
-def test_bounces_arriving_through_ses_pause_the_send(make_sent, alerts, settings, tmp_path, client,
-                                                     django_capture_on_commit_callbacks):  # fmt: skip
+def test_bounces_arriving_through_ses_pause_the_send(
+    make_sent, alerts, settings, tmp_path, client, django_capture_on_commit_callbacks
+):
     signer = SnsSigner(tmp_path)
     settings.SNS_CERTIFICATE_FILE, settings.SNS_TOPIC_ARNS = str(signer.cert_file), [TOPIC_ARN]
     deliveries = make_sent(200)

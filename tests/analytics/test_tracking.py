@@ -237,7 +237,7 @@ def test_slack_and_discord_links_go_through_the_same_redirect(client, make_sent,
             "slack": {"text": "Read {{{link_0}}}", "blocks": []},
             "discord": {"content": "Read {{{link_0}}}"},
             "links": ["https://example.com/post"],
-        }  # fmt: skip
+        }
     )
     [delivery] = make_sent(send=send, channel=channel, subscriber=None)
     payload = prepare(send=send, channel=channel).render(DeliveryRow(delivery.pk, "", None)).payload
