@@ -57,3 +57,10 @@ def events_purge_task() -> int:
     from analytics.services.rollups import events_purge
 
     return events_purge()
+
+
+@shared_task(acks_late=True, **_RETRY)
+def sunset_apply_task() -> dict:
+    from analytics.services.sunset import sunset_apply
+
+    return sunset_apply().__dict__

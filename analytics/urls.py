@@ -11,6 +11,7 @@ app_name = "analytics"
 urlpatterns = [
     re_path(r"^t/o/(?P<token>[^/]+)\.gif$", views.open_pixel_view, name="open"),
     re_path(r"^t/c/(?P<token>[^/]+)$", views.click_view, name="click"),
+    re_path(r"^t/k/(?P<token>[^/]+)$", views.sunset_keep_view, name="sunset-keep"),
     # anymail's usual URL for the SES tracking webhook (SNS HTTPS subscription endpoint).
     path("anymail/amazon_ses/tracking/", SesTrackingWebhookView.as_view(), name="amazon_ses_tracking_webhook"),
 ]

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from analytics.services.sunset import sunset_keep
 from analytics.services.tracking import PIXEL_GIF, tracking_click_resolve, tracking_open_record
 
 _NO_CACHE = {
@@ -37,6 +38,12 @@ def click_view(request: HttpRequest, token: str) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = _NO_CACHE["Cache-Control"]
     return response
+
+
+@require_http_methods(["GET"])
+def sunset_keep_view(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = sunset_keep(token=token)
+    return render(request, "analytics/kept.html", {"subscriber": subscriber}, status=200 if subscriber else 404)
 
 
 def _user_agent(request: HttpRequest) -> str:
