@@ -22,10 +22,7 @@ _NO_CACHE = {
 @require_http_methods(["GET", "HEAD"])
 def open_pixel_view(request: HttpRequest, token: str) -> HttpResponse:
     tracking_open_record(token=token, user_agent=_user_agent(request), head=request.method == "HEAD")
-    response = HttpResponse(PIXEL_GIF, content_type="image/gif")
-    for header, value in _NO_CACHE.items():
-        response[header] = value
-    return response
+    return HttpResponse(PIXEL_GIF, content_type="image/gif", headers=_NO_CACHE)
 
 
 @require_http_methods(["GET", "HEAD"])

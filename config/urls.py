@@ -7,6 +7,8 @@ from core import health, sinks
 from core.admin_views import outbox_message, outbox_view
 
 urlpatterns = [
+    # First: tracking hits are the busiest public requests (open pixel, click redirect).
+    path("", include("analytics.urls")),
     path("health", health.liveness, name="health"),
     path("health/ready", health.readiness, name="health-ready"),
     path("admin/outbox/", admin.site.admin_view(outbox_view), name="admin-outbox"),
@@ -16,7 +18,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/publishing/", include("config.api_router")),
     path("", include("subscribers.urls")),
-    path("", include("analytics.urls")),
     re_path(r"^dev/sinks/(?P<kind>slack|discord|webhook)/(?P<method>[\w.]*)$", sinks.sink, name="dev-sink"),
 ]
 
