@@ -203,23 +203,22 @@ def _charts(data: dict) -> dict:
             percent=True,
             max_value=1.0,
         ),
-        "bounces": charts.line_chart(
-            title="Hard bounce rate per day",
-            labels=labels,
-            series=[charts.Series("Hard bounce rate", values("bounce_rate"), charts.PALETTE[2])],
-            thresholds=[charts.Threshold("Guard limit", settings.GUARD_BOUNCE_RATE)],
-            percent=True,
-        ),
-        "complaints": charts.line_chart(
-            title="Complaint rate per day",
-            labels=labels,
-            series=[charts.Series("Complaint rate", values("complaint_rate"), charts.PALETTE[4])],
-            thresholds=[charts.Threshold("Guard limit", settings.GUARD_COMPLAINT_RATE)],
-            percent=True,
-        ),
+        "bounces": _rate_chart("Hard bounce rate", labels, values("bounce_rate"), settings.GUARD_BOUNCE_RATE, 2),
+        "complaints": _rate_chart("Complaint rate", labels, values("complaint_rate"), settings.GUARD_COMPLAINT_RATE, 4),
         "links": charts.bar_chart(
             title="Top links by human clicks",
             labels=[link["url"] for link in data["links"]],
             series=[charts.Series("Clicks", [link["clicks"] for link in data["links"]], charts.PALETTE[5])],
         ),
     }
+
+
+def _rate_chart(name: str, labels: list[str], values: list, limit: float, color: int):
+    """A daily rate against the guard's limit (a dashed line)."""
+    return charts.line_chart(
+        title=f"{name} per day",
+        labels=labels,
+        series=[charts.Series(name, values, charts.PALETTE[color])],
+        thresholds=[charts.Threshold("Guard limit", limit)],
+        percent=True,
+    )

@@ -20,26 +20,10 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Substr
 
 from analytics.models import DailyRollup, DeliveryEngagement, GuardTrip, LinkRollup, SendTopic, SubscriberEngagement
-from analytics.services.rollups import LATENCY_BUCKETS
+from analytics.services.rollups import COUNTERS, LATENCY_BUCKETS
 from channels_app.models import Channel, Delivery
 from subscribers.models import Topic
 
-COUNTERS = (
-    "sent",
-    "delivered",
-    "failed",
-    "opens",
-    "machine_opens",
-    "unique_opens",
-    "clicks",
-    "machine_clicks",
-    "unique_clickers",
-    "hard_bounces",
-    "soft_bounces",
-    "complaints",
-    "unsubscribes",
-    "rejects",
-)
 # rate = numerator / denominator. Engagement rates are over messages that reached an inbox:
 # sent minus bounces (as ESPs count them), which holds whether or not SES delivery
 # notifications are enabled; bounce and complaint rates are over sent, as SES computes them.

@@ -38,7 +38,7 @@ from subscribers.models import ConsentRecord, Topic
 LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400)
 HANDED_OVER = (Delivery.State.SENT, Delivery.State.DELIVERED, Delivery.State.BOUNCED, Delivery.State.COMPLAINED)
 GAVE_UP = (Delivery.State.FAILED, Delivery.State.DEAD)
-_COUNTERS = [
+COUNTERS = (  # every count a DailyRollup holds
     "sent",
     "delivered",
     "failed",
@@ -53,7 +53,7 @@ _COUNTERS = [
     "complaints",
     "unsubscribes",
     "rejects",
-]
+)
 # Unsubscribes are attributed to the subscriber's last message within this many days.
 UNSUBSCRIBE_ATTRIBUTION_DAYS = 30
 
@@ -149,7 +149,7 @@ def _recompute(day: date, pairs: set[tuple[int, int]]) -> None:
     send_ids = {s for s, _ in pairs}
     sends = {s.pk: s for s in Send.objects.filter(pk__in=send_ids).select_related("publication").defer("audience")}
     kinds = dict(Channel.objects.filter(pk__in={c for _, c in pairs}).values_list("pk", "kind"))
-    counts: dict[tuple[int, int], dict] = {pair: dict.fromkeys(_COUNTERS, 0) for pair in pairs}
+    counts: dict[tuple[int, int], dict] = {pair: dict.fromkeys(COUNTERS, 0) for pair in pairs}
     latency: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
     _count_deliveries(counts, latency, sends, send_ids, start, end)
     _count_events(counts, send_ids, start, end)
@@ -175,7 +175,7 @@ def _recompute(day: date, pairs: set[tuple[int, int]]) -> None:
         rows,
         update_conflicts=True,
         unique_fields=["send", "channel", "day"],
-        update_fields=[*_COUNTERS, "publication", "channel_kind", "latency_buckets", "updated_at"],
+        update_fields=[*COUNTERS, "publication", "channel_kind", "latency_buckets", "updated_at"],
     )
     _links(day, pairs, sends, send_ids, start, end)
     send_topics_sync(sends=list(sends.values()))
