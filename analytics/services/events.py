@@ -98,26 +98,28 @@ def _engagement_record(human: list[EngagementEvent], deliveries: Mapping[int, De
             slot = last.setdefault(subscriber_id, {})
             slot[column] = max(slot.get(column, event.occurred_at), event.occurred_at)
     moved = set()
-    for existing in DeliveryEngagement.objects.filter(pk__in=list(first)):
-        info = deliveries[existing.delivery_id]
+    known = DeliveryEngagement.objects.filter(pk__in=list(first)).values_list("pk", "first_open_at", "first_click_at")
+    for delivery_id, first_open, first_click in known:
+        info = deliveries[delivery_id]
         changed = False
-        for column, old in (("open", existing.first_open_at), ("click", existing.first_click_at)):
-            new = first[existing.delivery_id].get(column)
+        for column, old in (("open", first_open), ("click", first_click)):
+            new = first[delivery_id].get(column)
             if new is not None and (old is None or new < old):
                 changed = True
                 if old is not None:
                     moved.add((old.date(), info.send_id, info.channel_id))
         if not changed:  # a repeat open or click: nothing to write
-            del first[existing.delivery_id]
+            del first[delivery_id]
     # Last engagement per subscriber is kept to the hour: sunset and ranking need no finer grain.
-    for existing in SubscriberEngagement.objects.filter(pk__in=list(last)):
-        newest = last[existing.subscriber_id]
+    known = SubscriberEngagement.objects.filter(pk__in=list(last)).values_list("pk", "last_open_at", "last_click_at")
+    for subscriber_id, last_open, last_click in known:
+        newest = last[subscriber_id]
         if all(
-            old is not None and newest.get(column) is not None and newest[column] - old < timedelta(hours=1)
-            for column, old in (("open", existing.last_open_at), ("click", existing.last_click_at))
+            old is not None and newest[column] - old < timedelta(hours=1)
+            for column, old in (("open", last_open), ("click", last_click))
             if column in newest
         ):
-            del last[existing.subscriber_id]
+            del last[subscriber_id]
     _upsert(
         DeliveryEngagement,
         "delivery_id",

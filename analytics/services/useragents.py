@@ -14,6 +14,7 @@ well (decided in ingest, which knows the method and the delivery time).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -68,6 +69,7 @@ _PATTERNS: list[tuple[re.Pattern, AgentClass]] = [
 ]
 
 
+@functools.lru_cache(maxsize=4096)  # a handful of agents make most hits
 def user_agent_classify(user_agent: str) -> AgentClass:
     agent = (user_agent or "").strip()
     if not agent:
