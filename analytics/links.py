@@ -27,6 +27,9 @@ class InvalidTrackingToken(Exception):
 class ClickTarget:
     delivery_id: int
     link_index: int
+    # The delivery's send, when the token carries it (rendering puts it in), so a click finds
+    # the send's link table without a database query. None: looked up from the delivery.
+    send_id: int | None = None
 
 
 def open_url(*, delivery_id: int) -> str:
@@ -34,8 +37,9 @@ def open_url(*, delivery_id: int) -> str:
     return settings.SITE_URL + OPEN_PATH.format(token=token)
 
 
-def click_url(*, delivery_id: int, link_index: int) -> str:
-    token = _signer(_CLICK_SALT, settings.SECRET_KEY).sign_object([delivery_id, link_index])
+def click_url(*, delivery_id: int, link_index: int, send_id: int | None = None) -> str:
+    payload = [delivery_id, link_index] if send_id is None else [delivery_id, link_index, send_id]
+    token = _signer(_CLICK_SALT, settings.SECRET_KEY).sign_object(payload)
     return settings.SITE_URL + CLICK_PATH.format(token=token)
 
 
@@ -48,9 +52,9 @@ def open_token_read(token: str) -> int:
 
 def click_token_read(token: str) -> ClickTarget:
     payload = _read(_CLICK_SALT, token)
-    if len(payload) != 2 or payload[1] < 0:
+    if len(payload) not in (2, 3) or payload[1] < 0:
         raise InvalidTrackingToken("malformed")
-    return ClickTarget(delivery_id=payload[0], link_index=payload[1])
+    return ClickTarget(delivery_id=payload[0], link_index=payload[1], send_id=payload[2] if len(payload) == 3 else None)
 
 
 @functools.lru_cache(maxsize=8)

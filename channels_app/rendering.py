@@ -104,7 +104,12 @@ class TemplateRenderer:
         values: dict[str, str] = {}
         if self.tracking:
             values["open_pixel_url"] = open_url(delivery_id=row.id)
-            values.update({f"link_{i}": click_url(delivery_id=row.id, link_index=i) for i in range(len(self.links))})
+            values.update(
+                {
+                    f"link_{i}": click_url(delivery_id=row.id, link_index=i, send_id=self.send.pk)
+                    for i in range(len(self.links))
+                }
+            )
         else:
             values.update({f"link_{i}": url for i, url in enumerate(self.links)})
         if row.subscriber_id is not None:

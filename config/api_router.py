@@ -3,6 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
+from analytics.api.views import EngagementApi, PerformanceApi
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
 from subscribers.api.views import SubscriberExportApi, SubscriberViewSet, TopicViewSet
 
@@ -22,6 +23,8 @@ router.register("channels", ChannelViewSet, basename="channel")
 router.register("sends", SendViewSet, basename="send")
 
 urlpatterns = [
+    re_path(r"^analytics/engagement/?$", EngagementApi.as_view(), name="analytics-engagement"),
+    re_path(r"^analytics/performance/?$", PerformanceApi.as_view(), name="analytics-performance"),
     re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
     re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),
     *router.urls,

@@ -7,6 +7,8 @@ from core import health, sinks
 from core.admin_views import outbox_message, outbox_view
 
 urlpatterns = [
+    # First: tracking hits are the busiest public requests (open pixel, click redirect).
+    path("", include("analytics.urls")),
     path("health", health.liveness, name="health"),
     path("health/ready", health.readiness, name="health-ready"),
     path("admin/outbox/", admin.site.admin_view(outbox_view), name="admin-outbox"),

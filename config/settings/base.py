@@ -324,6 +324,68 @@ SUBSCRIBER_WEBHOOK_ALLOW_HTTP = env.bool("SUBSCRIBER_WEBHOOK_ALLOW_HTTP", defaul
 SUBSCRIBERS_IMPORT_MAX_BYTES = env.int("SUBSCRIBERS_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 SUBSCRIBERS_IMPORT_CHUNK_SIZE = env.int("SUBSCRIBERS_IMPORT_CHUNK_SIZE", default=5000)
 
+# --- Analytics: tracking, SES feedback, list hygiene, deliverability guard, rollups -------
+# Tracking hits go to a Redis stream ("redis", the default with REDIS_URL) and a beat task
+# writes them in bulk; "direct" writes each hit in the request (the embedded default).
+TRACKING_BUFFER = env.str("TRACKING_BUFFER", default="redis" if REDIS_URL else "direct")
+TRACKING_STREAM_KEY = env.str("TRACKING_STREAM_KEY", default="bulletin:tracking")
+# Hits per drain transaction, and how long one drain task may run before the next takes over.
+TRACKING_DRAIN_BATCH_SIZE = env.int("TRACKING_DRAIN_BATCH_SIZE", default=1000)
+TRACKING_DRAIN_MAX_SECONDS = env.float("TRACKING_DRAIN_MAX_SECONDS", default=10.0)
+# Hits read by a drain that died are claimed again after being pending this long.
+TRACKING_DRAIN_RECLAIM_IDLE_SECONDS = env.float("TRACKING_DRAIN_RECLAIM_IDLE_SECONDS", default=30.0)
+# Clicks this soon after delivery are security scanners, not people.
+TRACKING_MACHINE_CLICK_SECONDS = env.float("TRACKING_MACHINE_CLICK_SECONDS", default=2.0)
+# How long a web process keeps a send's link table.
+TRACKING_LINKS_CACHE_SECONDS = env.float("TRACKING_LINKS_CACHE_SECONDS", default=300.0)
+
+# SES feedback arrives through SNS at /anymail/amazon_ses/tracking/. Only notifications whose
+# signature verifies (SignatureVersion 1 or 2, certificate from https://sns.<region>.amazonaws.com/)
+# and whose TopicArn is listed here are accepted; an empty list accepts none.
+SNS_TOPIC_ARNS = env.list("SNS_TOPIC_ARNS", default=[])
+# A PEM file of the certificate trusted to sign notifications instead of downloading
+# SigningCertURL (tests sign with their own key; air-gapped hosts pin AWS's certificate).
+SNS_CERTIFICATE_FILE = env.str("SNS_CERTIFICATE_FILE", default="")
+# Where subscription confirmations are sent (blank: the SubscribeURL SNS gave, on amazonaws.com).
+SNS_ENDPOINT_URL = env.str("SNS_ENDPOINT_URL", default="")
+# A notification for a message whose delivery is not recorded yet is retried for this long.
+FEEDBACK_UNMATCHED_RETRY_SECONDS = env.int("FEEDBACK_UNMATCHED_RETRY_SECONDS", default=900)
+
+# List hygiene: soft bounces (SES Transient/Undetermined) suppress an address after this many
+# within the window; hard bounces (Permanent) and complaints suppress at once.
+HYGIENE_SOFT_BOUNCE_LIMIT = env.int("HYGIENE_SOFT_BOUNCE_LIMIT", default=3)
+HYGIENE_SOFT_BOUNCE_WINDOW_DAYS = env.int("HYGIENE_SOFT_BOUNCE_WINDOW_DAYS", default=30)
+# Sunset policy (daily beat): active subscribers with no human open or click for
+# SUNSET_INACTIVE_DAYS, who got at least SUNSET_MIN_DELIVERIES messages in that time, are
+#   off       left alone
+#   mark      marked inactive (visible in admin: List hygiene actions)
+#   reengage  marked and sent one "still interested?" message; suppressed if still silent
+#             SUNSET_GRACE_DAYS later
+#   suppress  marked and suppressed
+SUNSET_ACTION = env.str("SUNSET_ACTION", default="mark")
+SUNSET_INACTIVE_DAYS = env.int("SUNSET_INACTIVE_DAYS", default=180)
+SUNSET_MIN_DELIVERIES = env.int("SUNSET_MIN_DELIVERIES", default=5)
+SUNSET_GRACE_DAYS = env.int("SUNSET_GRACE_DAYS", default=14)
+
+# Deliverability guard (modelled on SES's account limits): a send pauses itself when its hard
+# bounce rate or complaint rate crosses these, once at least GUARD_MIN_SAMPLE of its messages
+# were handed over; channels are watched over a rolling GUARD_CHANNEL_WINDOW_DAYS.
+GUARD_BOUNCE_RATE = env.float("GUARD_BOUNCE_RATE", default=0.05)
+GUARD_COMPLAINT_RATE = env.float("GUARD_COMPLAINT_RATE", default=0.001)
+GUARD_MIN_SAMPLE = env.int("GUARD_MIN_SAMPLE", default=200)
+GUARD_CHANNEL_WINDOW_DAYS = env.int("GUARD_CHANNEL_WINDOW_DAYS", default=7)
+# Reports warn when a rate reaches this share of its threshold ("near the limit").
+GUARD_WARNING_RATIO = env.float("GUARD_WARNING_RATIO", default=0.8)
+# Where guard alerts go: a channel's name (posted through its adapter, e.g. a Slack channel)
+# and/or email addresses (through EMAIL_BACKEND).
+GUARD_ALERT_CHANNEL = env.str("GUARD_ALERT_CHANNEL", default="")
+GUARD_ALERT_EMAILS = env.list("GUARD_ALERT_EMAILS", default=[])
+
+# Raw engagement events older than this are deleted (daily); rollups are kept forever.
+ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", default=400)
+# Incremental scans look back this far past their cursor (transactions that committed late).
+ANALYTICS_SCAN_OVERLAP_SECONDS = env.int("ANALYTICS_SCAN_OVERLAP_SECONDS", default=300)
+
 # --- Health ----------------------------------------------------------------------------------
 # A worker heartbeat older than this is reported as stale by /health/ready.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=180)

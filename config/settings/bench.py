@@ -17,3 +17,5 @@ DEV_SINKS_ENABLED = False
 # The emulated providers listen on loopback.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True
 LOGGING["root"]["level"] = env.str("LOG_LEVEL", default="WARNING")  # noqa: F405
+# The site plus bench-only baseline views (an empty view, naive one-INSERT-per-hit tracking).
+ROOT_URLCONF = "bench.urls"

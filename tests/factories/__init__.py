@@ -1,4 +1,4 @@
-from tests.factories.analytics import EngagementEventFactory
+from tests.factories.analytics import DailyRollupFactory, EngagementEventFactory
 from tests.factories.channels_app import ChannelFactory, DeliveryFactory, SendFactory
 from tests.factories.core import UserFactory
 from tests.factories.publishing import PublicationFactory
@@ -15,6 +15,7 @@ from tests.factories.subscribers import (
 __all__ = [
     "ChannelFactory",
     "ConsentRecordFactory",
+    "DailyRollupFactory",
     "DeliveryFactory",
     "EngagementEventFactory",
     "ImportJobFactory",

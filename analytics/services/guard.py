@@ -1,0 +1,188 @@
+"""The deliverability guard: bounce and complaint rates that pause sends (defaults modelled on
+SES's account thresholds: 5% bounces, 0.1% complaints).
+
+Per send, checked as soon as feedback about it is applied: hard bounces and complaints over
+the messages handed to the provider. Per channel, checked after each rollup over a rolling
+GUARD_CHANNEL_WINDOW_DAYS. Rates count only once GUARD_MIN_SAMPLE messages went out, so one
+bounce among three messages pauses nothing. A trip pauses the send(s) with the reason (shown in
+admin, where an editor can resume), is recorded as a GuardTrip, and alerts GUARD_ALERT_CHANNEL
+(through that channel's real adapter) and GUARD_ALERT_EMAILS. A send trips each metric once:
+resuming it is an informed decision the guard does not overrule.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from analytics.models import DailyRollup, EngagementEvent, GuardTrip
+from channels_app.adapters import adapter_for
+from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
+from channels_app.models import Channel, Delivery, Send
+from channels_app.services.sends import send_pause
+from core.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+Metric = GuardTrip.Metric
+
+
+@dataclass(frozen=True)
+class Rates:
+    sample: int
+    hard_bounces: int
+    complaints: int
+
+    def crossed(self) -> list[tuple[str, int, float, float]]:
+        """(metric, events, rate, threshold) for each threshold crossed."""
+        if self.sample < settings.GUARD_MIN_SAMPLE:
+            return []
+        checks = [
+            (Metric.BOUNCE, self.hard_bounces, settings.GUARD_BOUNCE_RATE),
+            (Metric.COMPLAINT, self.complaints, settings.GUARD_COMPLAINT_RATE),
+        ]
+        return [(m, n, n / self.sample, limit) for m, n, limit in checks if n / self.sample > limit]
+
+
+def send_rates(*, send_id: int) -> Rates:
+    sample = Delivery.objects.filter(send_id=send_id, sent_at__isnull=False).count()
+    counts = EngagementEvent.objects.filter(delivery__send_id=send_id).aggregate(
+        hard=Count("delivery_id", distinct=True, filter=Q(kind="bounce", metadata__bounce_type="hard")),
+        complaints=Count("delivery_id", distinct=True, filter=Q(kind="complaint")),
+    )
+    return Rates(sample, counts["hard"], counts["complaints"])
+
+
+def channel_rates(*, channel_id: int) -> Rates:
+    since = timezone.now().date() - timedelta(days=settings.GUARD_CHANNEL_WINDOW_DAYS - 1)
+    totals = DailyRollup.objects.filter(channel_id=channel_id, day__gte=since).aggregate(
+        sent=Sum("sent"), hard=Sum("hard_bounces"), complaints=Sum("complaints")
+    )
+    return Rates(totals["sent"] or 0, totals["hard"] or 0, totals["complaints"] or 0)
+
+
+def guard_sends_check(*, send_ids: list[int]) -> list[GuardTrip]:
+    """Pause each sending send whose own rates crossed a threshold."""
+    trips = []
+    for send in Send.objects.filter(pk__in=send_ids, status=Send.Status.SENDING):
+        for metric, events, rate, limit in send_rates(send_id=send.pk).crossed():
+            trip = _trip(GuardTrip.Scope.SEND, metric, events, rate, limit, send=send)
+            if trip:
+                trips.append(trip)
+                break  # paused: one reason is enough
+    return trips
+
+
+def guard_channels_check() -> list[GuardTrip]:
+    """Each channel over its rolling window; a trip pauses every sending send with work queued on it."""
+    trips = []
+    since = timezone.now() - timedelta(days=settings.GUARD_CHANNEL_WINDOW_DAYS)
+    for channel in Channel.objects.filter(kind=Channel.Kind.EMAIL):
+        for metric, events, rate, limit in channel_rates(channel_id=channel.pk).crossed():
+            if GuardTrip.objects.filter(
+                channel=channel, metric=metric, scope="channel", created_at__gte=since
+            ).exists():
+                continue
+            trip = _trip(GuardTrip.Scope.CHANNEL, metric, events, rate, limit, channel=channel)
+            if trip:
+                trips.append(trip)
+    return trips
+
+
+def _trip(scope: str, metric: str, events: int, rate: float, limit: float, *, send=None, channel=None):
+    sample = round(events / rate) if rate else 0
+    what = f"send #{send.pk}" if send else f"channel {channel.name} (last {settings.GUARD_CHANNEL_WINDOW_DAYS} days)"
+    label = "Hard bounce" if metric == Metric.BOUNCE else "Complaint"
+    reason = (
+        f"Deliverability guard: {label.lower()} rate {rate:.2%} on {what} ({events} of {sample} messages) "
+        f"crossed the {limit:.2%} limit. Check the list and the content, then resume."
+    )
+    try:
+        with transaction.atomic():
+            trip = GuardTrip.objects.create(
+                scope=scope,
+                metric=metric,
+                send=send,
+                channel=channel,
+                rate=rate,
+                threshold=limit,
+                events=events,
+                sample=sample,
+                reason=reason,
+            )
+    except IntegrityError:
+        return None  # this send already tripped on this metric
+    targets = [send] if send else _sending_on(channel)
+    paused = []
+    for target in targets:
+        try:
+            send_pause(send=target, reason=reason)
+            paused.append(target.pk)
+        except ApplicationError:
+            pass  # it finished or was paused meanwhile
+    trip.paused_send_ids = paused
+    trip.alerted = guard_alert(trip=trip)
+    trip.save(update_fields=["paused_send_ids", "alerted"])
+    logger.warning("%s (paused sends %s)", reason, paused)
+    return trip
+
+
+def _sending_on(channel: Channel) -> list[Send]:
+    queued = Delivery.objects.filter(channel=channel, state=Delivery.State.QUEUED).values("send_id")
+    return list(Send.objects.filter(status=Send.Status.SENDING, pk__in=queued))
+
+
+def guard_alert(*, trip: GuardTrip) -> str:
+    """Tell people: the configured alert channel (its real adapter) and/or emails. Returns where it went."""
+    text = f":rotating_light: {trip.reason}" if settings.GUARD_ALERT_CHANNEL else trip.reason
+    if trip.paused_send_ids:
+        text += f" Paused sends: {', '.join(f'#{pk}' for pk in trip.paused_send_ids)}."
+    sent_to = []
+    if settings.GUARD_ALERT_CHANNEL:
+        channel = Channel.objects.filter(name=settings.GUARD_ALERT_CHANNEL, is_active=True).first()
+        if channel is None:
+            logger.error("GUARD_ALERT_CHANNEL %r is not an active channel", settings.GUARD_ALERT_CHANNEL)
+        elif _channel_alert(channel, text):
+            sent_to.append(f"channel:{channel.name}")
+    if settings.GUARD_ALERT_EMAILS:
+        send_mail(
+            subject="Bulletin paused a send: deliverability guard",
+            message=trip.reason,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=settings.GUARD_ALERT_EMAILS,
+            fail_silently=True,
+        )
+        sent_to.append("email:" + ",".join(settings.GUARD_ALERT_EMAILS))
+    return "; ".join(sent_to)[:200]
+
+
+def _channel_alert(channel: Channel, text: str) -> bool:
+    if channel.kind == Channel.Kind.EMAIL:
+        template = MessageTemplate(key="bulletin-guard", subject="Bulletin deliverability guard", html=text, text=text)
+        messages = [RenderedMessage(0, email, template=template) for email in settings.GUARD_ALERT_EMAILS]
+    else:
+        payloads = {
+            Channel.Kind.SLACK: {
+                "text": text,
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            },
+            Channel.Kind.DISCORD: {"content": text[:2000]},
+            Channel.Kind.WEBHOOK: {"type": "bulletin.guard", "text": text},
+        }
+        recipient = "" if channel.audience == Channel.Audience.BROADCAST else channel.config.get("alert_recipient", "")
+        messages = [RenderedMessage(0, recipient, payload=payloads[channel.kind])]
+    try:
+        results = adapter_for(channel).send_batch(messages) if messages else []
+    except ProviderError as exc:
+        logger.error("guard alert to %s failed: %s", channel.name, exc.message)
+        return False
+    failed = [r.error for r in results if not r.ok]
+    if failed:
+        logger.error("guard alert to %s refused: %s", channel.name, failed[0])
+    return bool(results) and not failed

@@ -1,0 +1,168 @@
+"""The sunset policy (a daily beat task): stop mailing people who stopped reading.
+
+An active subscriber is inactive when they got at least SUNSET_MIN_DELIVERIES messages in the
+last SUNSET_INACTIVE_DAYS and opened or clicked none of them (human engagement only: Apple
+Mail Privacy Protection opens and scanner clicks do not count). SUNSET_ACTION decides:
+    mark       a "sunset_marked" hygiene action, nothing else
+    reengage   marked, and one "still interested?" message with a keep-me link; still silent
+               SUNSET_GRACE_DAYS later: suppressed
+    suppress   marked and suppressed at once
+Every step is a HygieneAction with its reason (admin), suppression goes through suppression_add.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from analytics.models import HygieneAction, SubscriberEngagement
+from analytics.services.hygiene import hygiene_action_record
+from subscribers.links import preferences_url
+from subscribers.models import Subscriber, Suppression
+from subscribers.selectors import mailable_subscribers
+from subscribers.services import suppression_add
+
+logger = logging.getLogger(__name__)
+Kind = HygieneAction.Kind
+KEEP_PATH = "/t/k/{token}"
+_KEEP_SALT = "bulletin.sunset.keep"
+ACTIONS = ("off", "mark", "reengage", "suppress")
+
+
+@dataclass
+class SunsetResult:
+    marked: int = 0
+    reengaged: int = 0
+    suppressed: int = 0
+
+
+def sunset_apply(*, now: datetime | None = None, limit: int = 5000) -> SunsetResult:
+    result = SunsetResult()
+    action = settings.SUNSET_ACTION
+    if action not in ACTIONS:
+        raise ValueError(f"SUNSET_ACTION must be one of {', '.join(ACTIONS)}, not {action!r}")
+    if action == "off":
+        return result
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.SUNSET_INACTIVE_DAYS)
+    for subscriber in sunset_candidates(since=cutoff, now=now)[:limit]:
+        reason = (
+            f"No human open or click in {settings.SUNSET_INACTIVE_DAYS} days "
+            f"across {subscriber.recent_messages} messages (since {cutoff:%Y-%m-%d})"
+        )
+        with transaction.atomic():
+            hygiene_action_record(
+                email=subscriber.email, kind=Kind.SUNSET_MARKED, reason=reason, subscriber_id=subscriber.pk
+            )
+            result.marked += 1
+            if action == "suppress":
+                result.suppressed += _suppress(subscriber, reason)
+            elif action == "reengage":
+                hygiene_action_record(
+                    email=subscriber.email, kind=Kind.SUNSET_REENGAGE, reason=reason, subscriber_id=subscriber.pk
+                )
+                transaction.on_commit(lambda s=subscriber: reengage_message_send(subscriber=s))
+                result.reengaged += 1
+    if action == "reengage":
+        for subscriber in _grace_expired(now=now)[:limit]:
+            days = settings.SUNSET_GRACE_DAYS
+            result.suppressed += _suppress(subscriber, f"No engagement {days} days after the re-engagement message")
+    return result
+
+
+def sunset_candidates(*, since: datetime, now: datetime):
+    """Mailable subscribers who got enough messages since `since` and engaged with none, not yet marked."""
+    engaged = SubscriberEngagement.objects.filter(subscriber=OuterRef("pk"), last_engaged_at__gte=since)
+    handled = HygieneAction.objects.filter(
+        subscriber=OuterRef("pk"), kind__in=[Kind.SUNSET_MARKED, Kind.SUNSET_KEPT], created_at__gte=since
+    )
+    return (
+        mailable_subscribers(now=now)
+        .filter(created_at__lt=since)
+        .filter(~Exists(engaged), ~Exists(handled))
+        .annotate(recent_messages=Count("deliveries", filter=Q(deliveries__sent_at__gte=since)))
+        .filter(recent_messages__gte=settings.SUNSET_MIN_DELIVERIES)
+        .order_by("pk")
+    )
+
+
+def _grace_expired(*, now: datetime):
+    """Re-engaged more than SUNSET_GRACE_DAYS ago, still mailable, and silent since."""
+    deadline = now - timedelta(days=settings.SUNSET_GRACE_DAYS)
+    asked = HygieneAction.objects.filter(subscriber=OuterRef("pk"), kind=Kind.SUNSET_REENGAGE)
+    asked_long_ago = asked.filter(created_at__lt=deadline)
+    answered = HygieneAction.objects.filter(
+        subscriber=OuterRef("pk"), kind__in=[Kind.SUNSET_KEPT, Kind.SUNSET_SUPPRESSED], created_at__gte=deadline
+    )
+    engaged = SubscriberEngagement.objects.filter(
+        subscriber=OuterRef("pk"), last_engaged_at__gte=now - timedelta(days=settings.SUNSET_GRACE_DAYS * 2)
+    )
+    return (
+        mailable_subscribers(now=now)
+        .filter(Exists(asked_long_ago), ~Exists(asked.filter(created_at__gte=deadline)))
+        .filter(~Exists(answered), ~Exists(engaged))
+        .order_by("pk")
+    )
+
+
+def _suppress(subscriber: Subscriber, reason: str) -> int:
+    # There is no "inactive" suppression reason: manual, with the policy named in the note.
+    suppression_add(email=subscriber.email, reason=Suppression.Reason.MANUAL, note=f"Sunset policy: {reason}")
+    hygiene_action_record(
+        email=subscriber.email, kind=Kind.SUNSET_SUPPRESSED, reason=reason, subscriber_id=subscriber.pk
+    )
+    return 1
+
+
+def keep_url(*, subscriber_id: int) -> str:
+    token = signing.Signer(salt=_KEEP_SALT).sign_object([subscriber_id])
+    return settings.SITE_URL + KEEP_PATH.format(token=token)
+
+
+def sunset_keep(*, token: str) -> Subscriber | None:
+    """The subscriber clicked "keep sending me": that is engagement. None for a bad token."""
+    try:
+        payload = signing.Signer(salt=_KEEP_SALT).unsign_object(token)
+        subscriber = Subscriber.objects.filter(pk=int(payload[0])).first()
+    except (signing.BadSignature, ValueError, TypeError, IndexError, UnicodeDecodeError):
+        return None
+    if subscriber is None:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        SubscriberEngagement.objects.update_or_create(
+            subscriber=subscriber, defaults={"last_click_at": now, "last_engaged_at": now}
+        )
+        hygiene_action_record(
+            email=subscriber.email, kind=Kind.SUNSET_KEPT, reason="Asked to keep receiving", subscriber_id=subscriber.pk
+        )
+    return subscriber
+
+
+def reengage_message_send(*, subscriber: Subscriber) -> None:
+    context = {
+        "subscriber": subscriber,
+        "site_name": settings.SITE_NAME,
+        "postal_address": settings.POSTAL_ADDRESS,
+        "keep_url": keep_url(subscriber_id=subscriber.pk),
+        "preferences_url": preferences_url(subscriber_id=subscriber.pk, token_version=subscriber.token_version),
+        "grace_days": settings.SUNSET_GRACE_DAYS,
+    }
+    message = EmailMultiAlternatives(
+        subject=render_to_string("analytics/email/reengage_subject.txt", context).strip(),
+        body=render_to_string("analytics/email/reengage.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(render_to_string("analytics/email/reengage.html", context), "text/html")
+    message.send()

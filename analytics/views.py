@@ -1,0 +1,47 @@
+"""Public endpoints of analytics: the open pixel, the click redirect, the sunset "keep me" link.
+
+They validate, call one service and answer at once; the hit is written later, in bulk.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from analytics.services.sunset import sunset_keep
+from analytics.services.tracking import PIXEL_GIF, tracking_click_resolve, tracking_open_record
+
+_NO_CACHE = {
+    "Cache-Control": "no-cache, no-store, must-revalidate, private, max-age=0",
+    "Pragma": "no-cache",
+    "Expires": "0",
+}
+
+
+@require_http_methods(["GET", "HEAD"])
+def open_pixel_view(request: HttpRequest, token: str) -> HttpResponse:
+    tracking_open_record(token=token, user_agent=_user_agent(request), head=request.method == "HEAD")
+    return HttpResponse(PIXEL_GIF, content_type="image/gif", headers=_NO_CACHE)
+
+
+@require_http_methods(["GET", "HEAD"])
+def click_view(request: HttpRequest, token: str) -> HttpResponse:
+    url = tracking_click_resolve(token=token, user_agent=_user_agent(request), head=request.method == "HEAD")
+    if url is None:
+        response = render(request, "analytics/link_invalid.html", status=404)
+    else:
+        response = HttpResponseRedirect(url)
+        response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = _NO_CACHE["Cache-Control"]
+    return response
+
+
+@require_http_methods(["GET"])
+def sunset_keep_view(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = sunset_keep(token=token)
+    return render(request, "analytics/kept.html", {"subscriber": subscriber}, status=200 if subscriber else 404)
+
+
+def _user_agent(request: HttpRequest) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from analytics.services.tracking import send_links_cache_clear
+from channels_app.models import Channel, Delivery, Send
+from tests.factories import ChannelFactory, DeliveryFactory, SendFactory
+
+LINKS = ["https://example.com/article?a=1&b=2", "https://example.com/second", "javascript:alert(1)"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_links_cache():
+    send_links_cache_clear()
+    yield
+    send_links_cache_clear()
+
+
+@pytest.fixture
+def email_channel(db):
+    return ChannelFactory(name="Email", kind=Channel.Kind.EMAIL)
+
+
+@pytest.fixture
+def make_sent(email_channel):
+    """Deliveries handed to the provider an hour ago (state sent, a provider message id)."""
+
+    def _make(count: int = 1, *, send: Send | None = None, channel: Channel | None = None, **kwargs) -> list[Delivery]:
+        send = send or SendFactory(status=Send.Status.SENDING, content={"links": LINKS})
+        kwargs.setdefault("sent_at", timezone.now() - timedelta(hours=1))
+        kwargs.setdefault("state", Delivery.State.SENT)
+        message_id = kwargs.pop("provider_message_id", None)
+        return [
+            DeliveryFactory(
+                send=send,
+                channel=channel or email_channel,
+                provider_message_id=f"0100-{send.pk}-{i}-{timezone.now().timestamp()}"
+                if message_id is None
+                else message_id,
+                **kwargs,
+            )
+            for i in range(count)
+        ]
+
+    return _make
