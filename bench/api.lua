@@ -1,0 +1,35 @@
+-- wrk script of bench/api_bench.py: GET the paths of a file (args[1]) round robin with an
+-- Authorization header (args[2]); print one JSON line when done.
+local paths = {}
+local position = 0
+local auth = ""
+local thread_count = 0
+
+function setup(thread)
+  thread:set("tid", thread_count)
+  thread_count = thread_count + 1
+end
+
+function init(args)
+  for line in io.lines(args[1]) do
+    paths[#paths + 1] = line
+  end
+  auth = args[2] or ""
+  position = ((tid or 0) * 7919) % #paths
+end
+
+function request()
+  position = position % #paths + 1
+  local headers = {["Accept"] = "application/json"}
+  if auth ~= "" then headers["Authorization"] = auth end
+  return wrk.format("GET", paths[position], headers)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,' ..
+    '"status_errors":%d,"timeouts":%d,"p50_ms":%.3f,"p95_ms":%.3f,"p99_ms":%.3f}\n',
+    summary.requests, summary.duration, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
