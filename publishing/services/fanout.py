@@ -2,7 +2,8 @@
 
 `Send.audience` says who:
     {"topic_ids": [...], "frequencies": ["instant"], "channel_kinds": ["email", "slack", "webhook"],
-     "broadcast": true, "subscriber_ids": [...] (optional restriction)}
+     "broadcast": true, "subscriber_ids": [...] (optional restriction),
+     "exclude_send_ids": [...] (optional: not whoever has a delivery in those sends)}
 Each page of subscribers becomes deliveries with one INSERT ... SELECT (ON CONFLICT DO
 NOTHING, so a repeated or resumed fan-out creates nothing twice) and is enqueued as soon as
 its transaction commits: workers send page one while page two is being written.
@@ -71,6 +72,7 @@ def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dic
         topic_ids=audience.get("topic_ids", []),
         frequencies=audience.get("frequencies", ["instant"]),
         subscriber_ids=audience.get("subscriber_ids"),
+        exclude_send_ids=audience.get("exclude_send_ids", ()),
     )
     page, last, created = settings.DELIVERY_MATERIALIZE_CHUNK, 0, 0
     while True:
