@@ -165,9 +165,15 @@ class _Walker(HTMLParser):
             self._emit(data.replace("\n", _PRE_NEWLINE))
             return
         data = re.sub(r"\s+", " ", data)
-        if data == " " and (not self.out or self.out[-1][-1:] in ("\n", " ", "")):
+        if data == " " and self._last_char() in ("\n", " ", ""):
             return  # whitespace between block tags
         self._emit(data)
+
+    def _last_char(self) -> str:
+        for piece in reversed(self.out):
+            if piece:
+                return piece[-1]
+        return ""
 
     def result(self) -> str:
         lines = [line.strip() for line in "".join(self.out).split("\n")]

@@ -15,7 +15,7 @@ does not exist (spring) resolves, with fold=0, to the instant just after the gap
 skipped.
 
 What goes in: publications published since the subscriber's last digest of this frequency (for
-the first one: the last period, or since their last digest of another frequency), in topics they
+the first one: one period back, or since their last digest of the other frequency), in topics they
 follow by email at this frequency, minus anything an earlier digest already sent them, ranked
 (publishing.services.ranking), top DIGEST_TOP_N. Nothing new: no message, but the period is
 recorded as empty.
@@ -185,13 +185,16 @@ def _history(subscriber_ids: Sequence[int], now: datetime) -> dict[int, list[tup
 def digest_window_start(
     *, frequency: str, history: Sequence[tuple[str, datetime, list[int]]], now: datetime
 ) -> datetime:
+    """Since the last digest of this frequency. The first one of a frequency reaches one period
+    back, or back to their last digest of the other frequency when that is older: a switch from
+    weekly to daily loses nothing, and what earlier digests sent is excluded anyway."""
     same = [end for freq, end, _ in history if freq == frequency]
     if same:
         start = max(same)
-    else:  # first digest of this frequency: the last period, or since a digest of the other one
+    else:
         start = now - PERIOD_LENGTH[frequency]
         if history:
-            start = max(start, max(end for _, end, _ in history))
+            start = min(start, max(end for _, end, _ in history))
     return max(start, now - timedelta(days=settings.DIGEST_MAX_LOOKBACK_DAYS))
 
 

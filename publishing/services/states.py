@@ -126,6 +126,7 @@ def publication_update(
 
 @transaction.atomic
 def publication_delete(*, publication: Publication, actor) -> None:
+    publication = Publication.objects.select_for_update().get(pk=publication.pk)
     if publication.state in (State.PUBLISHED, State.ARCHIVED):
         raise ApplicationError("A published publication cannot be deleted; archive it instead.")
     role_require(actor, Role.PUBLISHER if publication.state == State.SCHEDULED else Role.EDITOR, "Deleting it")
