@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, QuerySet
 
 from analytics.models import EngagementEvent
 from channels_app.models import Channel, Delivery, Send
 from publishing.models import Publication
-from subscribers.models import ChannelKind, Subscriber, Subscription
+from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
 from subscribers.selectors import mailable_subscribers
 
 # Where a personal message of each kind goes: the subscriber's address, member ID or URL.
@@ -147,3 +148,40 @@ def _engagement(events: QuerySet[EngagementEvent], *, handed: int) -> dict[str, 
         "open_rate": round(opens[1] / handed, 4) if handed else None,
         "click_rate": round(clicks[1] / handed, 4) if handed else None,
     }
+
+
+# --- Public archive -----------------------------------------------------------------------------
+
+
+def archive_publications() -> QuerySet[Publication]:
+    """Published publications with at least one public topic, newest first (lists and feeds)."""
+    public = Publication.topics.through.objects.filter(publication=OuterRef("pk"), topic__is_public=True)
+    return (
+        Publication.objects.filter(Exists(public), state=Publication.State.PUBLISHED)
+        .prefetch_related(Prefetch("topics", queryset=Topic.objects.filter(is_public=True).order_by("name")))
+        .order_by("-published_at", "-pk")
+    )
+
+
+def archive_publication_get(*, slug: str) -> Publication | None:
+    """Its page stays up once archived, so links in messages already sent keep working."""
+    public = Publication.topics.through.objects.filter(publication=OuterRef("pk"), topic__is_public=True)
+    return (
+        Publication.objects.filter(
+            Exists(public), slug=slug, state__in=[Publication.State.PUBLISHED, Publication.State.ARCHIVED]
+        )
+        .prefetch_related(Prefetch("topics", queryset=Topic.objects.filter(is_public=True).order_by("name")))
+        .first()
+    )
+
+
+def archive_last_modified(*, topic_slug: str | None = None, slug: str | None = None) -> datetime | None:
+    """When anything shown on an archive page last changed (archiving counts: it leaves lists)."""
+    rows = Publication.objects.filter(
+        state__in=[Publication.State.PUBLISHED, Publication.State.ARCHIVED], topics__is_public=True
+    )
+    if topic_slug is not None:
+        rows = rows.filter(topics__slug=topic_slug)
+    if slug is not None:
+        rows = rows.filter(slug=slug)
+    return rows.aggregate(last=Max("updated_at"))["last"]
