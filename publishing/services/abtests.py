@@ -55,7 +55,13 @@ def abtest_configure(
         if existing is not None:
             existing.delete()
         return None
-    _validate(publication, subjects, test_fraction, wait_minutes, metric)
+    abtest_validate(
+        publication=publication,
+        subjects=subjects,
+        test_fraction=test_fraction,
+        wait_minutes=wait_minutes,
+        metric=metric,
+    )
     test, _ = ABTest.objects.update_or_create(
         publication=publication,
         defaults={"test_fraction": test_fraction, "wait_minutes": wait_minutes, "metric": metric},
@@ -67,7 +73,11 @@ def abtest_configure(
     return test
 
 
-def _validate(publication: Publication, subjects: list[str], fraction: float, wait: int, metric: str) -> None:
+def abtest_validate(
+    *, publication: Publication, subjects: list[str], test_fraction: float, wait_minutes: int, metric: str
+) -> None:
+    """Field errors of an A/B test configuration (also used by the admin form)."""
+    fraction, wait = test_fraction, wait_minutes
     errors: dict[str, str] = {}
     if not MIN_VARIANTS <= len(subjects) <= MAX_VARIANTS:
         errors["subjects"] = f"Give {MIN_VARIANTS} to {MAX_VARIANTS} subject variants."
