@@ -15,6 +15,7 @@ table (`content["links"]`), so tracked clicks resolve like any other send's.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -30,6 +31,36 @@ from publishing.services.ranking import Candidate
 from publishing.services.rendering import digest_email_templates, digest_item_parts, publication_read_url
 from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
 
+# Rendered items, keyed by what they depend on: a digest run renders each candidate once, and a
+# worker process keeps them for the next runs (an edit changes updated_at, hence the key).
+_ITEMS: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+_ITEMS_MAX = 4096
+
+
+def _item(candidate: Candidate, link_index: int) -> dict[str, Any]:
+    publication = candidate.publication
+    topics = sorted(publication.topics.all(), key=lambda t: t.slug)
+    key = (
+        publication.pk,
+        publication.updated_at,
+        link_index,
+        tuple((t.slug, t.name, t.tracking_enabled) for t in topics),
+    )
+    if key in _ITEMS:
+        _ITEMS.move_to_end(key)
+        return _ITEMS[key]
+    parts = digest_item_parts(publication=publication, topics=topics, link=placeholder(f"link_{link_index}"))
+    item = {
+        **parts,
+        "title": defuse(publication.title),
+        "link": link_index,
+        "tracking": all(t.tracking_enabled for t in topics),
+    }
+    _ITEMS[key] = item
+    if len(_ITEMS) > _ITEMS_MAX:
+        _ITEMS.popitem(last=False)
+    return item
+
 
 def digest_content(*, frequency: str, candidates: Sequence[Candidate], used: Sequence[Candidate]) -> dict[str, Any]:
     """Content for a digest send: links of every candidate (stable indices for the whole run),
@@ -38,19 +69,8 @@ def digest_content(*, frequency: str, candidates: Sequence[Candidate], used: Seq
     index = {c.id: i for i, c in enumerate(candidates)}
     items = {}
     for candidate in used:
-        if str(candidate.id) in items:
-            continue
-        publication = candidate.publication
-        topics = sorted(publication.topics.all(), key=lambda t: t.slug)
-        parts = digest_item_parts(
-            publication=publication, topics=topics, link=placeholder(f"link_{index[candidate.id]}")
-        )
-        items[str(candidate.id)] = {
-            **parts,
-            "title": defuse(publication.title),
-            "link": index[candidate.id],
-            "tracking": all(t.tracking_enabled for t in topics),
-        }
+        if str(candidate.id) not in items:
+            items[str(candidate.id)] = _item(candidate, index[candidate.id])
     return {
         "email": digest_email_templates(frequency=frequency),
         "links": links,

@@ -29,7 +29,7 @@ import uuid
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
@@ -43,7 +43,13 @@ from channels_app.services.dispatch import deliveries_dispatch, queue_for
 from publishing.models import DigestFrequency, DigestLog
 from publishing.selectors import personal_channel
 from publishing.services.digest_content import digest_content
-from publishing.services.ranking import Candidate, candidates_load, candidates_rank, subscriber_profiles
+from publishing.services.ranking import (
+    Candidate,
+    candidates_load,
+    candidates_prepare,
+    candidates_rank,
+    subscriber_profiles,
+)
 from subscribers.models import Subscription
 from subscribers.selectors import mailable_subscribers
 
@@ -205,6 +211,7 @@ def digest_plans(
     ids = [subscriber_id for subscriber_id, _ in batch]
     profiles = subscriber_profiles(subscriber_ids=ids, frequencies=[frequency], now=now)
     history = _history(ids, now)
+    prepared = candidates_prepare(candidates=candidates, now=now)
     plans = []
     for subscriber_id, slot in batch:
         past = history.get(subscriber_id, [])
@@ -212,7 +219,7 @@ def digest_plans(
         sent_before = {pk for _, _, items in past for pk in items}
         ranked = candidates_rank(
             profile=profiles[subscriber_id],
-            candidates=candidates,
+            candidates=prepared,
             now=now,
             since=start,
             exclude=sent_before,
@@ -235,33 +242,29 @@ def digest_batch_build(
     """Claim, rank and create the digests of a batch of subscribers in one transaction."""
     outcome = outcome or DigestRunOutcome()
     plans = digest_plans(frequency=frequency, batch=batch, candidates=candidates, now=now)
+    wanted = [plan.subscriber_id for plan in plans if plan.items]
+    emails = dict(mailable_subscribers(now=now).filter(pk__in=wanted).values_list("pk", "email")) if wanted else {}
+    # Someone unsubscribed since they were selected: their period is recorded as empty.
+    plans = [plan if plan.subscriber_id in emails else replace(plan, items=()) for plan in plans]
+    with_items = [plan for plan in plans if plan.items]
+    # The send exists before the claims so each claimed log points at it in the same INSERT.
+    send = _digest_send(frequency, with_items, candidates, now) if with_items else None
     # Publications committed just before `now` may have been invisible to this run: the next
     # window starts a little earlier, and `sent_before` keeps what this one sent from repeating.
     window_end = now - timedelta(seconds=settings.DIGEST_WINDOW_GRACE_SECONDS)
-    claimed = digest_periods_claim(frequency=frequency, plans=plans, window_end=window_end, now=now)
-    outcome.skipped += len(plans) - len(claimed)
-    to_send = [plan for plan in plans if plan.subscriber_id in claimed and plan.items]
-    outcome.empty += len(claimed) - len(to_send)
-    if not to_send:
-        return outcome
-    recipients = mailable_subscribers(now=now).filter(pk__in=[p.subscriber_id for p in to_send])
-    emails = dict(recipients.values_list("pk", "email"))
-    to_send = [plan for plan in to_send if plan.subscriber_id in emails]  # unsubscribed meanwhile
-    if not to_send:
-        return outcome
-    by_id = {c.id: c for c in candidates}
-    used = [by_id[pk] for plan in to_send for pk in plan.items]
-    send = Send.objects.create(
-        key=f"digest:{frequency}:{now:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:12]}",
-        kind=Send.Kind.DIGEST,
-        subject=f"{frequency.title()} digest",
-        content=digest_content(frequency=frequency, candidates=candidates, used=used),
-        audience={"digest": frequency, "periods": sorted({str(p.slot.period) for p in to_send})},
-        status=Send.Status.SENDING,
-        started_at=now,
-        audience_ready=True,
-        audience_size=len(to_send),
+    claimed = digest_periods_claim(
+        frequency=frequency, plans=plans, window_end=window_end, now=now, send_id=send.pk if send else None
     )
+    outcome.skipped += len(plans) - len(claimed)
+    to_send = [plan for plan in with_items if plan.subscriber_id in claimed]
+    outcome.empty += len(claimed) - len(to_send)
+    if send is not None and len(to_send) != len(with_items):  # another run claimed some first
+        if not to_send:
+            send.delete()
+            return outcome
+        Send.objects.filter(pk=send.pk).update(audience_size=len(to_send))
+    if not to_send:
+        return outcome
     deliveries = Delivery.objects.bulk_create(
         [
             Delivery(
@@ -276,7 +279,6 @@ def digest_batch_build(
         ],
         batch_size=1000,
     )
-    DigestLog.objects.filter(pk__in=[claimed[p.subscriber_id] for p in to_send]).update(send=send)
     deliveries_dispatch(
         channel_id=channel.pk,
         delivery_ids=[d.pk for d in deliveries],
@@ -287,18 +289,35 @@ def digest_batch_build(
     return outcome
 
 
+def _digest_send(frequency: str, plans: Sequence[DigestPlan], candidates: Sequence[Candidate], now: datetime) -> Send:
+    by_id = {c.id: c for c in candidates}
+    used = [by_id[pk] for plan in plans for pk in plan.items]
+    return Send.objects.create(
+        key=f"digest:{frequency}:{now:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:12]}",
+        kind=Send.Kind.DIGEST,
+        subject=f"{frequency.title()} digest",
+        content=digest_content(frequency=frequency, candidates=candidates, used=used),
+        audience={"digest": frequency, "periods": sorted({str(p.slot.period) for p in plans})},
+        status=Send.Status.SENDING,
+        started_at=now,
+        audience_ready=True,
+        audience_size=len(plans),
+    )
+
+
 def digest_periods_claim(
-    *, frequency: str, plans: Sequence[DigestPlan], window_end: datetime, now: datetime
+    *, frequency: str, plans: Sequence[DigestPlan], window_end: datetime, now: datetime, send_id: int | None = None
 ) -> dict[int, int]:
     """INSERT the periods' logs, skipping any another run already holds; {subscriber id: log id}
     of those this run claimed. Concurrent runs block on each other's rows, then skip them."""
     ops = connection.ops
     claimed: dict[int, int] = {}
     table = DigestLog._meta.db_table
-    columns = "subscriber_id, frequency, period, scheduled_for, window_start, window_end, publication_ids, created_at"
+    columns = "subscriber_id, frequency, period, scheduled_for, window_start, window_end, publication_ids, send_id, "
+    columns += "created_at"
     for start in range(0, len(plans), 500):  # SQLite allows ~32k parameters per statement
         chunk = plans[start : start + 500]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
         params: list = []
         for plan in chunk:
             params += [
@@ -309,6 +328,7 @@ def digest_periods_claim(
                 ops.adapt_datetimefield_value(plan.window_start),
                 ops.adapt_datetimefield_value(window_end),
                 json.dumps(list(plan.items)),
+                send_id if plan.items else None,
                 ops.adapt_datetimefield_value(now),
             ]
         sql = (

@@ -22,6 +22,7 @@ newsletters), or for digest clicks the publication whose link was clicked (the e
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -159,47 +160,84 @@ def subscriber_profiles(
     return profiles
 
 
+@dataclass(frozen=True)
+class PreparedCandidates:
+    """What does not depend on the subscriber, computed once per run: recency and quality of
+    each candidate, and the weights (settings are read once, not a million times)."""
+
+    now: datetime
+    weights: dict[str, float]
+    saturation: float
+    rows: tuple[tuple[Candidate, float, float, float], ...]  # candidate, recency, quality, -timestamp
+
+
+def candidates_prepare(*, candidates: Iterable[Candidate], now: datetime) -> PreparedCandidates:
+    half_life = settings.RANKING_RECENCY_HALF_LIFE_HOURS
+    default_quality = settings.RANKING_DEFAULT_QUALITY
+    rows = []
+    for c in candidates:
+        age_hours = max((now - c.published_at).total_seconds() / 3600, 0.0)
+        quality = c.quality_score if c.quality_score is not None else default_quality
+        rows.append((c, 0.5 ** (age_hours / half_life), quality, -c.published_at.timestamp()))
+    return PreparedCandidates(now, ranking_weights(), settings.RANKING_CLICK_SATURATION, tuple(rows))
+
+
 def candidate_score(*, candidate: Candidate, profile: SubscriberProfile, now: datetime) -> ScoredItem:
-    topics = candidate.topic_ids
-    topic_match = len(topics & profile.topic_ids) / len(topics) if topics else 0.0
-    age_hours = max((now - candidate.published_at).total_seconds() / 3600, 0.0)
-    recency = 0.5 ** (age_hours / settings.RANKING_RECENCY_HALF_LIFE_HOURS)
-    quality = candidate.quality_score if candidate.quality_score is not None else settings.RANKING_DEFAULT_QUALITY
-    clicks = sum(profile.clicks.get(t, 0.0) for t in topics)
-    engagement = clicks / (clicks + settings.RANKING_CLICK_SATURATION) if clicks > 0 else 0.0
-    weights = ranking_weights()
-    score = (
-        weights["topic_match"] * topic_match
-        + weights["recency"] * recency
-        + weights["quality"] * quality
-        + weights["engagement"] * engagement
-    )
+    [scored] = _scored(candidates_prepare(candidates=[candidate], now=now), profile, None, frozenset())
+    return _item(scored)
+
+
+def _scored(prepared: PreparedCandidates, profile: SubscriberProfile, since, exclude) -> list[tuple]:
+    """(order key, candidate, score, components...) for every eligible candidate; plain tuples,
+    since a batch scores about a million of them and only the top N become ScoredItems."""
+    weights = prepared.weights
+    w_topic, w_recency = weights["topic_match"], weights["recency"]
+    w_quality, w_engagement = weights["quality"], weights["engagement"]
+    saturation, followed, clicks_by_topic, now = prepared.saturation, profile.topic_ids, profile.clicks, prepared.now
+    out = []
+    for candidate, recency, quality, newest_first in prepared.rows:
+        topics = candidate.topic_ids
+        matched = len(topics & followed)
+        if (
+            not matched
+            or candidate.id in exclude
+            or (since is not None and candidate.published_at <= since)
+            or candidate.published_at > now
+        ):
+            continue
+        clicks = sum(clicks_by_topic.get(t, 0.0) for t in topics) if clicks_by_topic else 0.0
+        engagement = clicks / (clicks + saturation) if clicks > 0 else 0.0
+        topic_match = matched / len(topics)
+        score = w_topic * topic_match + w_recency * recency + w_quality * quality + w_engagement * engagement
+        # Ties (to 9 decimals, so float noise cannot reorder) go to the newer, then the higher id.
+        key = (-round(score, 9), newest_first, -candidate.id)
+        out.append((key, candidate, score, topic_match, recency, quality, engagement, clicks))
+    return out
+
+
+def _item(row: tuple) -> ScoredItem:
+    _, candidate, score, topic_match, recency, quality, engagement, clicks = row
     return ScoredItem(
         candidate.id, candidate.title, candidate.published_at, score, topic_match, recency, quality, engagement, clicks
     )
 
 
-def _order(item: ScoredItem) -> tuple:
-    return (-round(item.score, 9), -item.published_at.timestamp(), -item.publication_id)
-
-
 def candidates_rank(
     *,
     profile: SubscriberProfile,
-    candidates: Iterable[Candidate],
+    candidates: Iterable[Candidate] | PreparedCandidates,
     now: datetime,
     since: datetime | None = None,
     exclude: set[int] | frozenset[int] = frozenset(),
     limit: int | None = None,
 ) -> list[ScoredItem]:
     """The candidates in the subscriber's topics published after `since`, best first."""
-    scored = [
-        candidate_score(candidate=c, profile=profile, now=now)
-        for c in candidates
-        if c.topic_ids & profile.topic_ids
-        and c.id not in exclude
-        and (since is None or c.published_at > since)
-        and c.published_at <= now
-    ]
-    scored.sort(key=_order)
-    return scored[:limit] if limit is not None else scored
+    if not isinstance(candidates, PreparedCandidates):
+        candidates = candidates_prepare(candidates=candidates, now=now)
+    scored = _scored(candidates, profile, since, exclude)
+    best = heapq.nsmallest(limit, scored, key=_key) if limit is not None else sorted(scored, key=_key)
+    return [_item(row) for row in best]
+
+
+def _key(row: tuple) -> tuple:
+    return row[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import css_inline
@@ -231,10 +232,15 @@ def digest_item_parts(*, publication: Publication, topics: Sequence[Topic], link
 
 def digest_email_templates(*, frequency: str) -> dict[str, str]:
     """The digest's subject, HTML and text around per-recipient items ({{{digest_items_html}}})."""
+    return dict(_digest_email_templates(frequency, settings.SITE_NAME, settings.POSTAL_ADDRESS))
+
+
+@lru_cache(maxsize=16)  # the same for every digest of a frequency: render and inline CSS once
+def _digest_email_templates(frequency: str, site_name: str, postal_address: str) -> tuple[tuple[str, str], ...]:
     heading = f"Your {frequency} digest"
     context = {
-        "site_name": settings.SITE_NAME,
-        "postal_address": settings.POSTAL_ADDRESS,
+        "site_name": site_name,
+        "postal_address": postal_address,
         "heading": heading,
         "frequency": frequency,
         "subject": heading,
@@ -244,8 +250,8 @@ def digest_email_templates(*, frequency: str) -> dict[str, str]:
             "digest_items_html", "digest_items_text", "digest_preheader", "digest_name", "digest_name_html"
         ),
     }
-    return {
-        "subject": "{{{digest_subject}}}",
-        "html": email_inline(render_to_string("channels/email/digest.html", context)),
-        "text": render_to_string("channels/email/digest.txt", context).strip() + "\n",
-    }
+    return (
+        ("subject", "{{{digest_subject}}}"),
+        ("html", email_inline(render_to_string("channels/email/digest.html", context))),
+        ("text", render_to_string("channels/email/digest.txt", context).strip() + "\n"),
+    )
