@@ -5,7 +5,7 @@ from django import forms
 from core.exceptions import ApplicationError
 from publishing.models import ABTest, Publication
 from publishing.services.abtests import abtest_validate
-from publishing.services.states import publication_validate
+from publishing.services.states import EDITABLE_FIELDS, publication_validate
 from subscribers.models import Topic
 
 
@@ -37,17 +37,7 @@ class PublicationAdminForm(forms.ModelForm):
 
     class Meta:
         model = Publication
-        fields = [
-            "title",
-            "slug",
-            "email_subject",
-            "summary",
-            "body",
-            "canonical_url",
-            "topics",
-            "priority",
-            "quality_score",
-        ]
+        fields = [*EDITABLE_FIELDS, "topics"]
         widgets = {
             "body": forms.Textarea(attrs={"rows": 18, "class": "compose-body", "spellcheck": "true"}),
             "summary": forms.Textarea(attrs={"rows": 2}),

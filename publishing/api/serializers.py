@@ -3,18 +3,8 @@ from rest_framework import serializers
 from channels_app.models import Channel
 from publishing.models import ABTest, Publication
 from publishing.services.rendering import archive_url
+from subscribers.api.serializers import StrictSerializer
 from subscribers.models import Topic
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses unknown fields: a typo is an error, not a silently ignored value."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class PublicationSerializer(serializers.ModelSerializer):

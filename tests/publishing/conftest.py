@@ -73,3 +73,21 @@ def draft(topic, editor):
         author=editor,
         topics=[topic],
     )
+
+
+@pytest.fixture
+def ses_channel(ses_emulator):
+    """The default email channel, on Amazon SES (the emulator), fast enough for any test."""
+    return ChannelFactory(
+        name="SES",
+        kind=Channel.Kind.EMAIL,
+        is_default=True,
+        rate_limit_per_second=1000,
+        config={
+            "esp": "amazon_ses",
+            "from_email": "news@example.com",
+            "endpoint_url": ses_emulator.endpoint_url,
+            "region": "us-east-1",
+        },
+        credentials={"aws_access_key_id": "x", "aws_secret_access_key": "x"},
+    )

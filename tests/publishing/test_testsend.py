@@ -25,17 +25,8 @@ def test_an_email_test_goes_to_the_editor_with_the_real_content_and_untracked_li
     assert not Delivery.objects.exists()
 
 
-def test_a_test_through_ses_reaches_the_emulator(draft, editor, ses_emulator):
-    channel = ChannelFactory(
-        config={
-            "esp": "amazon_ses",
-            "from_email": "news@example.com",
-            "endpoint_url": ses_emulator.endpoint_url,
-            "region": "us-east-1",
-        },
-        credentials={"aws_access_key_id": "x", "aws_secret_access_key": "x"},
-    )
-    result = publication_test_send(publication=draft, channel=channel, actor=editor, recipient="me@example.com")
+def test_a_test_through_ses_reaches_the_emulator(draft, editor, ses_channel, ses_emulator):
+    result = publication_test_send(publication=draft, channel=ses_channel, actor=editor, recipient="me@example.com")
     assert result.ok and result.provider_message_id
     [message] = ses_emulator.messages(to="me@example.com")
     assert message["subject"] == "[Test] Quarterly results"

@@ -17,12 +17,12 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from channels_app.models import Channel, Delivery, Send
+from channels_app.models import Delivery, Send
 from config.celery import app
 from publishing.models import Publication
 from publishing.services.publish import publication_publish
 from publishing.tasks import publications_publish_due_task
-from tests.factories import ChannelFactory, PublicationFactory, SubscriberFactory, SubscriptionFactory
+from tests.factories import PublicationFactory, SubscriberFactory, SubscriptionFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(settings.BASE_DIR)
@@ -71,23 +71,6 @@ def _wait(predicate, timeout: float = 60, what: str = "condition"):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def ses_channel(ses_emulator):
-    return ChannelFactory(
-        name="SES",
-        kind=Channel.Kind.EMAIL,
-        is_default=True,
-        rate_limit_per_second=1000,
-        config={
-            "esp": "amazon_ses",
-            "from_email": "alerts@example.com",
-            "endpoint_url": ses_emulator.endpoint_url,
-            "region": "us-east-1",
-        },
-        credentials={"aws_access_key_id": "x", "aws_secret_access_key": "x"},
-    )
 
 
 def test_an_alert_goes_through_a_real_worker_on_the_alerts_queue_to_ses_once(
