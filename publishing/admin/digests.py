@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -63,6 +64,8 @@ class DigestLogAdmin(admin.ModelAdmin):
 
     def ranking_view(self, request):
         """Each candidate's score components for one subscriber, and the digest they would get now."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         form = ExplainForm(request.GET or None)
         explanation = digest_explain(**form.cleaned_data) if form.is_valid() else None
         topics = {t.pk: t.name for t in Topic.objects.all()} if explanation else {}

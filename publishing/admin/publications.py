@@ -255,8 +255,8 @@ class PublicationAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         saved = Publication.objects.filter(pk=request.POST.get("object_id") or None).first()
-        if saved is not None and not self.has_view_permission(request, saved):
-            return JsonResponse({"message": "Not allowed."}, status=403)
+        if not user_has_role(request.user, Role.EDITOR) or (saved and not self.has_view_permission(request, saved)):
+            return JsonResponse({"message": "Previewing needs the editor role."}, status=403)
         publication = saved or Publication(title="", slug="preview")
         for name in ("title", "email_subject", "summary", "body", "canonical_url", "priority"):
             if name in request.POST:

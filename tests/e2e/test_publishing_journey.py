@@ -142,3 +142,34 @@ def test_editor_composes_previews_test_sends_submits_and_a_publisher_schedules_i
     page.goto(archive_link)
     page.get_by_role("heading", name="Postmortem: the queue that would not drain").wait_for()
     screenshot("archive-page", page)
+
+
+def test_a_publisher_sees_why_a_subscriber_s_digest_ranks_what_it_ranks(site, browser, make_user, screenshot):
+    from publishing.models import Publication as P
+    from tests.factories import PublicationFactory
+
+    topic = TopicFactory(slug="engineering")
+    reader = SubscriberFactory(email="ranked@example.com", name="Ranked Reader")
+    SubscriptionFactory(subscriber=reader, topic=topic, frequency="daily")
+    now = timezone.now()
+    for i, quality in enumerate([0.9, 0.4, None]):
+        PublicationFactory(
+            topics=[topic],
+            state=P.State.PUBLISHED,
+            published_at=now - timedelta(hours=3 * (i + 1)),
+            title=f"Engineering note {i + 1}",
+            summary="Why we changed the retry policy.",
+            quality_score=quality,
+        )
+    page = _login(browser, site, make_user(Role.PUBLISHER, username="ranker"))
+    page.goto(f"{site.url}/admin/publishing/digestlog/")
+    page.get_by_role("link", name="Explain a subscriber's ranking").click()
+    page.get_by_label("Subscriber (id or email)").fill("ranked@example.com")
+    page.get_by_role("button", name="Explain").click()
+    page.get_by_role("heading", name="The digest they would get now").wait_for()
+    rows = page.locator(".ranking-table tbody tr")
+    assert rows.count() == 3 and "Engineering note 1" in rows.first.inner_text()
+    preview = page.frame_locator("iframe.ranking-preview")
+    preview.get_by_role("heading", name="Your daily digest").wait_for()
+    assert "Picked for you, Ranked Reader" in preview.locator("body").inner_text()
+    screenshot("ranking-explained", page)

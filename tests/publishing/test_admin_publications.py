@@ -164,3 +164,12 @@ def test_digest_logs_and_ab_results_are_listed(publisher_client, topic, email_ch
     results = publisher_client.get(f"/admin/publishing/abtest/{test.pk}/change/").content.decode()
     assert "One" in results and "Two" in results and "Open rate" in results
     assert Send.objects.count() == 0
+
+
+def test_previews_and_the_ranking_page_need_the_right_role(client, make_user):
+    from core.roles import Role
+
+    client.force_login(make_user(Role.VIEWER))
+    assert client.post(f"{ADMIN}/preview/", {"title": "x"}).status_code == 403
+    client.force_login(make_user(None))  # staff without any role
+    assert client.get("/admin/publishing/digestlog/ranking/").status_code == 403
