@@ -7,6 +7,7 @@ the token says. The paths are a contract with analytics/urls.py (tests check the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -29,12 +30,12 @@ class ClickTarget:
 
 
 def open_url(*, delivery_id: int) -> str:
-    token = signing.Signer(salt=_OPEN_SALT).sign_object([delivery_id])
+    token = _signer(_OPEN_SALT, settings.SECRET_KEY).sign_object([delivery_id])
     return settings.SITE_URL + OPEN_PATH.format(token=token)
 
 
 def click_url(*, delivery_id: int, link_index: int) -> str:
-    token = signing.Signer(salt=_CLICK_SALT).sign_object([delivery_id, link_index])
+    token = _signer(_CLICK_SALT, settings.SECRET_KEY).sign_object([delivery_id, link_index])
     return settings.SITE_URL + CLICK_PATH.format(token=token)
 
 
@@ -52,9 +53,14 @@ def click_token_read(token: str) -> ClickTarget:
     return ClickTarget(delivery_id=payload[0], link_index=payload[1])
 
 
+@functools.lru_cache(maxsize=8)
+def _signer(salt: str, key: str) -> signing.Signer:
+    return signing.Signer(key=key, salt=salt)
+
+
 def _read(salt: str, token: str) -> list[int]:
     try:
-        payload = signing.Signer(salt=salt).unsign_object(token)
+        payload = _signer(salt, settings.SECRET_KEY).unsign_object(token)
     except (signing.BadSignature, ValueError, TypeError, UnicodeDecodeError):
         raise InvalidTrackingToken("tampered")
     if not (isinstance(payload, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in payload)):

@@ -69,6 +69,9 @@ def circuit_record_failure(channel: Channel, *, reason: str, paused: bool = Fals
     probing = cache.get(_key(channel.pk, "probe")) is not None
     if not (paused or probing or failures >= settings.CIRCUIT_FAILURE_THRESHOLD):
         return False
+    open_until = cache.get(_key(channel.pk, "open_until"))
+    if open_until is not None and open_until > time.time() and not probing:
+        return True  # already open: late failures of calls in flight do not extend it
     previous = cache.get(_key(channel.pk, "cooldown"))
     base = settings.CIRCUIT_PAUSED_COOLDOWN_SECONDS if paused else settings.CIRCUIT_COOLDOWN_SECONDS
     cooldown = min(settings.CIRCUIT_MAX_COOLDOWN_SECONDS, previous * 2 if previous else base)

@@ -20,9 +20,10 @@ Other send kinds (digests) register their own renderer with `register_renderer`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 from typing import Any, Protocol
 
 from analytics.links import click_url, open_url
@@ -63,6 +64,16 @@ def prepare(*, send: Send, channel: Channel) -> PreparedSend:
     return _RENDERERS.get(send.kind, TemplateRenderer)(send=send, channel=channel)
 
 
+def html_to_text(html: str) -> str:
+    """A readable plain-text version of HTML: block ends become line breaks, tags go."""
+    text = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", html)
+    text = re.sub(r"(?i)<br\s*/?>|</(p|div|h[1-6]|li|tr)>", "\n", text)
+    text = re.sub(r'(?is)<a\b[^>]*href="([^"]+)"[^>]*>(.*?)</a>', r"\2 (\1)", text)
+    text = unescape(re.sub(r"<[^>]+>", "", text))
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines())).strip()
+    return re.sub(r"\{\{\{(\w+)_html\}\}\}", r"{{{\1}}}", text)  # plain text takes the raw values
+
+
 class TemplateRenderer:
     """The default: one template per channel kind, personalized by variable substitution."""
 
@@ -77,11 +88,13 @@ class TemplateRenderer:
         self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
         part = content.get(self.kind) or {}
         if self.kind == Channel.Kind.EMAIL:
+            html = part.get("html", "")
             self.template = MessageTemplate(
                 key=f"bulletin-send-{send.pk}",
                 subject=part.get("subject") or send.subject,
-                html=part.get("html", ""),
-                text=part.get("text", ""),
+                html=html,
+                # Every email carries a plain-text part, derived from the HTML when none was written.
+                text=part.get("text") or html_to_text(html),
             )
         else:
             # Serialized once; each recipient's values are substituted JSON-escaped.

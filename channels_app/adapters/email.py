@@ -84,6 +84,9 @@ class EmailAdapter(ChannelAdapter):
                     errors[name] = "must be an email address (optionally 'Name <address>')"
         if config.get("esp") == "smtp" and not config.get("host"):
             errors["host"] = "SMTP needs a host"
+        timeout = config.get("timeout_seconds")
+        if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout <= 120):
+            errors["timeout_seconds"] = "seconds between 0 and 120"
         if config.get("endpoint_url") and not str(config["endpoint_url"]).startswith(("http://", "https://")):
             errors["endpoint_url"] = "must be an http(s) URL"
         if errors:
@@ -108,7 +111,8 @@ class EmailAdapter(ChannelAdapter):
     def _anymail_kwargs(self) -> dict[str, Any]:
         if self.esp != SES:
             return dict(self.credentials)  # e.g. api_key / server_token, named as anymail names them
-        client_params: dict[str, Any] = {"config": BOTO_CONFIG}
+        timeout = float(self.config.get("timeout_seconds", BOTO_CONFIG["read_timeout"]))
+        client_params: dict[str, Any] = {"config": {**BOTO_CONFIG, "read_timeout": timeout}}
         if self.config.get("region"):
             client_params["region_name"] = self.config["region"]
         if self.config.get("endpoint_url"):

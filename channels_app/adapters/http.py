@@ -55,15 +55,15 @@ def sanitize_url(url: str) -> str:
 
 
 def retry_after_seconds(response: requests.Response, body: Any = None) -> float | None:
-    header = response.headers.get("Retry-After")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            return None
+    """Seconds to wait: a JSON `retry_after` (Discord's, precise) before the Retry-After header
+    (whole seconds, rounded up)."""
     if isinstance(body, dict) and isinstance(body.get("retry_after"), (int, float)):
-        return float(body["retry_after"])
-    return None
+        return max(0.0, float(body["retry_after"]))
+    header = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
 
 
 class HttpAdapter(ChannelAdapter):
@@ -73,7 +73,6 @@ class HttpAdapter(ChannelAdapter):
         super().__init__(**kwargs)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.max_redirects = 0
 
     def close(self) -> None:
         self.session.close()

@@ -65,28 +65,20 @@ def channel_create(
     fallback: Channel | None = None,
     tracking_enabled: bool = True,
 ) -> Channel:
-    config, credentials = dict(config or {}), dict(credentials or {})
     if kind not in ADAPTERS:
         raise ApplicationError.for_fields({"kind": f"must be one of {', '.join(ADAPTERS)}"})
-    channel_validate(
-        kind=kind,
-        audience=audience,
-        config=config,
-        credentials=credentials,
-        fallback=fallback,
-        rate_limit_per_second=rate_limit_per_second,
-    )
     channel = Channel(
         name=name,
         kind=kind,
         audience=audience,
-        config=config,
-        credentials=credentials,
+        config=dict(config or {}),
+        credentials=dict(credentials or {}),
         is_default=is_default,
         rate_limit_per_second=rate_limit_per_second,
         fallback=fallback,
         tracking_enabled=tracking_enabled,
     )
+    _validate_instance(channel)
     _save(channel)
     channel.topics.set(topics)
     return channel
@@ -104,6 +96,14 @@ def channel_update(*, channel: Channel, credentials: dict | None = None, topics=
         channel.credentials = dict(credentials)
     if channel.fallback_id == channel.pk and channel.pk:
         raise ApplicationError.for_fields({"fallback": "a channel cannot be its own fallback"})
+    _validate_instance(channel)
+    _save(channel)
+    if topics is not None:
+        channel.topics.set(topics)
+    return channel
+
+
+def _validate_instance(channel: Channel) -> None:
     channel_validate(
         kind=channel.kind,
         audience=channel.audience,
@@ -112,10 +112,6 @@ def channel_update(*, channel: Channel, credentials: dict | None = None, topics=
         fallback=channel.fallback,
         rate_limit_per_second=channel.rate_limit_per_second,
     )
-    _save(channel)
-    if topics is not None:
-        channel.topics.set(topics)
-    return channel
 
 
 def _save(channel: Channel) -> None:

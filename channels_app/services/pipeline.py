@@ -23,9 +23,10 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from channels_app import ratelimit
-from channels_app.adapters import adapter_for
+from channels_app.adapters import ADAPTERS, adapter_for
 from channels_app.adapters.base import (
     ChannelAdapter,
+    ConfigError,
     PermanentProviderError,
     ProviderError,
     ProviderPausedError,
@@ -43,6 +44,7 @@ from channels_app.services.deliveries import (
     deliveries_record,
     deliveries_rows,
 )
+from core.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +77,29 @@ def delivery_batch_send(*, channel_id: int, delivery_ids: Sequence[int]) -> Batc
     if not channel.is_active:
         outcome.failed = deliveries_fail(ids=claimed, reason=f"channel disabled: {channel.disabled_reason}")
         return outcome
+    problem = channel_config_problem(channel)
+    if problem:  # edited into a broken state behind the services' back: stop, say why
+        from channels_app.services.channels import channel_disable
+
+        channel_disable(channel=channel, reason=problem)
+        outcome.failed = deliveries_fail(ids=claimed, reason=problem)
+        return outcome
     carrier, probe = _carrier(channel, claimed, outcome)
     if carrier is not None:
         messages = _render(channel, claimed, outcome)
         _hand_off(channel, carrier, messages, outcome, probe=probe)
     sends_complete(send_ids=Delivery.objects.filter(pk__in=claimed).values("send_id"))
     return outcome
+
+
+def channel_config_problem(channel: Channel) -> str:
+    try:
+        ADAPTERS[channel.kind].validate(channel.config, channel.credentials)
+    except ConfigError as exc:
+        return f"invalid channel configuration: {exc}"
+    except DecryptionError as exc:
+        return f"credentials unreadable: {exc}"
+    return ""
 
 
 def _carrier(channel: Channel, claimed: list[int], outcome: BatchOutcome) -> tuple[Channel | None, bool]:
@@ -147,33 +166,60 @@ def _run_chunks(
     via: Channel | None,
 ) -> bool:
     """Send chunks with up to `adapter.parallelism` in flight; False when sending stopped early."""
-    queue = list(chunks)
-    in_flight: dict[Future, list[RenderedMessage]] = {}
-    stopped = False
     with ThreadPoolExecutor(max_workers=adapter.parallelism, thread_name_prefix="bulletin-send") as pool:
-        while queue or in_flight:
-            while queue and not stopped and len(in_flight) < adapter.parallelism:
-                chunk = queue[0]
-                reservation = ratelimit.reserve(key=f"channel:{carrier.pk}", rate_per_second=rate, units=len(chunk))
-                if not reservation.granted:
-                    _defer_rest(
-                        queue, carrier, outcome, wait=reservation.wait, reason="rate limit: waiting for capacity"
-                    )
-                    queue = []
-                    break
-                time.sleep(reservation.wait)
-                in_flight[pool.submit(adapter.send_batch, queue.pop(0))] = chunk
-            if not in_flight:
-                break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                chunk = in_flight.pop(future)
-                if not _record_chunk(carrier, chunk, future, outcome, via=via):
-                    stopped = True
-            if stopped and queue:
-                _stop_rest(queue, carrier, outcome)
+        runner = _ChunkRunner(carrier, adapter, pool, outcome, via)
+        return runner.run(list(chunks), rate)
+
+
+class _ChunkRunner:
+    """Submits chunks under the rate limit and records each as soon as it returns. While it
+    waits for rate capacity it keeps recording, so a failing provider stops the batch after
+    the calls already in flight, not after the whole batch."""
+
+    def __init__(self, carrier, adapter, pool, outcome, via):
+        self.carrier, self.adapter, self.pool, self.outcome, self.via = carrier, adapter, pool, outcome, via
+        self.in_flight: dict[Future, list[RenderedMessage]] = {}
+        self.stopped = False
+
+    def run(self, queue: list[list[RenderedMessage]], rate: float) -> bool:
+        while queue and not self.stopped:
+            if len(self.in_flight) >= self.adapter.parallelism:
+                self._record(timeout=None)
+                continue
+            reservation = ratelimit.reserve(key=f"channel:{self.carrier.pk}", rate_per_second=rate, units=len(queue[0]))
+            if not reservation.granted:
+                _defer_rest(queue, self.carrier, self.outcome, wait=reservation.wait, reason="rate limit: waiting")
                 queue = []
-    return not stopped
+                break
+            self._record_while_waiting(reservation.wait)
+            if self.stopped:
+                break
+            chunk = queue.pop(0)
+            self.in_flight[self.pool.submit(self.adapter.send_batch, chunk)] = chunk
+        while self.in_flight:
+            self._record(timeout=None)
+        if self.stopped and queue:
+            _stop_rest(queue, self.carrier, self.outcome)
+        return not self.stopped
+
+    def _record_while_waiting(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0 and not self.stopped:
+            if not self.in_flight:
+                time.sleep(remaining)
+                return
+            self._record(timeout=remaining)
+        if not self.stopped:
+            self._record(timeout=0)
+
+    def _record(self, *, timeout: float | None) -> None:
+        if not self.in_flight:
+            return
+        done, _ = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            chunk = self.in_flight.pop(future)
+            if not _record_chunk(self.carrier, chunk, future, self.outcome, via=self.via):
+                self.stopped = True
 
 
 def _record_chunk(

@@ -74,3 +74,19 @@ def test_broadcast_payloads_go_to_the_channel_destination_without_personal_links
     message = prepare(send=send, channel=channel).render(DeliveryRow(3, "", None))
     assert message.recipient == ""
     assert "/t/c/" in message.payload["content"] and "/u/" not in message.payload["content"]
+
+
+def test_an_email_without_a_text_part_gets_one_from_its_html():
+    send = SendFactory(
+        content={
+            "email": {
+                "subject": "s",
+                "html": '<h1>Hi {{{name_html}}}</h1><p>Read <a href="{{{link_0}}}">this</a>.</p><style>p{}</style>',
+            },
+            "links": ["https://x"],
+            "tracking": False,
+        }
+    )
+    message = prepare(send=send, channel=ChannelFactory()).render(DeliveryRow(1, "a@example.com", 1, "Ada"))
+    _, _, text = message.template.render(message.variables)
+    assert text == "Hi Ada\nRead this (https://x)."

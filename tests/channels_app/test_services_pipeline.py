@@ -204,3 +204,56 @@ def test_while_the_primary_is_down_the_fallback_channel_carries_the_mail(
     assert outcome.sent == 3
     assert set(Delivery.objects.filter(pk__in=ids).values_list("sent_via", flat=True)) == {outbox_channel.pk}
     assert len(_outbox(settings)) == 3
+
+
+def _send_through(channel, make_send, topic, django_capture_on_commit_callbacks, kind, url="https://hooks.example/x"):
+    from tests.factories import SubscriberFactory, SubscriptionFactory
+
+    subscriber = SubscriberFactory(slack_member_id="U0ADA0001", webhook_url=url)
+    SubscriptionFactory(subscriber=subscriber, topic=topic, channel_kind=kind)
+    audience = {"topic_ids": [topic.pk], "frequencies": ["instant"], "channel_kinds": [kind]}
+    return _run(make_send(audience=audience), django_capture_on_commit_callbacks)
+
+
+def test_a_revoked_slack_token_disables_the_channel_and_fails_deliveries_with_the_reason(
+    slack_emulator, make_send, topic, django_capture_on_commit_callbacks
+):
+    slack_emulator.set_token("xoxb-revoked", "token_revoked")
+    channel = ChannelFactory(
+        kind="slack", is_default=True, config={"base_url": slack_emulator.url}, credentials={"token": "xoxb-revoked"}
+    )
+    send = _send_through(channel, make_send, topic, django_capture_on_commit_callbacks, "slack")
+    delivery = send.deliveries.get()
+    assert delivery.state == Delivery.State.FAILED
+    assert "token_revoked" in delivery.last_error
+    channel.refresh_from_db()
+    assert not channel.is_active and "token_revoked" in channel.disabled_reason
+
+
+def test_a_malformed_channel_config_fails_deliveries_with_a_clear_reason(
+    make_send, topic, django_capture_on_commit_callbacks
+):
+    channel = ChannelFactory(kind="webhook", is_default=True, config={}, credentials={"secret": "not-a-secret"})
+    send = _send_through(channel, make_send, topic, django_capture_on_commit_callbacks, "webhook")
+    delivery = send.deliveries.get()
+    assert delivery.state == Delivery.State.FAILED
+    assert "invalid channel configuration" in delivery.last_error and "secret" in delivery.last_error
+    channel.refresh_from_db()
+    assert not channel.is_active
+
+
+def test_a_bad_webhook_url_fails_that_delivery_and_nothing_crashes(
+    make_send, topic, settings, django_capture_on_commit_callbacks
+):
+    from channels_app.adapters.webhook import generate_secret
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    channel = ChannelFactory(kind="webhook", is_default=True, config={}, credentials={"secret": generate_secret()})
+    send = _send_through(
+        channel, make_send, topic, django_capture_on_commit_callbacks, "webhook", url="http://10.0.0.1/internal"
+    )
+    delivery = send.deliveries.get()
+    assert delivery.state == Delivery.State.FAILED
+    assert "private address" in delivery.last_error
+    channel.refresh_from_db()
+    assert channel.is_active, "one subscriber's bad URL does not disable the channel"
