@@ -5,7 +5,6 @@ never be delivered and the test would time out. It shares the test's PostgreSQL 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from channels_app.models import Delivery, Send
@@ -23,54 +21,41 @@ from publishing.models import Publication
 from publishing.services.publish import publication_publish
 from publishing.tasks import publications_publish_due_task
 from tests.factories import PublicationFactory, SubscriberFactory, SubscriptionFactory
+from tests.worker import require_real_services, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(settings.BASE_DIR)
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def alerts_worker(tmp_path, redis_client):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: the worker process shares the test database (set DATABASE_URL)")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "BULLETIN_VAR_DIR": str(tmp_path / "var"),
-    }
-    log = (tmp_path / "worker.log").open("w")
+    """One worker process, solo pool, consuming only the `alerts` queue."""
+    require_real_services()
+    log_path = tmp_path / "worker.log"
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--queues", "alerts"]
-    command += ["--loglevel", "WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat"]
-    worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    command += ["--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"]
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=worker_env(BULLETIN_VAR_DIR=str(tmp_path / "var")),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False  # this process enqueues for real
     try:
+        wait_for(lambda: "ready." in log_path.read_text(), timeout=60, what="the worker to be ready")
         yield worker
     finally:
         app.conf.task_always_eager = eager
         worker.terminate()
         worker.wait(timeout=30)
-        log.close()
-        print((tmp_path / "worker.log").read_text()[-3000:])
 
 
-def _wait(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+def _wait(predicate, what: str):
+    return wait_for(predicate, timeout=60, what=what, interval=0.2)
 
 
 def test_an_alert_goes_through_a_real_worker_on_the_alerts_queue_to_ses_once(
