@@ -50,6 +50,14 @@ def personal_channel(*, kind: str) -> Channel | None:
     ).first()
 
 
+def personal_channels(*, kinds: Sequence[str]) -> dict[str, Channel]:
+    """`personal_channel` for several kinds in one query."""
+    rows = Channel.objects.filter(
+        kind__in=list(kinds), audience=Channel.Audience.SUBSCRIBERS, is_default=True, is_active=True
+    )
+    return {channel.kind: channel for channel in rows}
+
+
 def broadcast_channels(*, topic_ids: Sequence[int]) -> QuerySet[Channel]:
     return (
         Channel.objects.filter(audience=Channel.Audience.BROADCAST, is_active=True, topics__in=list(topic_ids))
@@ -67,8 +75,10 @@ def publication_audience(*, topic_ids: Sequence[int]) -> dict[str, Any]:
     (instant subscribers with an address for that kind) and broadcast destinations. Digest
     readers are counted apart: they get it later, in their digest."""
     personal = []
-    for kind in (ChannelKind.EMAIL, ChannelKind.SLACK, ChannelKind.WEBHOOK):
-        channel = personal_channel(kind=kind)
+    kinds = [ChannelKind.EMAIL, ChannelKind.SLACK, ChannelKind.WEBHOOK]
+    channels = personal_channels(kinds=kinds)
+    for kind in kinds:
+        channel = channels.get(kind)
         count = audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"]).count() if channel else 0
         personal.append(
             {"kind": kind, "channel_id": channel.pk if channel else None, "channel": channel.name if channel else None}
