@@ -5,6 +5,17 @@ from rest_framework.routers import DefaultRouter
 
 from analytics.api.views import EngagementApi, PerformanceApi
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
+from publishing.api.views import (
+    PublicationABTestApi,
+    PublicationArchiveApi,
+    PublicationAudienceApi,
+    PublicationPreviewApi,
+    PublicationPublishApi,
+    PublicationReturnApi,
+    PublicationSubmitApi,
+    PublicationTestApi,
+    PublicationViewSet,
+)
 from subscribers.api.views import SubscriberExportApi, SubscriberViewSet, TopicViewSet
 
 
@@ -21,11 +32,27 @@ router.register("topics", TopicViewSet, basename="topic")
 router.register("subscribers", SubscriberViewSet, basename="subscriber")
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("sends", SendViewSet, basename="send")
+router.register("publications", PublicationViewSet, basename="publication")
+
+_PUBLICATION_ACTIONS = [
+    ("publish", PublicationPublishApi),
+    ("submit", PublicationSubmitApi),
+    ("return-to-draft", PublicationReturnApi),
+    ("archive", PublicationArchiveApi),
+    ("audience", PublicationAudienceApi),
+    ("preview", PublicationPreviewApi),
+    ("test", PublicationTestApi),
+    ("ab-test", PublicationABTestApi),
+]
 
 urlpatterns = [
     re_path(r"^analytics/engagement/?$", EngagementApi.as_view(), name="analytics-engagement"),
     re_path(r"^analytics/performance/?$", PerformanceApi.as_view(), name="analytics-performance"),
     re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
     re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),
+    *[
+        re_path(rf"^publications/(?P<pk>\d+)/{action}/?$", view.as_view(), name=f"publication-{action}")
+        for action, view in _PUBLICATION_ACTIONS
+    ],
     *router.urls,
 ]

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/publishing/", include("config.api_router")),
     path("", include("subscribers.urls")),
+    path("", include("publishing.urls")),
     re_path(r"^dev/sinks/(?P<kind>slack|discord|webhook)/(?P<method>[\w.]*)$", sinks.sink, name="dev-sink"),
 ]
 

@@ -23,6 +23,7 @@ class Publication(models.Model):
     Priority = PublicationPriority
 
     title = models.CharField(max_length=200)
+    email_subject = models.CharField(max_length=300, blank=True, help_text="Subject of the email; blank: the title.")
     slug = models.SlugField(max_length=220, unique=True)
     summary = models.TextField(blank=True)
     body = models.TextField(blank=True, help_text="Markdown; sanitized when rendered.")
@@ -35,6 +36,10 @@ class Publication(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="publications"
+    )
+    # The publisher who scheduled or published it: a scheduled publication goes out in their name.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -64,3 +69,133 @@ class Publication(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class PublicationTransition(models.Model):
+    """Audit trail of the editorial workflow: who moved a publication from one state to another."""
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=16, choices=PublicationState.choices)
+    to_state = models.CharField(max_length=16, choices=PublicationState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} → {self.to_state}"
+
+
+class DigestFrequency(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
+class DigestLog(models.Model):
+    """One subscriber's digest for one period, sent or found empty.
+
+    (subscriber, frequency, period) is unique: claiming a period is an INSERT ... ON CONFLICT
+    DO NOTHING, so repeated or overlapping beat runs never build two digests for it. `period`
+    is the subscriber's local date of the digest (daily) or the Monday of its ISO week (weekly),
+    never a UTC hour, so a repeated or skipped local hour around a DST change cannot make a
+    second period or lose one. `window_end` starts the next digest's window.
+    """
+
+    Frequency = DigestFrequency
+
+    subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE, related_name="digest_logs")
+    frequency = models.CharField(max_length=8, choices=DigestFrequency.choices)
+    period = models.DateField(help_text="Local date (daily) or Monday of the ISO week (weekly).")
+    scheduled_for = models.DateTimeField(help_text="The subscriber's local digest hour, in UTC.")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    publication_ids = models.JSONField(default=list, blank=True, help_text="Ranked items sent, best first.")
+    send = models.ForeignKey(
+        "channels_app.Send", null=True, blank=True, on_delete=models.SET_NULL, related_name="digest_logs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "frequency", "period"], name="digestlog_one_per_period"),
+            models.CheckConstraint(condition=Q(frequency__in=DigestFrequency.values), name="digestlog_frequency_valid"),
+        ]
+        indexes = [models.Index(fields=["subscriber", "window_end"], name="digestlog_subscriber_window")]
+
+    def __str__(self) -> str:
+        return f"{self.frequency} digest {self.period} for subscriber {self.subscriber_id}"
+
+    @property
+    def item_count(self) -> int:
+        return len(self.publication_ids or [])
+
+
+class ABTestMetric(models.TextChoices):
+    OPENS = "opens", "Opens"
+    CLICKS = "clicks", "Clicks"
+
+
+class ABTestStatus(models.TextChoices):
+    DRAFT = "draft", "Waiting for the publication to be published"
+    TESTING = "testing", "Testing variants"
+    WINNER_SENT = "winner_sent", "Winner sent to the rest"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ABTest(models.Model):
+    """A subject-line test for a newsletter: each variant goes to a share of `test_fraction` of
+    the email audience (one Send per variant); after `wait_minutes` the variant with the best
+    human open or click rate goes to everyone else (one more Send)."""
+
+    Metric = ABTestMetric
+    Status = ABTestStatus
+
+    publication = models.OneToOneField(Publication, on_delete=models.CASCADE, related_name="ab_test")
+    metric = models.CharField(max_length=8, choices=ABTestMetric.choices, default=ABTestMetric.OPENS)
+    test_fraction = models.FloatField(default=0.2, help_text="Share of the email audience in the test (0.02-0.5).")
+    wait_minutes = models.PositiveIntegerField(default=60, help_text="How long the test runs before the winner goes.")
+    status = models.CharField(max_length=16, choices=ABTestStatus.choices, default=ABTestStatus.DRAFT)
+    decide_at = models.DateTimeField(null=True, blank=True)
+    winner = models.ForeignKey("ABTestVariant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    winner_send = models.ForeignKey(
+        "channels_app.Send", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "A/B subject test"
+        constraints = [
+            models.CheckConstraint(condition=Q(metric__in=ABTestMetric.values), name="abtest_metric_valid"),
+            models.CheckConstraint(condition=Q(status__in=ABTestStatus.values), name="abtest_status_valid"),
+            models.CheckConstraint(condition=Q(test_fraction__gt=0, test_fraction__lt=1), name="abtest_fraction_range"),
+        ]
+        indexes = [models.Index(fields=["status", "decide_at"], name="abtest_status_decide")]
+
+    def __str__(self) -> str:
+        return f"A/B test of {self.publication}"
+
+
+class ABTestVariant(models.Model):
+    test = models.ForeignKey(ABTest, on_delete=models.CASCADE, related_name="variants")
+    index = models.PositiveSmallIntegerField()
+    subject = models.CharField(max_length=300)
+    send = models.ForeignKey("channels_app.Send", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["test", "index"], name="abtestvariant_unique_index")]
+
+    def __str__(self) -> str:
+        return f"{chr(65 + self.index)}: {self.subject}"
+
+    @property
+    def label(self) -> str:
+        return chr(65 + self.index)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, QuerySet
 
-from channels_app.models import Channel
-from subscribers.models import ChannelKind, Subscriber, Subscription
+from analytics.models import EngagementEvent
+from channels_app.models import Channel, Delivery, Send
+from publishing.models import Publication
+from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
 from subscribers.selectors import mailable_subscribers
 
 # Where a personal message of each kind goes: the subscriber's address, member ID or URL.
@@ -15,10 +19,17 @@ _ADDRESS = {ChannelKind.EMAIL: "email", ChannelKind.SLACK: "slack_member_id", Ch
 
 
 def audience_recipients(
-    *, kind: str, topic_ids: Sequence[int], frequencies: Sequence[str], subscriber_ids: Sequence[int] | None = None
+    *,
+    kind: str,
+    topic_ids: Sequence[int],
+    frequencies: Sequence[str],
+    subscriber_ids: Sequence[int] | None = None,
+    exclude_send_ids: Sequence[int] = (),
 ) -> QuerySet[Subscriber]:
     """Mailable subscribers with a subscription of `kind` to one of the topics at one of the
-    frequencies, annotated with `address`. One query; no rows are loaded here."""
+    frequencies, annotated with `address`. One query; no rows are loaded here.
+    `exclude_send_ids` leaves out whoever has a delivery in those sends (an A/B test's winner
+    goes to everyone the variants did not reach)."""
     wanted = Subscription.objects.filter(
         subscriber=OuterRef("pk"), topic_id__in=list(topic_ids), channel_kind=kind, frequency__in=list(frequencies)
     )
@@ -26,6 +37,9 @@ def audience_recipients(
     recipients = mailable_subscribers().filter(Exists(wanted)).exclude(**{field: ""}).annotate(address=F(field))
     if subscriber_ids is not None:
         recipients = recipients.filter(pk__in=list(subscriber_ids))
+    if exclude_send_ids:
+        reached = Delivery.objects.filter(send_id__in=list(exclude_send_ids), subscriber_id=OuterRef("pk"))
+        recipients = recipients.filter(~Exists(reached))
     return recipients.order_by("pk")
 
 
@@ -36,9 +50,148 @@ def personal_channel(*, kind: str) -> Channel | None:
     ).first()
 
 
+def personal_channels(*, kinds: Sequence[str]) -> dict[str, Channel]:
+    """`personal_channel` for several kinds in one query."""
+    rows = Channel.objects.filter(
+        kind__in=list(kinds), audience=Channel.Audience.SUBSCRIBERS, is_default=True, is_active=True
+    )
+    return {channel.kind: channel for channel in rows}
+
+
 def broadcast_channels(*, topic_ids: Sequence[int]) -> QuerySet[Channel]:
     return (
         Channel.objects.filter(audience=Channel.Audience.BROADCAST, is_active=True, topics__in=list(topic_ids))
         .distinct()
         .order_by("pk")
     )
+
+
+def publication_list() -> QuerySet[Publication]:
+    return Publication.objects.select_related("author", "approved_by").prefetch_related("topics").order_by("-id")
+
+
+def publication_audience(*, topic_ids: Sequence[int]) -> dict[str, Any]:
+    """Exactly who a publication of these topics would reach now, per channel: personal channels
+    (instant subscribers with an address for that kind) and broadcast destinations. Digest
+    readers are counted apart: they get it later, in their digest."""
+    personal = []
+    kinds = [ChannelKind.EMAIL, ChannelKind.SLACK, ChannelKind.WEBHOOK]
+    channels = personal_channels(kinds=kinds)
+    for kind in kinds:
+        channel = channels.get(kind)
+        count = audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"]).count() if channel else 0
+        personal.append(
+            {"kind": kind, "channel_id": channel.pk if channel else None, "channel": channel.name if channel else None}
+            | {"recipients": count}
+        )
+    broadcast = [
+        {"kind": c.kind, "channel_id": c.pk, "channel": c.name, "recipients": 1}
+        for c in broadcast_channels(topic_ids=topic_ids)
+    ]
+    digest = audience_recipients(
+        kind=ChannelKind.EMAIL,
+        topic_ids=topic_ids,
+        frequencies=[Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY],
+    ).count()
+    total = sum(row["recipients"] for row in personal + broadcast)
+    return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}
+
+
+_HANDED = [
+    Delivery.State.SENT,
+    Delivery.State.DELIVERED,
+    Delivery.State.BOUNCED,
+    Delivery.State.COMPLAINED,
+]
+
+
+def publication_stats(*, publication: Publication) -> dict[str, Any]:
+    """Sends, delivery counts per channel and state, and engagement of a publication: three
+    aggregate queries whatever its size (alerts, newsletters and A/B sends; digests are counted
+    on their own sends)."""
+    sends = list(
+        Send.objects.filter(publication=publication)
+        .order_by("created_at", "pk")
+        .values("id", "key", "kind", "status", "subject", "audience_size", "created_at", "finished_at")
+    )
+    rows = (
+        Delivery.objects.filter(send__publication=publication)
+        .values_list("channel_id", "channel__name", "channel__kind", "state")
+        .annotate(n=Count("pk"))
+        .order_by("channel_id")
+    )
+    channels: dict[int, dict[str, Any]] = {}
+    by_state = dict.fromkeys(Delivery.State.values, 0)
+    for channel_id, name, kind, state, n in rows:
+        entry = channels.setdefault(channel_id, {"channel_id": channel_id, "channel": name, "kind": kind, "total": 0})
+        entry.setdefault("states", dict.fromkeys(Delivery.State.values, 0))[state] = n
+        entry["total"] += n
+        by_state[state] += n
+    return {
+        "sends": sends,
+        "deliveries": {"total": sum(by_state.values()), "by_state": by_state, "by_channel": list(channels.values())},
+        "engagement": _engagement(
+            EngagementEvent.objects.filter(delivery__send__publication=publication),
+            handed=sum(by_state[s] for s in _HANDED),
+        ),
+    }
+
+
+def _engagement(events: QuerySet[EngagementEvent], *, handed: int) -> dict[str, Any]:
+    rows = events.values_list("kind", "is_machine").annotate(n=Count("pk"), unique=Count("delivery_id", distinct=True))
+    counts: dict[tuple[str, bool], tuple[int, int]] = {(k, m): (n, u) for k, m, n, u in rows.order_by()}
+
+    def human(kind: str) -> tuple[int, int]:
+        return counts.get((kind, False), (0, 0))
+
+    opens, clicks = human(EngagementEvent.Kind.OPEN), human(EngagementEvent.Kind.CLICK)
+    return {
+        "opens": opens[0],
+        "unique_opens": opens[1],
+        "clicks": clicks[0],
+        "unique_clicks": clicks[1],
+        "machine_opens": counts.get((EngagementEvent.Kind.OPEN, True), (0, 0))[0],
+        "bounces": sum(n for (k, _), (n, _) in counts.items() if k == EngagementEvent.Kind.BOUNCE),
+        "complaints": sum(n for (k, _), (n, _) in counts.items() if k == EngagementEvent.Kind.COMPLAINT),
+        "unsubscribes": sum(n for (k, _), (n, _) in counts.items() if k == EngagementEvent.Kind.UNSUBSCRIBE),
+        "handed_to_provider": handed,
+        "open_rate": round(opens[1] / handed, 4) if handed else None,
+        "click_rate": round(clicks[1] / handed, 4) if handed else None,
+    }
+
+
+# --- Public archive -----------------------------------------------------------------------------
+
+
+def archive_publications() -> QuerySet[Publication]:
+    """Published publications with at least one public topic, newest first (lists and feeds)."""
+    public = Publication.topics.through.objects.filter(publication=OuterRef("pk"), topic__is_public=True)
+    return (
+        Publication.objects.filter(Exists(public), state=Publication.State.PUBLISHED)
+        .prefetch_related(Prefetch("topics", queryset=Topic.objects.filter(is_public=True).order_by("name")))
+        .order_by("-published_at", "-pk")
+    )
+
+
+def archive_publication_get(*, slug: str) -> Publication | None:
+    """Its page stays up once archived, so links in messages already sent keep working."""
+    public = Publication.topics.through.objects.filter(publication=OuterRef("pk"), topic__is_public=True)
+    return (
+        Publication.objects.filter(
+            Exists(public), slug=slug, state__in=[Publication.State.PUBLISHED, Publication.State.ARCHIVED]
+        )
+        .prefetch_related(Prefetch("topics", queryset=Topic.objects.filter(is_public=True).order_by("name")))
+        .first()
+    )
+
+
+def archive_last_modified(*, topic_slug: str | None = None, slug: str | None = None) -> datetime | None:
+    """When anything shown on an archive page last changed (archiving counts: it leaves lists)."""
+    rows = Publication.objects.filter(
+        state__in=[Publication.State.PUBLISHED, Publication.State.ARCHIVED], topics__is_public=True
+    )
+    if topic_slug is not None:
+        rows = rows.filter(topics__slug=topic_slug)
+    if slug is not None:
+        rows = rows.filter(slug=slug)
+    return rows.aggregate(last=Max("updated_at"))["last"]

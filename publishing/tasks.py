@@ -1,3 +1,5 @@
+"""Celery tasks of publishing: thin wrappers around services (STYLE §5)."""
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -9,3 +11,25 @@ def send_materialize_task(*, send_id: int) -> int:
     from publishing.services.fanout import send_materialize
 
     return send_materialize(send_id=send_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
+def publications_publish_due_task() -> int:
+    from publishing.services.publish import publications_publish_due
+
+    return publications_publish_due()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
+def digests_run_task() -> dict:
+    from publishing.services.digests import digests_run
+
+    outcome = digests_run()
+    return {"due": outcome.due, "sent": outcome.sent, "empty": outcome.empty, "skipped": outcome.skipped}
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
+def abtests_decide_due_task() -> int:
+    from publishing.services.abtests import abtests_decide_due
+
+    return abtests_decide_due()

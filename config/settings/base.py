@@ -299,6 +299,31 @@ CIRCUIT_PROBE_TIMEOUT_SECONDS = env.int("CIRCUIT_PROBE_TIMEOUT_SECONDS", default
 # (SSRF) unless this is on; local settings turn it on for the dev sinks.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 
+# --- Publishing: digests, personalization, archive ---------------------------------------
+# Items per digest, and how late a digest may still go out after its local hour (beat was
+# down): later than this, that period is skipped and its items roll into the next digest.
+DIGEST_TOP_N = env.int("DIGEST_TOP_N", default=10)
+DIGEST_CATCH_UP_HOURS = env.int("DIGEST_CATCH_UP_HOURS", default=12)
+# Oldest publication a digest may list, however long ago the subscriber's last digest was.
+DIGEST_MAX_LOOKBACK_DAYS = env.int("DIGEST_MAX_LOOKBACK_DAYS", default=14)
+# Subscribers ranked, claimed and written per transaction.
+DIGEST_BATCH_SIZE = env.int("DIGEST_BATCH_SIZE", default=1000)
+# The next window starts this much before a run, for publications committed during it.
+DIGEST_WINDOW_GRACE_SECONDS = env.int("DIGEST_WINDOW_GRACE_SECONDS", default=60)
+# Ranking: score = weights x (topic match, recency, quality, engagement); see publishing.services.ranking.
+RANKING_WEIGHT_TOPIC = env.float("RANKING_WEIGHT_TOPIC", default=1.0)
+RANKING_WEIGHT_RECENCY = env.float("RANKING_WEIGHT_RECENCY", default=1.0)
+RANKING_WEIGHT_QUALITY = env.float("RANKING_WEIGHT_QUALITY", default=0.5)
+RANKING_WEIGHT_ENGAGEMENT = env.float("RANKING_WEIGHT_ENGAGEMENT", default=1.0)
+RANKING_RECENCY_HALF_LIFE_HOURS = env.float("RANKING_RECENCY_HALF_LIFE_HOURS", default=24.0)
+RANKING_DEFAULT_QUALITY = env.float("RANKING_DEFAULT_QUALITY", default=0.5)
+RANKING_CLICK_HALF_LIFE_DAYS = env.float("RANKING_CLICK_HALF_LIFE_DAYS", default=30.0)
+RANKING_CLICK_LOOKBACK_DAYS = env.int("RANKING_CLICK_LOOKBACK_DAYS", default=180)
+RANKING_CLICK_SATURATION = env.float("RANKING_CLICK_SATURATION", default=3.0)
+# Public archive pages and RSS/Atom feeds: cache lifetime (seconds) and items per page.
+ARCHIVE_CACHE_SECONDS = env.int("ARCHIVE_CACHE_SECONDS", default=300)
+ARCHIVE_PAGE_SIZE = env.int("ARCHIVE_PAGE_SIZE", default=20)
+
 # --- Subscriber links ---------------------------------------------------------------------
 # Signed-token lifetimes (seconds). Unsubscribe links must keep working for months.
 CONFIRM_TOKEN_MAX_AGE = env.int("CONFIRM_TOKEN_MAX_AGE", default=7 * 24 * 3600)

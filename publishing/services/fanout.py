@@ -2,7 +2,8 @@
 
 `Send.audience` says who:
     {"topic_ids": [...], "frequencies": ["instant"], "channel_kinds": ["email", "slack", "webhook"],
-     "broadcast": true, "subscriber_ids": [...] (optional restriction)}
+     "broadcast": true, "subscriber_ids": [...] (optional restriction),
+     "exclude_send_ids": [...] (optional: not whoever has a delivery in those sends)}
 Each page of subscribers becomes deliveries with one INSERT ... SELECT (ON CONFLICT DO
 NOTHING, so a repeated or resumed fan-out creates nothing twice) and is enqueued as soon as
 its transaction commits: workers send page one while page two is being written.
@@ -20,7 +21,7 @@ from channels_app.models import Channel, Send
 from channels_app.services.deliveries import deliveries_create_from, delivery_create_broadcast
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
 from channels_app.services.pipeline import sends_complete
-from publishing.selectors import audience_recipients, broadcast_channels, personal_channel
+from publishing.selectors import audience_recipients, broadcast_channels, personal_channels
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +43,16 @@ def send_start(*, send: Send) -> Send:
 
 def send_materialize(*, send_id: int) -> int:
     """Create and enqueue every delivery of a send; returns how many this run created."""
-    send = Send.objects.get(pk=send_id)
+    send = Send.objects.defer("content").get(pk=send_id)  # the message itself is not needed here
     if send.status not in (Send.Status.SENDING, Send.Status.PAUSED) or send.audience_ready:
         return 0
     audience = send.audience or {}
     queue = queue_for(kind=send.kind, high_priority=send.high_priority)
     created = 0
-    for kind in audience.get("channel_kinds", ["email"]):
-        channel = personal_channel(kind=kind)
+    kinds = audience.get("channel_kinds", ["email"])
+    channels = personal_channels(kinds=kinds)
+    for kind in kinds:
+        channel = channels.get(kind)
         if channel is None:
             logger.warning("send %s: no active default %s channel; those subscribers are skipped", send.pk, kind)
             continue
@@ -71,6 +74,7 @@ def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dic
         topic_ids=audience.get("topic_ids", []),
         frequencies=audience.get("frequencies", ["instant"]),
         subscriber_ids=audience.get("subscriber_ids"),
+        exclude_send_ids=audience.get("exclude_send_ids", ()),
     )
     page, last, created = settings.DELIVERY_MATERIALIZE_CHUNK, 0, 0
     while True:

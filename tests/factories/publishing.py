@@ -1,4 +1,5 @@
 import factory
+from django.utils import timezone
 from django.utils.text import slugify
 
 from publishing.models import Publication
@@ -18,3 +19,9 @@ class PublicationFactory(factory.django.DjangoModelFactory):
     def topics(self, create, extracted, **kwargs):
         if create and extracted:
             self.topics.set(extracted)
+
+    class Params:
+        published = factory.Trait(
+            state=Publication.State.PUBLISHED,
+            published_at=factory.LazyFunction(timezone.now),
+        )

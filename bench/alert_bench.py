@@ -1,0 +1,214 @@
+"""Alert benchmark: latency from publishing an alert to its hand-off to the provider, over a burst.
+
+    make bench NAME=alert     (BENCH_ALERTS, BENCH_ALERT_SUBSCRIBERS, BENCH_ALERT_WORKERS to change sizes)
+
+Real processes: the SES v2 emulator CLI (20 ms latency per call, messages not stored) and
+BENCH_ALERT_WORKERS (4) Celery workers (solo pool, consuming only the `alerts` queue) on Redis;
+four processes on two cores, because a batch spends much of its time waiting on SES and the
+database (BENCH_WORKER_LOGLEVEL=INFO keeps each task's timing in /tmp/bulletin-bench-alert/).
+This process publishes BENCH_ALERTS alerts back to back through `publication_publish` (what
+admin and the API call), each to BENCH_ALERT_SUBSCRIBERS instant email subscribers. A
+delivery's latency is its `sent_at` (recorded when SES accepted its chunk) minus its
+publication's `published_at`. Headline: p95 over every delivery of the burst, in ms (target
+< 2,000). Warm-up alerts go first so worker start-up is not counted.
+Own database (bulletin_bench_alert) and Redis database (/9) unless the caller names others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+RUN_DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bulletin_bench"
+RUN_DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
+if os.environ.get("DATABASE_URL", RUN_DEFAULT_DB) == RUN_DEFAULT_DB:
+    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/bulletin_bench_alert"
+if os.environ.get("REDIS_URL", RUN_DEFAULT_REDIS) == RUN_DEFAULT_REDIS:
+    os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/9"
+os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
+
+ALERTS = int(os.environ.get("BENCH_ALERTS", "20"))
+SUBSCRIBERS = int(os.environ.get("BENCH_ALERT_SUBSCRIBERS", "100"))
+WORKERS = int(os.environ.get("BENCH_ALERT_WORKERS", "4"))
+LOGS = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/bulletin-bench-alert"))
+
+
+def _start_ses() -> tuple[subprocess.Popen, str]:
+    """The SES emulator CLI in its own process; its first stdout line says where it listens."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulators.sesv2", "--port", "0", "--latency-ms", "20", "--no-store"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    return process, json.loads(process.stdout.readline())["endpoint_url"]
+
+
+def _start_workers() -> list:
+    from bench.common import start
+
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--queues", "alerts"]
+    command += [
+        "--loglevel",
+        os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]
+    return [start([*command, "-n", f"alert-bench-{i}@%h"], log=LOGS / f"worker-{i}.log") for i in range(WORKERS)]
+
+
+def _dataset(endpoint_url: str):
+    from django.contrib.auth import get_user_model
+
+    from bench import datagen
+    from channels_app.models import Channel
+    from subscribers.models import Topic
+
+    topic = Topic.objects.create(slug="status", name="Status alerts")
+    datagen.subscribers(SUBSCRIBERS, topic_id=topic.pk, frequency="instant")
+    Channel.objects.create(
+        name="SES (emulator)",
+        kind="email",
+        is_default=True,
+        rate_limit_per_second=5000,
+        config={
+            "esp": "amazon_ses",
+            "from_email": "alerts@example.com",
+            "endpoint_url": endpoint_url,
+            "region": "us-east-1",
+        },
+        credentials={"aws_access_key_id": "bench", "aws_secret_access_key": "bench"},
+    )
+    users = get_user_model().objects
+    publisher = users.filter(username="bench-publisher").first() or users.create_superuser(
+        "bench-publisher", "publisher@example.com", None
+    )
+    return topic, publisher
+
+
+def _alert(topic, title: str):
+    from publishing.models import Publication
+
+    publication = Publication.objects.create(
+        title=title, slug=title.lower().replace(" ", "-"), body="Rotate your keys now.", priority="alert"
+    )
+    publication.topics.set([topic])
+    return publication
+
+
+def _wait_sent(publication_ids: list[int], expected: int, timeout: float) -> None:
+    from bench.common import wait_until
+    from channels_app.models import Delivery
+
+    def done() -> bool:
+        finished = Delivery.objects.filter(send__publication_id__in=publication_ids).exclude(
+            state__in=[Delivery.State.QUEUED, Delivery.State.SENDING]
+        )
+        return finished.count() >= expected
+
+    wait_until(done, timeout=timeout, interval=0.1, what=f"{expected} deliveries handed to SES")
+
+
+def main() -> int:
+    from bench.common import django_setup, ensure_database, peak_rss_mb, report, stop, truncate_app_tables
+
+    django_setup()
+    ensure_database()
+    truncate_app_tables()
+    from channels_app.models import Delivery
+    from core.redis import get_redis
+    from publishing.services.publish import publication_publish
+
+    get_redis().flushdb()  # this benchmark's own Redis database: a clean broker
+    ses, endpoint_url = _start_ses()
+    workers = _start_workers()
+    try:
+        topic, publisher = _dataset(endpoint_url)
+        # Warm every worker (its SES client, connections) as a running deployment would be.
+        warmups = [_alert(topic, f"Warm-up alert {i}") for i in range(WORKERS * 2)]
+        for warmup in warmups:
+            publication_publish(publication=warmup, actor=publisher)
+        _wait_sent([w.pk for w in warmups], len(warmups) * SUBSCRIBERS, timeout=120)
+
+        burst = [_alert(topic, f"Alert {i}") for i in range(ALERTS)]
+        started = time.perf_counter()
+        for publication in burst:
+            publication_publish(publication=publication, actor=publisher)
+        publish_seconds = time.perf_counter() - started
+        ids = [p.pk for p in burst]
+        _wait_sent(ids, ALERTS * SUBSCRIBERS, timeout=300)
+        seconds = time.perf_counter() - started
+
+        rows = Delivery.objects.filter(send__publication_id__in=ids)
+        latencies = sorted(
+            (sent - published).total_seconds() * 1000
+            for sent, published in rows.filter(state=Delivery.State.SENT).values_list(
+                "sent_at", "send__publication__published_at"
+            )
+        )
+        failed = rows.exclude(state=Delivery.State.SENT).count()
+        first = []
+        for publication_id in ids:
+            sent = rows.filter(send__publication_id=publication_id, state=Delivery.State.SENT)
+            earliest = sent.order_by("sent_at").values_list("sent_at", "send__publication__published_at").first()
+            if earliest:
+                first.append((earliest[0] - earliest[1]).total_seconds() * 1000)
+        cut = statistics.quantiles(latencies, n=100)
+        with urllib.request.urlopen(f"{endpoint_url}/_emulator/stats", timeout=10) as response:
+            ses_stats = json.loads(response.read())
+        rss = [peak_rss_mb(w.pid) for w in workers]
+    finally:
+        for worker in workers:
+            stop(worker)
+        stop(ses)
+        get_redis().flushdb()
+    p95 = cut[94]
+    # Every subscriber gets every alert (warm-ups included).
+    expected_at_ses = (ALERTS + WORKERS * 2) * SUBSCRIBERS
+    ok = (
+        failed == 0
+        and len(latencies) == ALERTS * SUBSCRIBERS
+        and ses_stats.get("recipients_accepted") == expected_at_ses
+    )
+    report(
+        {
+            "name": "alert",
+            "value": round(p95),
+            "unit": "ms",
+            "target": "p95 < 2,000 ms from publish to provider hand-off",
+            "alerts": ALERTS,
+            "subscribers_per_alert": SUBSCRIBERS,
+            "deliveries": len(latencies),
+            "failed": failed,
+            "p50_ms": round(statistics.median(latencies)),
+            "p95_ms": round(p95),
+            "p99_ms": round(cut[98]),
+            "max_ms": round(latencies[-1]),
+            "first_handoff_per_alert_p50_ms": round(statistics.median(first)),
+            "first_handoff_per_alert_p95_ms": round(statistics.quantiles(first, n=20)[18]) if len(first) > 1 else None,
+            "publish_calls_seconds": round(publish_seconds, 3),
+            "burst_seconds": round(seconds, 2),
+            "emails_per_second": round(len(latencies) / seconds),
+            "workers": WORKERS,
+            "worker_peak_rss_mb": [round(r, 1) for r in rss],
+            "ses_recipients_accepted": ses_stats.get("recipients_accepted"),
+            "ses_recipients_expected": expected_at_ses,
+            "ses_latency_ms": 20,
+            "ok": ok,
+        }
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

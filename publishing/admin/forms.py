@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django import forms
+
+from core.exceptions import ApplicationError
+from publishing.models import ABTest, Publication
+from publishing.services.abtests import abtest_validate
+from publishing.services.states import EDITABLE_FIELDS, publication_validate
+from subscribers.models import Topic
+
+
+def add_service_errors(form: forms.Form, error: ApplicationError) -> None:
+    fields = error.extra.get("fields") or {}
+    for name, messages in fields.items():
+        form.add_error(name if name in form.fields else None, messages)
+    if not fields:
+        form.add_error(None, error.message)
+
+
+class PublicationAdminForm(forms.ModelForm):
+    """The publication's content, plus its A/B subject test (saved through the A/B service)."""
+
+    topics = forms.ModelMultipleChoiceField(
+        queryset=Topic.objects.order_by("name"), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    ab_subjects = forms.CharField(
+        label="Subject variants",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Newsletters only: 2 to 4 subjects, one per line. Blank: no A/B test.",
+    )
+    ab_metric = forms.ChoiceField(label="Winner by", choices=ABTest.Metric.choices, initial=ABTest.Metric.OPENS)
+    ab_test_fraction = forms.FloatField(
+        label="Test share", initial=0.2, min_value=0.02, max_value=0.5, help_text="Of the email audience (0.02-0.5)."
+    )
+    ab_wait_minutes = forms.IntegerField(label="Wait (minutes)", initial=60, min_value=1)
+
+    class Meta:
+        model = Publication
+        fields = [*EDITABLE_FIELDS, "topics"]
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 18, "class": "compose-body", "spellcheck": "true"}),
+            "summary": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "slug" in self.fields:  # absent when the page is read-only
+            self.fields["slug"].required = False
+            self.fields["slug"].help_text = "Blank: made from the title. It is the archive address once published."
+        test = getattr(self.instance, "ab_test", None) if self.instance.pk else None
+        if test is not None:
+            self.initial.update(
+                ab_subjects="\n".join(v.subject for v in test.variants.order_by("index")),
+                ab_metric=test.metric,
+                ab_test_fraction=test.test_fraction,
+                ab_wait_minutes=test.wait_minutes,
+            )
+
+    def subjects(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data.get("ab_subjects", "").splitlines() if line.strip()]
+
+    def clean(self):
+        data = super().clean()
+        content = {name: data.get(name) for name in self._meta.fields if name != "topics" and name in data}
+        try:
+            publication_validate(fields=content)
+        except ApplicationError as exc:
+            add_service_errors(self, exc)
+        if self.subjects() and not self.errors:
+            candidate = Publication(priority=data.get("priority"), state=self.instance.state or "draft")
+            try:
+                abtest_validate(
+                    publication=candidate,
+                    subjects=self.subjects(),
+                    test_fraction=data.get("ab_test_fraction") or 0.2,
+                    wait_minutes=data.get("ab_wait_minutes") or 60,
+                    metric=data.get("ab_metric") or ABTest.Metric.OPENS,
+                )
+            except ApplicationError as exc:
+                fields = {f"ab_{k}" if f"ab_{k}" in self.fields else k: v for k, v in exc.extra["fields"].items()}
+                add_service_errors(self, ApplicationError.for_fields(fields))
+        return data
+
+
+class PublishForm(forms.Form):
+    publish_at = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Blank: publish now. Otherwise the time to publish it (UTC).",
+    )
+    confirmed_total = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    confirm = forms.BooleanField(label="I have checked the audience and confirm", required=True)
+
+
+class TestSendForm(forms.Form):
+    channel = forms.IntegerField()
+    recipient = forms.CharField(required=False, max_length=500)

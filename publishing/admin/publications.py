@@ -1,0 +1,349 @@
+"""Compose, preview, test-send and publish in admin. Every change goes through the services,
+which enforce the roles (editors draft and submit; publishers approve, schedule, publish)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from channels_app.models import Channel
+from core.exceptions import ApplicationError
+from core.roles import Role, user_has_role
+from publishing.admin.forms import PublicationAdminForm, PublishForm, TestSendForm
+from publishing.markup import body_problems
+from publishing.models import Publication
+from publishing.selectors import publication_audience, publication_stats
+from publishing.services.abtests import abtest_configure
+from publishing.services.publish import publication_publish
+from publishing.services.rendering import archive_url, publication_preview
+from publishing.services.states import (
+    EDITABLE_FIELDS,
+    EDITOR_STATES,
+    publication_archive,
+    publication_create,
+    publication_delete,
+    publication_return_to_draft,
+    publication_submit,
+    publication_update,
+)
+from publishing.services.testsend import publication_test_send
+from subscribers.models import Topic
+
+State = Publication.State
+TRANSITIONS = {"submit": publication_submit, "return": publication_return_to_draft, "archive": publication_archive}
+
+
+def workflow_actions(publication: Publication, user) -> list[dict[str, str]]:
+    """The buttons this user sees for this publication's state."""
+    publisher = user_has_role(user, Role.PUBLISHER)
+    actions = []
+    if publication.state == State.DRAFT:
+        actions.append({"kind": "transition", "action": "submit", "label": "Submit for review"})
+    if publisher and publication.state in (State.DRAFT, State.IN_REVIEW, State.SCHEDULED):
+        label = {State.SCHEDULED: "Publish now or reschedule…"}.get(publication.state, "Approve: schedule or publish…")
+        actions.append({"kind": "publish", "action": "publish", "label": label})
+    if publication.state == State.IN_REVIEW or (publisher and publication.state == State.SCHEDULED):
+        label = "Unschedule" if publication.state == State.SCHEDULED else "Return to draft"
+        actions.append({"kind": "transition", "action": "return", "label": label})
+    if publisher and publication.state == State.PUBLISHED:
+        actions.append({"kind": "transition", "action": "archive", "label": "Archive"})
+    return actions
+
+
+@admin.register(Publication)
+class PublicationAdmin(admin.ModelAdmin):
+    form = PublicationAdminForm
+    change_form_template = "admin/publishing/publication/change_form.html"
+    list_display = ["title", "state", "priority", "topic_names", "author", "publish_at", "published_at", "updated_at"]
+    list_filter = ["state", "priority", "topics"]
+    search_fields = ["title", "summary", "slug"]
+    date_hierarchy = "created_at"
+    list_select_related = ["author"]
+    readonly_fields = [
+        "state",
+        "publish_at",
+        "published_at",
+        "author",
+        "approved_by",
+        "created_at",
+        "updated_at",
+        "delivery_stats",
+        "transition_history",
+    ]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "email_subject", "summary", "body"]}),
+        ("Audience and ranking", {"fields": ["topics", "priority", "quality_score", "canonical_url"]}),
+        (
+            "A/B subject test (newsletters)",
+            {
+                "classes": ["collapse"],
+                "fields": ["ab_subjects", "ab_metric", "ab_test_fraction", "ab_wait_minutes"],
+            },
+        ),
+        ("Status", {"fields": ["state", "publish_at", "published_at", "author", "approved_by", "transition_history"]}),
+        ("Deliveries and engagement", {"fields": ["delivery_stats"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("topics")
+
+    @admin.display(description="Topics")
+    def topic_names(self, obj: Publication) -> str:
+        return ", ".join(t.name for t in obj.topics.all())
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.fieldsets[:3]
+        return self.fieldsets
+
+    # --- permissions: what the services allow, so admin never offers what they refuse ---------
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        if not allowed or obj is None:
+            return allowed
+        if obj.state == State.ARCHIVED:
+            return False
+        return obj.state in EDITOR_STATES or user_has_role(request.user, Role.PUBLISHER)
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.state not in (State.PUBLISHED, State.ARCHIVED))
+
+    # --- saving through the services ------------------------------------------------------------
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        fields = {
+            name: data[name] for name in EDITABLE_FIELDS if name in data and (not change or name in form.changed_data)
+        }
+        try:
+            if change:
+                saved = publication_update(publication=obj, actor=request.user, topics=data["topics"], **fields)
+            else:
+                fields.setdefault("slug", "")
+                saved = publication_create(actor=request.user, topics=data["topics"], **fields)
+                obj.pk, obj.slug, obj._state.adding = saved.pk, saved.slug, False
+            if {"ab_subjects", "ab_metric", "ab_test_fraction", "ab_wait_minutes"} & set(form.changed_data):
+                abtest_configure(
+                    publication=saved,
+                    actor=request.user,
+                    subjects=form.subjects(),
+                    test_fraction=data["ab_test_fraction"],
+                    wait_minutes=data["ab_wait_minutes"],
+                    metric=data["ab_metric"],
+                )
+        except ApplicationError as exc:
+            raise ValidationError(f"{exc.message} {exc.extra.get('fields', '')}".strip()) from exc
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:  # topics were set by the service
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        publication_delete(publication=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for publication in queryset:
+            publication_delete(publication=publication, actor=request.user)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            self.message_user(request, f"Not saved: {exc.messages[0]}", messages.ERROR)
+            return redirect(request.path)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context.update(
+            preview_url=reverse("admin:publishing_publication_preview"),
+            workflow=workflow_actions(obj, request.user) if obj else [],
+            test_channels=Channel.objects.filter(is_active=True).order_by("kind", "name") if obj else [],
+            archive_link=archive_url(slug=obj.slug) if obj and obj.state in (State.PUBLISHED, State.ARCHIVED) else "",
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- read-only panels ---------------------------------------------------------------------
+    @admin.display(description="Deliveries and engagement")
+    def delivery_stats(self, obj: Publication):
+        if obj is None or obj.pk is None:
+            return "-"
+        stats = publication_stats(publication=obj)
+        if not stats["sends"]:
+            return "Nothing sent yet."
+        sends = format_html_join(
+            "",
+            '<li><a href="{}">{}</a>: {} ({} recipients)</li>',
+            (
+                (reverse("admin:channels_app_send_change", args=[s["id"]]), s["key"], s["status"], s["audience_size"])
+                for s in stats["sends"]
+            ),
+        )
+        channels = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    c["channel"],
+                    c["total"],
+                    c["states"]["sent"] + c["states"]["delivered"],
+                    c["states"]["failed"],
+                    c["states"]["dead"],
+                )
+                for c in stats["deliveries"]["by_channel"]
+            ),
+        )
+        e = stats["engagement"]
+        return format_html(
+            "<ul>{}</ul><table><thead><tr><th>Channel</th><th>Deliveries</th><th>Sent</th><th>Failed</th>"
+            "<th>Dead</th></tr></thead><tbody>{}</tbody></table>"
+            "<p>Unique opens {} ({}), unique clicks {} ({}), bounces {}, complaints {}, unsubscribes {}; "
+            "machine opens not counted: {}.</p>",
+            sends,
+            channels,
+            e["unique_opens"],
+            _rate(e["open_rate"]),
+            e["unique_clicks"],
+            _rate(e["click_rate"]),
+            e["bounces"],
+            e["complaints"],
+            e["unsubscribes"],
+            e["machine_opens"],
+        )
+
+    @admin.display(description="History")
+    def transition_history(self, obj: Publication):
+        rows = obj.transitions.select_related("actor")[:20] if obj and obj.pk else []
+        return (
+            format_html_join(
+                "",
+                "<div>{}: {} → {} by {} {}</div>",
+                (
+                    (
+                        t.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                        t.from_state,
+                        t.to_state,
+                        t.actor or "the scheduler",
+                        t.note,
+                    )
+                    for t in rows
+                ),
+            )
+            or "-"
+        )
+
+    # --- extra views --------------------------------------------------------------------------
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        extra = [
+            path("preview/", view(self.preview_view), name="publishing_publication_preview"),
+            path(
+                "<int:pk>/transition/<str:action>/",
+                view(self.transition_view),
+                name="publishing_publication_transition",
+            ),
+            path("<int:pk>/publish/", view(self.publish_view), name="publishing_publication_publish"),
+            path("<int:pk>/test-send/", view(self.test_send_view), name="publishing_publication_test_send"),
+        ]
+        return extra + super().get_urls()
+
+    def preview_view(self, request):
+        """Live preview of the form as it is (unsaved), for every channel: JSON for compose.js."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        saved = Publication.objects.filter(pk=request.POST.get("object_id") or None).first()
+        if not user_has_role(request.user, Role.EDITOR) or (saved and not self.has_view_permission(request, saved)):
+            return JsonResponse({"message": "Previewing needs the editor role."}, status=403)
+        publication = saved or Publication(title="", slug="preview")
+        for name in ("title", "email_subject", "summary", "body", "canonical_url", "priority"):
+            if name in request.POST:
+                setattr(publication, name, request.POST[name])
+        publication.slug = request.POST.get("slug") or publication.slug or "preview"
+        if "topics" in request.POST or saved is None:
+            topics = list(Topic.objects.filter(pk__in=[t for t in request.POST.getlist("topics") if t.isdigit()]))
+        else:
+            topics = None
+        preview = publication_preview(publication=publication, topics=topics, actor=request.user)
+        preview["problems"] = body_problems(publication.body)
+        return JsonResponse(preview)
+
+    def transition_view(self, request, pk: int, action: str):
+        publication = get_object_or_404(Publication, pk=pk)
+        if request.method != "POST" or action not in TRANSITIONS:
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            TRANSITIONS[action](publication=publication, actor=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, _error_text(exc), messages.ERROR)
+        else:
+            publication.refresh_from_db()
+            self.message_user(request, f"“{publication}” is now {publication.get_state_display().lower()}.")
+        return redirect("admin:publishing_publication_change", pk)
+
+    def publish_view(self, request, pk: int):
+        """Schedule or publish after seeing exactly who it will reach, per channel."""
+        publication = get_object_or_404(Publication, pk=pk)
+        audience = publication_audience(topic_ids=[t.pk for t in publication.topics.all()])
+        form = PublishForm(request.POST or None, initial={"confirmed_total": audience["total"]})
+        if request.method == "POST" and form.is_valid():
+            try:
+                published = publication_publish(
+                    publication=publication,
+                    actor=request.user,
+                    publish_at=form.cleaned_data["publish_at"],
+                    confirmed_audience=form.cleaned_data["confirmed_total"],
+                )
+            except ApplicationError as exc:
+                form.add_error(None, _error_text(exc))
+                audience = publication_audience(topic_ids=[t.pk for t in publication.topics.all()])
+                form.data = form.data.copy()
+                form.data["confirmed_total"] = audience["total"]
+            else:
+                when = published.publish_at if published.state == State.SCHEDULED else "now"
+                self.message_user(request, f"“{published}” is {published.get_state_display().lower()} ({when}).")
+                return redirect("admin:publishing_publication_change", pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Publish “{publication}”",
+            "publication": publication,
+            "audience": audience,
+            "form": form,
+            "is_alert": publication.priority == Publication.Priority.ALERT,
+        }
+        return TemplateResponse(request, "admin/publishing/publication/publish.html", context)
+
+    def test_send_view(self, request, pk: int):
+        publication = get_object_or_404(Publication, pk=pk)
+        form = TestSendForm(request.POST or None)
+        if request.method != "POST" or not form.is_valid():
+            return redirect("admin:publishing_publication_change", pk)
+        channel = get_object_or_404(Channel, pk=form.cleaned_data["channel"])
+        try:
+            result = publication_test_send(
+                publication=publication, channel=channel, actor=request.user, recipient=form.cleaned_data["recipient"]
+            )
+        except ApplicationError as exc:
+            self.message_user(request, f"Test not sent: {_error_text(exc)}", messages.ERROR)
+        else:
+            if result.ok:
+                target = result.recipient or channel.name
+                self.message_user(
+                    request, f"Test sent to {target} through {channel.name}: {result.provider_message_id}"
+                )
+            else:
+                self.message_user(request, f"{channel.name} refused the test: {result.error}", messages.ERROR)
+        return redirect("admin:publishing_publication_change", pk)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _error_text(exc: ApplicationError) -> str:
+    fields = exc.extra.get("fields") or {}
+    details = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
+    return f"{exc.message} {details}".strip() if details and details not in exc.message else exc.message

@@ -1,0 +1,152 @@
+from rest_framework import serializers
+
+from channels_app.models import Channel
+from publishing.models import ABTest, Publication
+from publishing.services.rendering import archive_url
+from subscribers.api.serializers import StrictSerializer
+from subscribers.models import Topic
+
+
+class PublicationSerializer(serializers.ModelSerializer):
+    topics = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    author = serializers.CharField(source="author.username", read_only=True, default=None)
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    archive_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Publication
+        fields = [
+            "id",
+            "title",
+            "slug",
+            "email_subject",
+            "summary",
+            "body",
+            "canonical_url",
+            "topics",
+            "priority",
+            "quality_score",
+            "state",
+            "publish_at",
+            "published_at",
+            "author",
+            "approved_by",
+            "archive_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_archive_url(self, publication: Publication) -> str:
+        return archive_url(slug=publication.slug)
+
+
+class PublicationDetailSerializer(PublicationSerializer):
+    """With its sends, delivery counts per channel and state, engagement and A/B test."""
+
+    sends = serializers.SerializerMethodField()
+    deliveries = serializers.SerializerMethodField()
+    engagement = serializers.SerializerMethodField()
+    ab_test = serializers.SerializerMethodField()
+
+    class Meta(PublicationSerializer.Meta):
+        fields = [*PublicationSerializer.Meta.fields, "sends", "deliveries", "engagement", "ab_test"]
+        read_only_fields = fields
+
+    def _stats(self, publication: Publication) -> dict:
+        if not hasattr(self, "_cached_stats"):
+            from publishing.selectors import publication_stats
+
+            self._cached_stats = publication_stats(publication=publication)
+        return self._cached_stats
+
+    def get_sends(self, publication) -> list[dict]:
+        return self._stats(publication)["sends"]
+
+    def get_deliveries(self, publication) -> dict:
+        return self._stats(publication)["deliveries"]
+
+    def get_engagement(self, publication) -> dict:
+        return self._stats(publication)["engagement"]
+
+    def get_ab_test(self, publication) -> dict | None:
+        test = ABTest.objects.filter(publication=publication).first()
+        return ABTestSerializer(test).data if test else None
+
+
+class PublicationWriteSerializer(StrictSerializer):
+    """Shapes only; the rules (valid Markdown/HTML, ranges, roles) are the service's."""
+
+    title = serializers.CharField(max_length=200, allow_blank=True)
+    slug = serializers.SlugField(max_length=220, required=False, allow_blank=True)
+    email_subject = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    summary = serializers.CharField(required=False, allow_blank=True)
+    body = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    canonical_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    topics = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all(), many=True, required=False)
+    priority = serializers.ChoiceField(choices=Publication.Priority.choices, required=False)
+    quality_score = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+
+
+class PublishInputSerializer(StrictSerializer):
+    publish_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Future time to schedule it for; leave out to publish now."
+    )
+    confirm_audience = serializers.IntegerField(
+        required=False, min_value=0, help_text="The total from GET .../audience; refused (409) if it changed since."
+    )
+
+
+class ReturnInputSerializer(StrictSerializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class TestSendInputSerializer(StrictSerializer):
+    channel = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all())
+    recipient = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class TestSendOutputSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    provider_message_id = serializers.CharField()
+    recipient = serializers.CharField()
+
+
+class ABTestSerializer(serializers.ModelSerializer):
+    subjects = serializers.SerializerMethodField()
+    winner = serializers.SerializerMethodField()
+    results = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ABTest
+        fields = [
+            "subjects",
+            "metric",
+            "test_fraction",
+            "wait_minutes",
+            "status",
+            "started_at",
+            "decide_at",
+            "decided_at",
+            "winner",
+            "results",
+        ]
+        read_only_fields = fields
+
+    def get_subjects(self, test: ABTest) -> list[str]:
+        return [v.subject for v in test.variants.order_by("index")]
+
+    def get_winner(self, test: ABTest) -> str | None:
+        return test.winner.label if test.winner_id else None
+
+    def get_results(self, test: ABTest) -> list[dict]:
+        from publishing.services.abtests import abtest_results
+
+        return abtest_results(test=test)
+
+
+class ABTestInputSerializer(StrictSerializer):
+    subjects = serializers.ListField(child=serializers.CharField(max_length=300), max_length=10)
+    metric = serializers.ChoiceField(choices=ABTest.Metric.choices, default=ABTest.Metric.OPENS)
+    test_fraction = serializers.FloatField(default=0.2)
+    wait_minutes = serializers.IntegerField(default=60)

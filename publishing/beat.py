@@ -1,0 +1,25 @@
+"""Periodic tasks of publishing (see core.periodic): kept in django-celery-beat, editable in admin."""
+
+PERIODIC_TASKS = [
+    {
+        "name": "Publish scheduled publications that are due",
+        "task": "publishing.tasks.publications_publish_due_task",
+        "every_seconds": 15,
+        "queue": "alerts",
+        "description": "Scheduled alerts go out within seconds of their time, on the alerts queue.",
+    },
+    {
+        "name": "Build due daily and weekly digests",
+        "task": "publishing.tasks.digests_run_task",
+        "every_seconds": 300,
+        "queue": "bulk",
+        "description": "Each subscriber's digest at their local hour; repeated or missed runs are safe "
+        "(one digest per subscriber and period).",
+    },
+    {
+        "name": "Decide A/B subject tests and send the winners",
+        "task": "publishing.tasks.abtests_decide_due_task",
+        "every_seconds": 60,
+        "queue": "default",
+    },
+]

@@ -1,0 +1,257 @@
+"""The one rendering service: a publication becomes a send's `content` (channels_app/rendering.py
+is the contract), used alike by the admin preview, test sends and the send pipeline.
+
+Templates live in templates/channels/<kind>/ and can be overridden per topic in
+templates/channels/<kind>/topics/<topic slug>/ (the publication's topics are tried by slug).
+Per-recipient values are SES-style `{{{var}}}` placeholders that the pipeline (or SES itself)
+fills in; the preview and test sends fill them with the same functions, so what an editor
+previews is what recipients get.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import css_inline
+from django.conf import settings
+from django.template.loader import render_to_string, select_template
+from django.utils.safestring import mark_safe
+
+from channels_app.adapters.base import MessageTemplate, substitute
+from publishing.convert import chunks, html_to_discord, html_to_slack, html_to_text
+from publishing.markup import (
+    LinkTable,
+    attribute_safe,
+    body_html,
+    body_html_with_placeholders,
+    defuse,
+    placeholder,
+)
+from publishing.models import Publication
+from subscribers.models import Topic
+
+ARCHIVE_PATH = "/archive/{slug}/"
+# Every per-recipient variable of channels_app.rendering, as a placeholder a template can print.
+RECIPIENT_VARIABLES = (
+    "name",
+    "name_html",
+    "email",
+    "mention",
+    "unsubscribe_url",
+    "unsubscribe_all_url",
+    "preferences_url",
+    "open_pixel_url",
+)
+
+
+def placeholders(*names: str) -> dict[str, str]:
+    """`{"name": "{{{name}}}"}`: Django templates print these; `{{{` cannot appear in them."""
+    return {name: mark_safe(placeholder(name)) for name in (*RECIPIENT_VARIABLES, *names)}  # noqa: S308
+
+
+def archive_url(*, slug: str) -> str:
+    return settings.SITE_URL + ARCHIVE_PATH.format(slug=slug)
+
+
+def publication_read_url(*, publication: Publication) -> str:
+    """Where "Read online" goes: the canonical URL when there is one, else the archive page."""
+    if publication.canonical_url:
+        return attribute_safe(publication.canonical_url)
+    return archive_url(slug=publication.slug)
+
+
+def topic_templates(kind: str, name: str, topics: Sequence[Topic]) -> list[str]:
+    slugs = sorted(t.slug for t in topics)
+    return [f"channels/{kind}/topics/{slug}/{name}" for slug in slugs] + [f"channels/{kind}/{name}"]
+
+
+def render_for_topics(kind: str, name: str, topics: Sequence[Topic], context: Mapping[str, Any]) -> str:
+    return select_template(topic_templates(kind, name, topics)).render(dict(context))
+
+
+def email_inline(html: str) -> str:
+    """CSS inlined into style attributes for clients that drop <style>; the <style> block stays
+    for those that honour media queries (the responsive layout)."""
+    return css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False).inline(html)
+
+
+def email_subject(publication: Publication) -> str:
+    subject = publication.email_subject or publication.title
+    return defuse(" ".join(subject.split()))
+
+
+@dataclass(frozen=True)
+class _Parts:
+    context: dict[str, Any]
+    links: list[str]
+    topics: list[Topic]
+
+
+def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
+    topics = sorted(topics if topics is not None else publication.topics.all(), key=lambda t: t.slug)
+    links = LinkTable([publication_read_url(publication=publication)])
+    html = body_html_with_placeholders(publication.body, base_url=settings.SITE_URL, links=links)
+    title, summary = defuse(publication.title), defuse(publication.summary)
+    topic_names = [defuse(t.name) for t in topics]
+    is_alert = publication.priority == Publication.Priority.ALERT
+    slack_body = html_to_slack(html)
+    context = {
+        "site_name": settings.SITE_NAME,
+        "postal_address": settings.POSTAL_ADDRESS,
+        "publication_id": publication.pk,
+        "slug": publication.slug,
+        "title": title,
+        "subject": email_subject(publication),
+        "summary": summary,
+        "topics": topic_names,
+        "topic_slugs": [t.slug for t in topics],
+        "priority": publication.priority,
+        "is_alert": is_alert,
+        "quality_score": publication.quality_score,
+        "canonical_url": publication.canonical_url,
+        "published_at": publication.published_at.isoformat() if publication.published_at else None,
+        "body_html": mark_safe(html),  # noqa: S308  (sanitized by nh3 in publishing.markup)
+        "body_text": html_to_text(html),
+        "body_slack_chunks": chunks(slack_body, 2900),
+        "summary_slack": html_to_slack(f"<p>{_escape(summary)}</p>") if summary else "",
+        "header": ("🚨 " if is_alert else "") + title[:140],
+        "slack_text": "{{{mention}}} " + ("Alert: " if is_alert else "New: ") + title,
+        "context_line": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
+        "discord_description": (f"*{summary}*\n\n" if summary else "") + html_to_discord(html),
+        "alert_line": f"**Alert:** {title}",
+        "footer": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
+        "tracking": True,
+        "ph": {**placeholders(), "read_url": mark_safe(placeholder("link_0"))},  # noqa: S308
+    }
+    return _Parts(context=context, links=links.urls, topics=topics)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _json_part(kind: str, topics: Sequence[Topic], context: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(render_for_topics(kind, "publication.json", topics, context))
+
+
+def publication_content(
+    *, publication: Publication, topics: Sequence[Topic] | None = None, subject: str | None = None
+) -> dict[str, Any]:
+    """`Send.content` for a publication: one template per channel kind plus the link table."""
+    parts = _parts(publication, topics)
+    tracking = all(t.tracking_enabled for t in parts.topics)
+    context = {**parts.context, "tracking": tracking}
+    if subject is not None:
+        context["subject"] = defuse(subject)
+    html = email_inline(render_for_topics("email", "publication.html", parts.topics, context))
+    content: dict[str, Any] = {
+        "email": {
+            "subject": context["subject"],
+            "html": html,
+            "text": render_for_topics("email", "publication.txt", parts.topics, context).strip() + "\n",
+        },
+        "slack": _json_part("slack", parts.topics, context),
+        "discord": _json_part("discord", parts.topics, context),
+        "webhook": _json_part("webhook", parts.topics, context),
+        "links": parts.links,
+        "tracking": tracking,
+    }
+    if len(parts.topics) == 1:  # unsubscribe links then leave only that topic
+        content["topic_id"] = parts.topics[0].pk
+    return content
+
+
+def publication_html(*, publication: Publication) -> str:
+    """Sanitized HTML of the body with its real links (archive pages and feeds)."""
+    return body_html(publication.body, base_url=settings.SITE_URL)
+
+
+# --- Filling in recipients: the preview and test sends --------------------------------------
+
+
+def sample_variables(*, actor, links: Sequence[str], channel_kind: str) -> dict[str, str]:
+    """Per-recipient values for a preview or a test: the editor as the recipient, real links
+    (no tracking), and links that show where unsubscribe and preferences would go."""
+    name = (actor.get_full_name() if actor is not None else "") or getattr(actor, "username", "") or "Reader"
+    values = {f"link_{i}": url for i, url in enumerate(links)}
+    values.update(
+        name=name,
+        name_html=_escape(name),
+        email=getattr(actor, "email", "") or "reader@example.com",
+        mention="@" + name if channel_kind == "slack" else "",
+        unsubscribe_url=settings.SITE_URL + "/u/preview",
+        unsubscribe_all_url=settings.SITE_URL + "/u/preview",
+        preferences_url=settings.SITE_URL + "/preferences/preview",
+        open_pixel_url="",
+    )
+    return values
+
+
+def content_render(*, content: Mapping[str, Any], kind: str, variables: Mapping[str, str]) -> dict[str, Any]:
+    """One channel kind's part of a send's content, filled in exactly as the pipeline does:
+    email through MessageTemplate.render, chat and webhook payloads through JSON-safe
+    substitution (channels_app.rendering.TemplateRenderer does the same)."""
+    part = content.get(kind) or {}
+    if kind == "email":
+        template = MessageTemplate(key="preview", subject=part.get("subject", ""), html=part["html"], text=part["text"])
+        subject, html, text = template.render(variables)
+        return {"subject": subject, "html": html, "text": text}
+    escaped = {k: json.dumps(v)[1:-1] for k, v in variables.items()}
+    return json.loads(substitute(json.dumps(part), escaped))
+
+
+def publication_preview(*, publication: Publication, topics: Sequence[Topic] | None, actor) -> dict[str, Any]:
+    """Every channel's message for this (possibly unsaved) publication, as the editor would get it."""
+    content = publication_content(publication=publication, topics=topics)
+    preview = {}
+    for kind in ("email", "slack", "discord", "webhook"):
+        variables = sample_variables(actor=actor, links=content["links"], channel_kind=kind)
+        preview[kind] = content_render(content=content, kind=kind, variables=variables)
+    preview["links"] = content["links"]
+    return preview
+
+
+def digest_item_parts(*, publication: Publication, topics: Sequence[Topic], link: str) -> dict[str, str]:
+    """One publication's entry in a digest: HTML and text with `link` (a placeholder) as its URL."""
+    context = {
+        "title": defuse(publication.title),
+        "summary": defuse(publication.summary),
+        "topics": [defuse(t.name) for t in topics],
+        "is_alert": publication.priority == Publication.Priority.ALERT,
+        "read_url": mark_safe(link) if link else "",  # noqa: S308  (a {{{link_N}}} placeholder)
+    }
+    return {
+        "html": render_for_topics("email", "digest_item.html", topics, context).strip(),
+        "text": render_for_topics("email", "digest_item.txt", topics, context).strip() + "\n\n",
+    }
+
+
+def digest_email_templates(*, frequency: str) -> dict[str, str]:
+    """The digest's subject, HTML and text around per-recipient items ({{{digest_items_html}}})."""
+    return dict(_digest_email_templates(frequency, settings.SITE_NAME, settings.POSTAL_ADDRESS))
+
+
+@lru_cache(maxsize=16)  # the same for every digest of a frequency: render and inline CSS once
+def _digest_email_templates(frequency: str, site_name: str, postal_address: str) -> tuple[tuple[str, str], ...]:
+    heading = f"Your {frequency} digest"
+    context = {
+        "site_name": site_name,
+        "postal_address": postal_address,
+        "heading": heading,
+        "frequency": frequency,
+        "subject": heading,
+        "topics": [],
+        "tracking": True,
+        "ph": placeholders(
+            "digest_items_html", "digest_items_text", "digest_preheader", "digest_name", "digest_name_html"
+        ),
+    }
+    return (
+        ("subject", "{{{digest_subject}}}"),
+        ("html", email_inline(render_to_string("channels/email/digest.html", context))),
+        ("text", render_to_string("channels/email/digest.txt", context).strip() + "\n"),
+    )

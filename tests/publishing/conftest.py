@@ -1,0 +1,93 @@
+import email
+from email import policy
+
+import pytest
+
+from channels_app.adapters import adapters_reset
+from channels_app.models import Channel
+from core.roles import Role
+from tests.factories import ChannelFactory, PublicationFactory, SubscriberFactory, SubscriptionFactory, TopicFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_adapters():
+    adapters_reset()
+    yield
+    adapters_reset()
+
+
+@pytest.fixture
+def topic(db):
+    return TopicFactory(slug="news", name="News")
+
+
+@pytest.fixture
+def outbox(settings, tmp_path):
+    """The local outbox of the email channel: outbox() lists the messages, oldest first."""
+    settings.BULLETIN_OUTBOX_DIR = tmp_path / "outbox"
+
+    def _messages():
+        files = sorted((tmp_path / "outbox").glob("*.eml")) if (tmp_path / "outbox").is_dir() else []
+        return [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+
+    return _messages
+
+
+@pytest.fixture
+def email_channel(db, outbox):
+    return ChannelFactory(
+        name="Outbox email",
+        kind=Channel.Kind.EMAIL,
+        is_default=True,
+        config={"esp": "outbox", "from_email": "News <news@example.com>"},
+    )
+
+
+@pytest.fixture
+def editor(make_user):
+    return make_user(Role.EDITOR, first_name="Eddie", last_name="Editor")
+
+
+@pytest.fixture
+def publisher(make_user):
+    return make_user(Role.PUBLISHER, first_name="Pat", last_name="Publisher")
+
+
+@pytest.fixture
+def make_readers(topic):
+    def _make(count: int, frequency: str = "instant", kind: str = "email", **kwargs):
+        readers = SubscriberFactory.create_batch(count, **kwargs)
+        for reader in readers:
+            SubscriptionFactory(subscriber=reader, topic=topic, frequency=frequency, channel_kind=kind)
+        return readers
+
+    return _make
+
+
+@pytest.fixture
+def draft(topic, editor):
+    return PublicationFactory(
+        title="Quarterly results",
+        summary="Numbers went up.",
+        body="# Results\n\nRead [the report](https://example.com/report?q=1&r=2).",
+        author=editor,
+        topics=[topic],
+    )
+
+
+@pytest.fixture
+def ses_channel(ses_emulator):
+    """The default email channel, on Amazon SES (the emulator), fast enough for any test."""
+    return ChannelFactory(
+        name="SES",
+        kind=Channel.Kind.EMAIL,
+        is_default=True,
+        rate_limit_per_second=1000,
+        config={
+            "esp": "amazon_ses",
+            "from_email": "news@example.com",
+            "endpoint_url": ses_emulator.endpoint_url,
+            "region": "us-east-1",
+        },
+        credentials={"aws_access_key_id": "x", "aws_secret_access_key": "x"},
+    )
