@@ -25,12 +25,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-RUN_DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bulletin_bench"
-RUN_DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
-if os.environ.get("DATABASE_URL", RUN_DEFAULT_DB) == RUN_DEFAULT_DB:
-    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/bulletin_bench_alert"
-if os.environ.get("REDIS_URL", RUN_DEFAULT_REDIS) == RUN_DEFAULT_REDIS:
-    os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/9"
+from bench import common
+
+common.use_services(database="bulletin_bench_alert", redis_db=13)
 os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
 
 ALERTS = int(os.environ.get("BENCH_ALERTS", "20"))

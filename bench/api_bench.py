@@ -24,10 +24,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bulletin_bench_api")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
-
 from bench import common  # noqa: E402
+
+common.use_services(database="bulletin_bench_api", redis_db=12)
 
 SUBSCRIBERS = int(os.environ.get("BENCH_API_SUBSCRIBERS", "100000"))
 EVENTS = int(os.environ.get("BENCH_API_EVENTS", "1000000"))

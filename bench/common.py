@@ -14,6 +14,15 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def use_services(*, database: str, redis_db: int) -> None:
+    """Each benchmark owns a PostgreSQL database and a Redis database, so one never wipes
+    another's data. DATABASE_URL / REDIS_URL set by the caller win."""
+    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    os.environ.setdefault("DATABASE_URL", f"{server}/{database}")
+    os.environ.setdefault("REDIS_URL", f"{os.environ.get('BENCH_REDIS', 'redis://127.0.0.1:6379')}/{redis_db}")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+
+
 def django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
     sys.path.insert(0, str(ROOT))

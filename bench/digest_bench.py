@@ -21,9 +21,9 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-RUN_DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bulletin_bench"
-if os.environ.get("DATABASE_URL", RUN_DEFAULT_DB) == RUN_DEFAULT_DB:
-    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/bulletin_bench_digest"
+from bench import common
+
+common.use_services(database="bulletin_bench_digest", redis_db=11)
 os.environ["CELERY_BROKER_URL"] = "memory://"  # enqueued batches go nowhere: this measures building
 
 SUBSCRIBERS = int(os.environ.get("BENCH_DIGEST_SUBSCRIBERS", "10000"))

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import urllib.request
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bulletin_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-
 from bench import common  # noqa: E402
+
+common.use_services(database="bulletin_bench_fanout", redis_db=14)
 
 TEMPLATE_PARAGRAPH = (
     "<p>Bulletin keeps the list clean by itself, sends instant alerts and scheduled digests, and tracks "

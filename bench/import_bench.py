@@ -17,6 +17,9 @@ import resource
 import sys
 import time
 
+from bench import common
+
+common.use_services(database="bulletin_bench_import", redis_db=8)
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
 SEED = 2026
 

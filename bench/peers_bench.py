@@ -24,10 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bulletin_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-
 from bench import common, fanout_bench  # noqa: E402
+
+common.use_services(database="bulletin_bench_fanout", redis_db=14)
 
 PEERS_DIR = common.ROOT / "bench" / "peers"
 VENV = common.ROOT / "var" / "bench" / "peers-venv"

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bulletin_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-
 from bench import common, fanout_bench  # noqa: E402
+
+common.use_services(database="bulletin_bench_fanout", redis_db=14)
 
 # Stage of a stack: the first of these substrings met from the leaf upwards.
 STAGES = [

@@ -2,8 +2,9 @@
 
 A benchmark is a module `bench/<name>_bench.py` that, run with `python -m`, does its work and
 prints one JSON object on its last line: {"name": ..., "value": <headline>, "unit": ..., ...}. Each runs
-in its own process, against PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaulting to the
-local services), so one benchmark's state never leaks into the next.
+in its own process, against PostgreSQL and Redis: each uses a database of its own on the local
+services (bench.common.use_services; BENCH_POSTGRES / BENCH_REDIS name other servers), so
+one benchmark's state never leaks into the next.
 """
 
 from __future__ import annotations
@@ -23,10 +24,7 @@ def available() -> list[str]:
 
 
 def run_one(name: str) -> int:
-    env = dict(os.environ)
-    env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bulletin_bench")
-    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.bench")}
     return subprocess.call([sys.executable, "-m", f"bench.{name}_bench"], cwd=ROOT, env=env)
 
 

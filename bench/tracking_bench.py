@@ -27,15 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-RUN_DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bulletin_bench"
-RUN_DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
-if os.environ.get("DATABASE_URL", RUN_DEFAULT_DB) == RUN_DEFAULT_DB:
-    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/bulletin_bench_tracking"
-if os.environ.get("REDIS_URL", RUN_DEFAULT_REDIS) == RUN_DEFAULT_REDIS:
-    os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/10"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
 
 from bench import common  # noqa: E402
+
+common.use_services(database="bulletin_bench_tracking", redis_db=10)
 
 DELIVERIES = int(os.environ.get("BENCH_TRACKING_DELIVERIES", "20000"))
 DURATION = int(os.environ.get("BENCH_TRACKING_SECONDS", "10"))

@@ -5,6 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import CursorPaginationById
 from core.api.permissions import requires
 from core.roles import Role
 from subscribers.api.serializers import (
@@ -59,6 +60,7 @@ class SubscriberViewSet(
     serializer_class = SubscriberSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = SubscriberFilter
+    pagination_class = CursorPaginationById
     read_role = Role.VIEWER
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     # Erasure destroys personal data for good: the admin role only, like user management
