@@ -215,8 +215,9 @@ class Delivery(models.Model):
             models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
         ]
         indexes = [
-            # Progress of a send, and its batches by state.
-            models.Index(fields=["send", "state"], name="delivery_send_state"),
+            # Progress of a send by state, and counts per channel and state (publication stats):
+            # both answered from the index alone.
+            models.Index(fields=["send", "state", "channel"], name="delivery_send_state_channel"),
             # The sweeper: queued work that is due, and expired leases.
             models.Index(fields=["next_attempt_at"], condition=Q(state="queued"), name="delivery_queued_due"),
             models.Index(fields=["lease_expires_at"], condition=Q(state="sending"), name="delivery_sending_lease"),

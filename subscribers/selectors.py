@@ -42,7 +42,12 @@ class SubscriberFilter(django_filters.FilterSet):
 def subscriber_list() -> QuerySet[Subscriber]:
     """Subscribers with their subscriptions, newest first; filter with SubscriberFilter."""
     return Subscriber.objects.prefetch_related(
-        Prefetch("subscriptions", queryset=Subscription.objects.select_related("topic").order_by("topic__slug"))
+        Prefetch(
+            "subscriptions",
+            queryset=Subscription.objects.select_related("topic")
+            .only("subscriber_id", "channel_kind", "frequency", "topic__slug")
+            .order_by("topic__slug"),
+        )
     ).order_by("-id")
 
 

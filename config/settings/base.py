@@ -220,7 +220,7 @@ REST_FRAMEWORK = {
         "public": env.str("THROTTLE_PUBLIC", default="30/minute"),
         "user": env.str("THROTTLE_USER", default="6000/minute"),
     },
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.UserWindowThrottle"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 if DEBUG:
