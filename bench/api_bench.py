@@ -174,7 +174,7 @@ def main() -> int:
             files[name] = folder / f"{name}.txt"
             files[name].write_text("\n".join(urls) + "\n")
         runs: dict[str, list[dict]] = {name: [] for name in files}
-        for name in files:  # warm every worker's connections and caches
+        for name in files:  # warm every worker (imports, connections, caches) on every endpoint
             wrk_run_short(wrk, files[name], data["token"])
         for _ in range(ROUNDS):
             for name in files:
@@ -208,7 +208,7 @@ def main() -> int:
 
 
 def wrk_run_short(wrk: str, paths: Path, token: str) -> None:
-    subprocess.run([wrk, "-t1", "-c2", "-d2s", "-s", str(Path(__file__).with_name("api.lua")),
+    subprocess.run([wrk, "-t1", f"-c{CONNECTIONS}", "-d3s", "-s", str(Path(__file__).with_name("api.lua")),
                     f"http://127.0.0.1:{PORT}", "--", str(paths), f"Token {token}"],
                    capture_output=True, check=False)  # fmt: skip
 

@@ -1,3 +1,4 @@
+from django.utils import timezone
 from rest_framework import serializers
 
 from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
@@ -44,6 +45,33 @@ class SubscriberSerializer(serializers.ModelSerializer):
             "subscriptions",
         ]
         read_only_fields = fields
+
+    def to_representation(self, subscriber: Subscriber) -> dict:
+        """Written out by hand: the same output as the declared fields (the schema still comes
+        from them), at a fraction of DRF's per-field cost, which was most of a list request."""
+        data = {}
+        for name in self.Meta.fields:
+            if name == "subscriptions":
+                data[name] = [
+                    {"topic": s.topic.slug, "channel_kind": s.channel_kind, "frequency": s.frequency}
+                    for s in subscriber.subscriptions.all()
+                ]
+            elif name in _DATETIME_FIELDS:
+                data[name] = _iso(getattr(subscriber, name))
+            else:
+                data[name] = getattr(subscriber, name)
+        return data
+
+
+_DATETIME_FIELDS = frozenset({"paused_until", "created_at", "confirmed_at", "unsubscribed_at"})
+
+
+def _iso(value) -> str | None:
+    """DRF's DateTimeField output: ISO 8601 in the current time zone, UTC written as Z."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class StrictSerializer(serializers.Serializer):
