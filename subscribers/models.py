@@ -188,6 +188,13 @@ class SuppressionReason(models.TextChoices):
     COMPLAINT = "complaint", "Complaint"
     MANUAL = "manual", "Added manually"
     ERASED = "erased", "Erased (GDPR)"
+    INACTIVE = "inactive", "No engagement (sunset policy)"
+
+    @classmethod
+    def lifted_by_new_consent(cls) -> tuple[str, ...]:
+        """Reasons the subscriber's own new opt-in lifts: they chose to leave, or stopped reading.
+        Bounces, complaints, manual blocks and erasures stay whatever the address asks for."""
+        return (cls.UNSUBSCRIBED, cls.INACTIVE)
 
 
 class Suppression(models.Model):

@@ -27,7 +27,7 @@ from django.utils import timezone
 from analytics.models import HygieneAction, SubscriberEngagement
 from analytics.services.hygiene import hygiene_action_record
 from subscribers.links import preferences_url
-from subscribers.models import Subscriber, Suppression
+from subscribers.models import Subscriber, Suppression, email_hash
 from subscribers.selectors import mailable_subscribers
 from subscribers.services import suppression_add
 
@@ -115,8 +115,7 @@ def _grace_expired(*, now: datetime):
 
 
 def _suppress(subscriber: Subscriber, reason: str) -> int:
-    # There is no "inactive" suppression reason: manual, with the policy named in the note.
-    suppression_add(email=subscriber.email, reason=Suppression.Reason.MANUAL, note=f"Sunset policy: {reason}")
+    suppression_add(email=subscriber.email, reason=Suppression.Reason.INACTIVE, note=f"Sunset policy: {reason}")
     hygiene_action_record(
         email=subscriber.email, kind=Kind.SUNSET_SUPPRESSED, reason=reason, subscriber_id=subscriber.pk
     )
@@ -145,6 +144,10 @@ def sunset_keep(*, token: str) -> Subscriber | None:
         hygiene_action_record(
             email=subscriber.email, kind=Kind.SUNSET_KEPT, reason="Asked to keep receiving", subscriber_id=subscriber.pk
         )
+        # Clicked after the grace period ran out: their own signed request undoes what the policy did.
+        Suppression.objects.filter(
+            email_hash=email_hash(subscriber.email), reason=Suppression.Reason.INACTIVE
+        ).delete()
     return subscriber
 
 

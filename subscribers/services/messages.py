@@ -65,4 +65,4 @@ def _still_applies(subscriber: Subscriber, kind: MessageKind) -> bool:
         return False
     # Hard bounces, complaints, manual blocks: never mail them, not even a link they asked for.
     suppression = Suppression.objects.filter(email_hash=email_hash(subscriber.email)).first()
-    return suppression is None or suppression.reason == Suppression.Reason.UNSUBSCRIBED
+    return suppression is None or suppression.reason in Suppression.Reason.lifted_by_new_consent()

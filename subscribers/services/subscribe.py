@@ -47,9 +47,9 @@ def subscriber_subscribe(
     - pending: topics added, confirmation re-sent at most once per SUBSCRIBE_CONFIRMATION_RESEND_INTERVAL
     - active: an authenticated caller adds topics and updates the profile; the public form only
       mails the owner a link to their preferences (strangers must not change someone's topics)
-    - unsubscribed: fresh consent is needed, so back to pending with a confirmation email, even
-      when `confirmed` is set
-    - bounced, complained or suppressed for any reason but unsubscribing: left alone, never mailed
+    - unsubscribed, or suppressed by the sunset policy: fresh consent is needed, so back to pending
+      with a confirmation email, even when `confirmed` is set
+    - bounced, complained or suppressed for any other reason: left alone, never mailed
     Returns the subscriber, or None for a suppressed address we hold no subscriber for (erased).
     """
     email = _email_clean(email)
@@ -75,12 +75,13 @@ def subscriber_subscribe(
         subscriber = Subscriber.objects.select_for_update().get(email__lower=email)
     if context.is_trusted:
         _profile_update(subscriber=subscriber, profile=profile)
-    if subscriber.status == Status.ACTIVE:
+    if subscriber.status == Status.ACTIVE and suppression is None:
         return _subscribe_active(subscriber=subscriber, context=context, topics=topics)
-    # pending, or unsubscribed and asking again: this request is (fresh) consent to confirm
+    # pending, unsubscribed, or sunset for inactivity, and asking again: this request is (fresh)
+    # consent to confirm
     _subscriptions_add(subscriber=subscriber, topics=topics, reopen=True)
     confirmed = confirmed and subscriber.status == Status.PENDING
-    if subscriber.status == Status.UNSUBSCRIBED:
+    if subscriber.status in (Status.UNSUBSCRIBED, Status.ACTIVE):
         subscriber.status = Status.PENDING
         subscriber.save(update_fields=["status", "updated_at"])
     return _opt_in(subscriber=subscriber, context=context, wording=wording, confirmed=confirmed)
@@ -113,7 +114,7 @@ def _profile_clean(profile: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_blocked(subscriber: Subscriber | None, suppression: Suppression | None) -> bool:
-    if suppression is not None and suppression.reason != Suppression.Reason.UNSUBSCRIBED:
+    if suppression is not None and suppression.reason not in Suppression.Reason.lifted_by_new_consent():
         return True
     return subscriber is not None and subscriber.status in (Status.BOUNCED, Status.COMPLAINED)
 
@@ -197,13 +198,16 @@ def _mail_throttled(*, subscriber: Subscriber, kind: MessageKind) -> bool:
 
 
 def subscriber_activate(*, subscriber: Subscriber, context: ConsentContext, action: str, wording: str) -> Subscriber:
-    """Pending → active with proof of consent. A previous unsubscribe suppression goes: this is new consent."""
+    """Pending → active with proof of consent. A previous unsubscribe (or sunset) suppression goes:
+    this is new consent."""
     now = timezone.now()
     subscriber.status = Status.ACTIVE
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
     subscriber.save(update_fields=["status", "confirmed_at", "unsubscribed_at", "updated_at"])
-    Suppression.objects.filter(email_hash=email_hash(subscriber.email), reason=Suppression.Reason.UNSUBSCRIBED).delete()
+    Suppression.objects.filter(
+        email_hash=email_hash(subscriber.email), reason__in=Suppression.Reason.lifted_by_new_consent()
+    ).delete()
     consent_record_create(subscriber=subscriber, action=action, context=context, wording=wording)
     return subscriber
 

@@ -28,12 +28,13 @@ _STATUS_FOR_REASON = {
 # A stronger status is never replaced by a weaker one (a complaint stays a complaint).
 _STATUS_RANK = {Status.PENDING: 0, Status.ACTIVE: 0, Status.UNSUBSCRIBED: 1, Status.BOUNCED: 2, Status.COMPLAINED: 3}
 _REASON_RANK = {
-    Reason.UNSUBSCRIBED: 0,
-    Reason.MANUAL: 1,
-    Reason.SOFT_BOUNCE: 2,
-    Reason.HARD_BOUNCE: 3,
-    Reason.COMPLAINT: 4,
-    Reason.ERASED: 5,
+    Reason.INACTIVE: 0,
+    Reason.UNSUBSCRIBED: 1,
+    Reason.MANUAL: 2,
+    Reason.SOFT_BOUNCE: 3,
+    Reason.HARD_BOUNCE: 4,
+    Reason.COMPLAINT: 5,
+    Reason.ERASED: 6,
 }
 # Lifting these means someone decided the address is safe again: they must say why.
 REMOVAL_NEEDS_NOTE = frozenset({Reason.HARD_BOUNCE, Reason.COMPLAINT, Reason.ERASED})

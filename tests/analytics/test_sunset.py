@@ -56,6 +56,7 @@ def test_suppress_suppresses_inactive_subscribers_at_once(policy, people):
     sunset_apply()
     suppression = Suppression.objects.get()
     assert suppression.email == silent.email and "Sunset policy" in suppression.note
+    assert suppression.reason == Suppression.Reason.INACTIVE
     assert HygieneAction.objects.filter(kind="sunset_suppressed", subscriber=silent).exists()
 
 
@@ -90,6 +91,20 @@ def test_the_keep_link_in_the_reengagement_message_keeps_the_subscriber(
     assert response.status_code == 200 and "keep getting" in response.content.decode()
     assert sunset_apply(now=timezone.now() + timedelta(days=15)).suppressed == 0
     assert not Suppression.objects.exists()
+
+
+def test_a_keep_link_clicked_after_the_grace_period_lifts_the_sunset_suppression(
+    policy, people, client, django_capture_on_commit_callbacks
+):
+    policy.SUNSET_ACTION = "reengage"
+    silent, _, _ = people
+    with django_capture_on_commit_callbacks(execute=True):
+        sunset_apply()
+    keep = re.search(r"/t/k/\S+", mail.outbox[0].body).group(0)
+    assert sunset_apply(now=timezone.now() + timedelta(days=15)).suppressed == 1
+    Suppression.objects.create(email="other@example.com", email_hash="x" * 64, reason="hard_bounce")
+    assert client.get(keep).status_code == 200
+    assert list(Suppression.objects.values_list("reason", flat=True)) == ["hard_bounce"]
 
 
 def test_a_tampered_keep_link_changes_nothing(client, people):

@@ -7,6 +7,7 @@ from core.exceptions import ApplicationError
 from core.roles import Role
 from subscribers.models import ConsentRecord, Subscriber, Subscription, Suppression
 from subscribers.services import ConsentContext, subscriber_subscribe
+from subscribers.services.subscribe import subscriber_activate
 from tests.factories import (
     PendingSubscriberFactory,
     SubscriberFactory,
@@ -104,6 +105,23 @@ def test_an_unsubscribed_person_who_subscribes_again_goes_through_double_opt_in(
     assert subscriber.subscriptions.get().frequency == "instant"
     assert Suppression.objects.filter(email="ada@example.com").exists(), "lifted only on confirmation"
     assert "/confirm/" in mailoutbox[0].body
+
+
+def test_a_subscriber_suppressed_for_inactivity_who_subscribes_again_confirms_and_is_lifted(
+    form_context, mailoutbox, django_capture_on_commit_callbacks
+):
+    subscriber = SubscriberFactory(email="ada@example.com", status="active")
+    SuppressionFactory(email="ada@example.com", reason=Suppression.Reason.INACTIVE)
+    with django_capture_on_commit_callbacks(execute=True):
+        _subscribe(form_context, topics=[TopicFactory()])
+    subscriber.refresh_from_db()
+    assert subscriber.status == "pending"
+    assert Suppression.objects.filter(email="ada@example.com").exists(), "lifted only on confirmation"
+    assert "/confirm/" in mailoutbox[0].body
+    subscriber_activate(
+        subscriber=subscriber, context=form_context, action=ConsentRecord.Action.CONFIRMED, wording="yes"
+    )
+    assert not Suppression.objects.filter(email="ada@example.com").exists()
 
 
 @pytest.mark.parametrize("reason", ["hard_bounce", "complaint", "manual", "soft_bounce"])

@@ -48,6 +48,19 @@ def test_suppressing_twice_keeps_one_entry_with_the_stronger_reason():
     assert subscriber.status == "complained"
 
 
+def test_an_unsubscribe_outranks_a_sunset_suppression():
+    subscriber = SubscriberFactory(email="ada@example.com")
+    suppression_add(email="ada@example.com", reason="inactive", note="Sunset policy")
+    subscriber.refresh_from_db()
+    assert subscriber.status == "active" and not mailable_subscribers().filter(pk=subscriber.pk).exists()
+    suppression_add(email="ada@example.com", reason="unsubscribed")
+    assert Suppression.objects.get().reason == "unsubscribed"
+    subscriber.refresh_from_db()
+    assert subscriber.status == "unsubscribed"
+    suppression_add(email="ada@example.com", reason="inactive")
+    assert Suppression.objects.get().reason == "unsubscribed"
+
+
 def test_a_bad_address_or_reason_is_a_field_error():
     with pytest.raises(ApplicationError) as caught:
         suppression_add(email="nope", reason="manual")
