@@ -145,9 +145,7 @@ def sunset_keep(*, token: str) -> Subscriber | None:
             email=subscriber.email, kind=Kind.SUNSET_KEPT, reason="Asked to keep receiving", subscriber_id=subscriber.pk
         )
         # Clicked after the grace period ran out: their own signed request undoes what the policy did.
-        Suppression.objects.filter(
-            email_hash=email_hash(subscriber.email), reason=Suppression.Reason.INACTIVE
-        ).delete()
+        Suppression.objects.filter(email_hash=email_hash(subscriber.email), reason=Suppression.Reason.INACTIVE).delete()
     return subscriber
 
 
