@@ -7,4 +7,10 @@ PERIODIC_TASKS = [
         "every_seconds": 15,
         "queue": "default",
     },
+    {
+        "name": "Fold delivery counts (PostgreSQL)",
+        "task": "channels_app.tasks.delivery_counts_compact_task",
+        "every_seconds": 60,
+        "queue": "default",
+    },
 ]

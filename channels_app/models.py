@@ -235,6 +235,31 @@ class Delivery(models.Model):
         return state in DELIVERY_TRANSITIONS[self.state]
 
 
+class DeliveryCount(models.Model):
+    """Deliveries per (send, channel, state), kept by PostgreSQL itself.
+
+    Statement-level triggers on the delivery table (migration 0005) append one row per
+    (send, channel, state) a statement changed, with the signed difference: inserts only, so
+    concurrent workers never wait on one another's counter rows. A send's counts are the sums
+    of its rows; `delivery_counts_compact` (beat) folds them into one row per cell. Counting a
+    100,000-delivery send this way reads a handful of rows instead of 100,000 index entries,
+    and no code path that changes a delivery can forget to update it. Other databases (the
+    embedded SQLite default) have no such triggers and count deliveries directly.
+    """
+
+    # No database foreign keys: rows are appended by triggers while a send may be being deleted;
+    # compaction removes the rows of sends that are gone.
+    send = models.ForeignKey(Send, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    channel = models.ForeignKey(
+        Channel, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=DeliveryState.choices)
+    n = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.send_id}/{self.channel_id}/{self.state}: {self.n:+d}"
+
+
 class DeadLetter(Delivery):
     """Admin's dead-letter view: deliveries in state `dead`."""
 

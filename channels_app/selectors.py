@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Iterable
 
-from channels_app.models import Channel, Delivery, Send
+from django.db import connection
+from django.db.models import Count, QuerySet, Sum
+
+from channels_app.models import Channel, Delivery, DeliveryCount, Send
 
 
 def channel_list() -> QuerySet[Channel]:
@@ -17,3 +20,27 @@ def send_list() -> QuerySet[Send]:
 
 def dead_letters() -> QuerySet[Delivery]:
     return Delivery.objects.filter(state=Delivery.State.DEAD).select_related("send", "channel").defer("context")
+
+
+def delivery_counts(*, send_ids: Iterable[int]) -> list[tuple[int, int, str, int]]:
+    """(send, channel, state, deliveries) for every non-empty cell of these sends.
+
+    PostgreSQL keeps the counts itself (DeliveryCount): a few rows per send, whatever its size.
+    Elsewhere the deliveries are counted."""
+    send_ids = list(send_ids)
+    if not send_ids:
+        return []
+    if connection.vendor == "postgresql":
+        rows = (
+            DeliveryCount.objects.filter(send_id__in=send_ids)
+            .values_list("send_id", "channel_id", "state")
+            .annotate(total=Sum("n"))
+            .filter(total__gt=0)
+        )
+    else:
+        rows = (
+            Delivery.objects.filter(send_id__in=send_ids)
+            .values_list("send_id", "channel_id", "state")
+            .annotate(total=Count("*"))
+        )
+    return sorted(rows.order_by())

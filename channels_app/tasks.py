@@ -34,3 +34,10 @@ def deliveries_sweep_task() -> dict:
     from channels_app.services.sweeper import deliveries_sweep
 
     return deliveries_sweep().__dict__
+
+
+@shared_task(acks_late=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, max_retries=3)
+def delivery_counts_compact_task() -> dict:
+    from channels_app.services.counts import delivery_counts_compact
+
+    return delivery_counts_compact()

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet
 
 from channels_app.models import Channel, Delivery, Send
+from channels_app.selectors import delivery_counts
 from publishing.models import Publication
 from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
 from subscribers.selectors import mailable_subscribers
@@ -113,12 +114,7 @@ def publication_stats(*, publication: Publication) -> dict[str, Any]:
         .order_by("created_at", "pk")
         .values("id", "key", "kind", "status", "subject", "audience_size", "created_at", "finished_at")
     )
-    rows = list(
-        Delivery.objects.filter(send_id__in=[s["id"] for s in sends])
-        .values_list("channel_id", "state")
-        .annotate(n=Count("*"))  # an index-only scan of (send, state, channel)
-        .order_by("channel_id")
-    )
+    rows = [row[1:] for row in delivery_counts(send_ids=[s["id"] for s in sends])]
     labels = {
         pk: (name, kind)
         for pk, name, kind in Channel.objects.filter(pk__in={r[0] for r in rows}).values_list("pk", "name", "kind")

@@ -6,10 +6,11 @@ from collections import defaultdict
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from channels_app.models import Delivery, Send
+from channels_app.selectors import delivery_counts
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
 from core.exceptions import ApplicationError
 
@@ -98,9 +99,10 @@ def deliveries_requeue(*, deliveries: QuerySet[Delivery]) -> int:
 
 def send_progress(*, send: Send) -> dict[str, int]:
     """Deliveries per state (every state present, zeros included) and the total."""
-    counts = dict(send.deliveries.values_list("state").annotate(n=Count("pk")).order_by())
-    progress = {state: counts.get(state, 0) for state in Delivery.State.values}
-    progress["total"] = sum(counts.values())
+    progress = dict.fromkeys(Delivery.State.values, 0)
+    for _, _, state, n in delivery_counts(send_ids=[send.pk]):
+        progress[state] += n
+    progress["total"] = sum(progress.values())
     return progress
 
 
