@@ -193,7 +193,8 @@ def main() -> int:
     files = paths_write(folder, deliveries)
     env = {"DJANGO_SETTINGS_MODULE": "config.settings.bench", "LOG_LEVEL": "WARNING"}
     web = common.start(
-        [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", str(WORKERS), "--worker-class", "sync",
+        [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi", "-b", f"127.0.0.1:{PORT}",
+         "-w", str(WORKERS), "--worker-class", "sync",
          "--backlog", "2048", "--log-level", "warning"],
         env=env, log=folder / "gunicorn.log",
     )  # fmt: skip

@@ -52,9 +52,10 @@ class SubscriberSerializer(serializers.ModelSerializer):
         data = {}
         for name in self.Meta.fields:
             if name == "subscriptions":
+                rows = getattr(subscriber, "subscription_rows", None)  # prefetched by subscriber_list()
                 data[name] = [
                     {"topic": s.topic.slug, "channel_kind": s.channel_kind, "frequency": s.frequency}
-                    for s in subscriber.subscriptions.all()
+                    for s in (subscriber.subscriptions.all() if rows is None else rows)
                 ]
             elif name in _DATETIME_FIELDS:
                 data[name] = _iso(getattr(subscriber, name))
