@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from analytics.services.sunset import sunset_keep
 from analytics.services.tracking import PIXEL_GIF, tracking_click_resolve, tracking_open_record
 
-_NO_CACHE = {
+NO_CACHE_HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate, private, max-age=0",
     "Pragma": "no-cache",
     "Expires": "0",
@@ -22,7 +22,7 @@ _NO_CACHE = {
 @require_http_methods(["GET", "HEAD"])
 def open_pixel_view(request: HttpRequest, token: str) -> HttpResponse:
     tracking_open_record(token=token, user_agent=_user_agent(request), head=request.method == "HEAD")
-    return HttpResponse(PIXEL_GIF, content_type="image/gif", headers=_NO_CACHE)
+    return HttpResponse(PIXEL_GIF, content_type="image/gif", headers=NO_CACHE_HEADERS)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -33,7 +33,7 @@ def click_view(request: HttpRequest, token: str) -> HttpResponse:
     else:
         response = HttpResponseRedirect(url)
         response["Referrer-Policy"] = "no-referrer"
-    response["Cache-Control"] = _NO_CACHE["Cache-Control"]
+    response["Cache-Control"] = NO_CACHE_HEADERS["Cache-Control"]
     return response
 
 

@@ -72,6 +72,41 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process tree in `groups` (name -> root
+    pid) and by every postgres and redis-server process on the machine: where a run's CPU went,
+    when everything shares two cores. (A load generator run as a subprocess is measured with
+    resource.getrusage(RUSAGE_CHILDREN) around it instead: it is gone before it could be read.)"""
+    tick = os.sysconf("SC_CLK_TCK")
+    trees = {name: {root, *descendants(root)} for name, root in groups.items()}
+    totals = dict.fromkeys([*groups, "postgres", "redis"], 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        # utime, stime, and the times of children it reaped: the postmaster's include the
+        # backends that exited during the run (connections recycled by CONN_MAX_AGE).
+        used = sum(int(v) for v in fields[11:15]) / tick
+        owner = next((name for name, pids in trees.items() if pid in pids), None)
+        owner = owner or {"postgres": "postgres", "redis-server": "redis"}.get(comm)
+        if owner:
+            totals[owner] += used
+    return totals
+
+
+def descendants(pid: int) -> list[int]:
+    found, frontier = [], [pid]
+    while frontier:
+        kids = children(frontier.pop())
+        found += kids
+        frontier += kids
+    return found
+
+
 def children(pid: int) -> list[int]:
     try:
         out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout

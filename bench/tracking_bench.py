@@ -7,8 +7,9 @@ from wrk on loopback, in the same run as two baselines served the same way.
    others; 20,000 subscribers, one send with 5 links, 20,000 deliveries handed over an hour ago.
 2. gunicorn (sync workers) and a Celery worker with beat (the real drain: every 2 s).
 3. Rounds of wrk (installed with apt-get when missing): /bench/empty, the tracking endpoints
-   (60% opens, 40% clicks, over real deliveries), /bench/naive/... (the same hits, one INSERT
-   each in the request). hits/s, p50/p95 per endpoint.
+   (60% opens, 40% clicks, over real deliveries; answered by the WSGI fast path, as in
+   production), /bench/django/... (the same hits through the Django views), /bench/naive/...
+   (the same hits, one INSERT each in the request). hits/s, p50/p95 and CPU per hit by process.
 4. After the drain: every hit the server buffered (the stream's entries-added counter) is in
    the database exactly once; drain lag = event created_at - hit time, p50/p95.
 Headline: tracking hits/s ÷ empty view hits/s (target ≥ 0.8; ≥ 2x the naive view).
@@ -41,6 +42,9 @@ WORKERS = int(os.environ.get("BENCH_TRACKING_WORKERS", "4"))
 PORT = int(os.environ.get("BENCH_TRACKING_PORT", "8765"))
 LINKS = [f"https://example.com/articles/{i}" for i in range(5)]
 BIN = Path(sys.executable).parent
+# empty: an empty Django view; tracking: the production path (the WSGI fast path);
+# tracking_django: the same hits through the views; naive: one INSERT per hit in the request.
+RUNS = ("empty", "tracking", "tracking_django", "naive")
 
 
 def wrk_ensure() -> str:
@@ -100,8 +104,9 @@ def paths_write(folder: Path, deliveries: list[tuple[int, int]]) -> dict[str, Pa
         else:
             url = click_url(delivery_id=delivery_id, link_index=rng.randrange(len(LINKS)), send_id=send_id)
         paths.append("/" + url.split("://", 1)[1].split("/", 1)[1])
-    files = {"tracking": folder / "tracking.txt", "naive": folder / "naive.txt", "empty": folder / "empty.txt"}
+    files = {name: folder / f"{name}.txt" for name in RUNS}
     files["tracking"].write_text("\n".join(paths) + "\n")
+    files["tracking_django"].write_text("\n".join("/bench/django" + p for p in paths) + "\n")
     files["naive"].write_text("\n".join("/bench/naive" + p for p in paths) + "\n")
     files["empty"].write_text("/bench/empty\n")
     return files
@@ -203,21 +208,22 @@ def main() -> int:
          "--loglevel", "WARNING", "-s", str(folder / "beat-schedule")],
         env=env, log=folder / "worker.log",
     )  # fmt: skip
-    results: dict[str, list[dict]] = {"empty": [], "tracking": [], "naive": []}
+    results: dict[str, list[dict]] = {name: [] for name in RUNS}
     tracking_responses = 0
     try:
         import requests
 
         common.wait_until(lambda: _up(requests), timeout=60, what="gunicorn")
-        for name in results:  # warm every worker: imports, connections, link caches
-            tracking_responses += wrk_run(wrk, files[name], 2)["requests"] if name == "tracking" else 0
-            if name != "tracking":
-                wrk_run(wrk, files[name], 2)
+        for name in RUNS:  # warm every worker: imports, connections, link caches
+            warmed = wrk_run(wrk, files[name], 2)
+            tracking_responses += warmed["requests"] if name.startswith("tracking") else 0
         for _ in range(ROUNDS):
-            for name in ("empty", "tracking", "naive"):
+            for name in RUNS:
+                cpu_before = _cpu(web, worker)
                 run = wrk_run(wrk, files[name], DURATION)
+                run["cpu"] = {k: v - cpu_before[k] for k, v in _cpu(web, worker).items()}
                 results[name].append(run)
-                if name == "tracking":
+                if name.startswith("tracking"):
                     tracking_responses += run["requests"]
         drain_seconds = drain_wait()
         counts = accounting()
@@ -228,6 +234,7 @@ def main() -> int:
     summary = {name: _summary(runs) for name, runs in results.items()}
     ratio = summary["tracking"]["hits_per_second"] / summary["empty"]["hits_per_second"]
     vs_naive = summary["tracking"]["hits_per_second"] / summary["naive"]["hits_per_second"]
+    django_ratio = summary["tracking_django"]["hits_per_second"] / summary["empty"]["hits_per_second"]
     # Correctness decides the exit code; the speed targets are reported, not enforced.
     correct = counts["lost"] == 0 and counts["double_counted"] == 0 and all(s["errors"] == 0 for s in summary.values())
     ok = correct and ratio >= 0.8 and vs_naive >= 2 and counts["drain_lag_p95_s"] < 5
@@ -237,10 +244,14 @@ def main() -> int:
             "value": round(ratio, 3),
             "unit": "ratio to empty view",
             "tracking_vs_naive": round(vs_naive, 2),
+            # The same hits through the Django views (TRACKING_FAST_PATH off), for comparison.
+            "tracking_django_view_ratio": round(django_ratio, 3),
             "hits_per_second": {k: v["hits_per_second"] for k, v in summary.items()},
             "p50_ms": {k: v["p50_ms"] for k, v in summary.items()},
             "p95_ms": {k: v["p95_ms"] for k, v in summary.items()},
             "errors": {k: v["errors"] for k, v in summary.items()},
+            # CPU time per hit, by process: web (gunicorn), worker (the drain), postgres, redis, wrk.
+            "cpu_ms_per_hit": {k: v["cpu_ms_per_hit"] for k, v in summary.items()},
             "tracking_responses": tracking_responses,
             **counts,
             "in_flight_at_wrk_stop": counts["buffered"] - tracking_responses,
@@ -265,8 +276,20 @@ def _up(requests) -> bool:
         return False
 
 
+def _cpu(web, worker) -> dict[str, float]:
+    import resource
+
+    used = common.cpu_seconds({"web": web.pid, "worker": worker.pid})
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["wrk"] = children.ru_utime + children.ru_stime  # the only child that exits during a run
+    return used
+
+
 def _summary(runs: list[dict]) -> dict:
+    hits = sum(r["requests"] for r in runs)
+    cpu = {part: sum(r["cpu"][part] for r in runs) for part in runs[0]["cpu"]}
     return {
+        "cpu_ms_per_hit": {part: round(seconds * 1000 / hits, 3) for part, seconds in cpu.items()},
         "hits_per_second": round(statistics.mean(r["hits_per_second"] for r in runs), 1),
         "p50_ms": round(statistics.mean(r["p50_ms"] for r in runs), 3),
         "p95_ms": round(statistics.mean(r["p95_ms"] for r in runs), 3),
