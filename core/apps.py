@@ -9,7 +9,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Bulletin"
 
     def ready(self) -> None:
-        from core import checks  # noqa: F401  (registers system checks)
+        from core import checks, lookups  # noqa: F401  (registers system checks and the `any` lookup)
         from core.broker import ensure_embedded_broker_folders
 
         ensure_embedded_broker_folders()

@@ -98,7 +98,7 @@ def _engagement_record(human: list[EngagementEvent], deliveries: Mapping[int, De
             slot = last.setdefault(subscriber_id, {})
             slot[column] = max(slot.get(column, event.occurred_at), event.occurred_at)
     moved = set()
-    known = DeliveryEngagement.objects.filter(pk__in=list(first)).values_list("pk", "first_open_at", "first_click_at")
+    known = DeliveryEngagement.objects.filter(pk__any=list(first)).values_list("pk", "first_open_at", "first_click_at")
     for delivery_id, first_open, first_click in known:
         info = deliveries[delivery_id]
         changed = False
@@ -111,7 +111,7 @@ def _engagement_record(human: list[EngagementEvent], deliveries: Mapping[int, De
         if not changed:  # a repeat open or click: nothing to write
             del first[delivery_id]
     # Last engagement per subscriber is kept to the hour: sunset and ranking need no finer grain.
-    known = SubscriberEngagement.objects.filter(pk__in=list(last)).values_list("pk", "last_open_at", "last_click_at")
+    known = SubscriberEngagement.objects.filter(pk__any=list(last)).values_list("pk", "last_open_at", "last_click_at")
     for subscriber_id, last_open, last_click in known:
         newest = last[subscriber_id]
         if all(
@@ -147,14 +147,22 @@ def _upsert(model, key: str, rows: dict[int, tuple], columns: Sequence[str], *, 
     sets = ", ".join(
         f"{c} = {func}(COALESCE({table}.{c}, EXCLUDED.{c}), COALESCE(EXCLUDED.{c}, {table}.{c}))" for c in columns
     )
-    placeholders = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
     adapt = connection.ops.adapt_datetimefield_value
-    params: list = []
-    for pk in sorted(rows):
-        params += [pk, *(adapt(v) if v is not None else None for v in rows[pk])]
+    keys = sorted(rows)
+    if postgres:
+        # One array per column: a short, constant statement whatever the number of rows (psycopg
+        # re-parses every placeholder of a statement on each execution).
+        arrays = ", ".join(["%s::bigint[]", *["%s::timestamptz[]"] * len(columns)])
+        source = f"SELECT * FROM unnest({arrays})"
+        params: list = [keys, *([rows[pk][i] for pk in keys] for i in range(len(columns)))]
+    else:
+        placeholders = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+        source = f"VALUES {', '.join([placeholders] * len(rows))}"
+        params = []
+        for pk in keys:
+            params += [pk, *(adapt(v) if v is not None else None for v in rows[pk])]
     sql = (  # identifiers from model metadata; values are params
-        f"INSERT INTO {table} ({key}, {', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
-        f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+        f"INSERT INTO {table} ({key}, {', '.join(columns)}) {source} ON CONFLICT ({key}) DO UPDATE SET {sets}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -279,7 +279,7 @@ class _SendTracking:
 
 
 def _deliveries(hits: Sequence[Hit]) -> dict[int, DeliveryInfo]:
-    rows = Delivery.objects.filter(pk__in={h.delivery_id for h in hits}).values_list(
+    rows = Delivery.objects.filter(pk__any={h.delivery_id for h in hits}).values_list(
         "pk", "send_id", "channel_id", "subscriber_id", "sent_at", "channel__tracking_enabled"
     )
     return {
@@ -309,7 +309,7 @@ def _delivered_at(delivery_ids: list[int]) -> dict[int, datetime]:
     if not delivery_ids:
         return {}
     rows = (
-        EngagementEvent.objects.filter(delivery_id__in=set(delivery_ids), kind=EngagementEvent.Kind.DELIVERED)
+        EngagementEvent.objects.filter(delivery_id__any=set(delivery_ids), kind=EngagementEvent.Kind.DELIVERED)
         .values("delivery_id")
         .annotate(at=Min("occurred_at"))
         .values_list("delivery_id", "at")
