@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import common  # noqa: E402
+from bench.wrk import wrk_ensure, wrk_run  # noqa: E402
 
 common.use_services(database="bulletin_bench_api", redis_db=12)
 
@@ -127,18 +127,9 @@ def endpoints(data: dict) -> dict[str, list[str]]:
     }
 
 
-def wrk_run(wrk: str, paths: Path, token: str) -> dict:
-    out = subprocess.run(
-        [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "10s", "-s",
-         str(Path(__file__).with_name("api.lua")), f"http://127.0.0.1:{PORT}", "--", str(paths), f"Token {token}"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
-    result["requests_per_second"] = result["requests"] / (result["duration_us"] / 1e6)
-    result["errors"] = sum(
-        result[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
-    )
-    return result
+def _wrk(wrk: str, paths: Path, token: str, seconds: int = SECONDS) -> dict:
+    headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+    return wrk_run(wrk, port=PORT, paths=paths, seconds=seconds, connections=CONNECTIONS, headers=headers)
 
 
 def _check(url: str, token: str) -> dict:
@@ -169,8 +160,6 @@ def _cursor_pages(first: str, token: str, pages: tuple[int, ...] = (1, 7, 40, 12
 
 
 def main() -> int:
-    from bench.tracking_bench import wrk_ensure
-
     common.django_setup()
     common.ensure_database()
     data = dataset()
@@ -194,13 +183,13 @@ def main() -> int:
             files[name].write_text("\n".join(urls) + "\n")
         runs: dict[str, list[dict]] = {name: [] for name in files}
         for name in files:  # warm every worker (imports, connections, caches) on every endpoint
-            wrk_run_short(wrk, files[name], data["token"])
+            _wrk(wrk, files[name], data["token"], seconds=3)
         for _ in range(ROUNDS):
             for name in files:
                 if name == "empty_view":
                     continue
-                runs["empty_view"].append(wrk_run(wrk, files["empty_view"], data["token"]))
-                runs[name].append(wrk_run(wrk, files[name], data["token"]))
+                runs["empty_view"].append(_wrk(wrk, files["empty_view"], data["token"]))
+                runs[name].append(_wrk(wrk, files[name], data["token"]))
     finally:
         common.stop(server)
     summary = {name: _summary(results) for name, results in runs.items()}
@@ -228,12 +217,6 @@ def main() -> int:
         print(f"errors during the runs: {failed}", file=sys.stderr)
         return 1
     return 0
-
-
-def wrk_run_short(wrk: str, paths: Path, token: str) -> None:
-    subprocess.run([wrk, "-t1", f"-c{CONNECTIONS}", "-d3s", "-s", str(Path(__file__).with_name("api.lua")),
-                    f"http://127.0.0.1:{PORT}", "--", str(paths), f"Token {token}"],
-                   capture_output=True, check=False)  # fmt: skip
 
 
 def _up() -> bool:

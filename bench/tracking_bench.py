@@ -17,12 +17,9 @@ Headline: tracking hits/s ÷ empty view hits/s (target ≥ 0.8; ≥ 2x the naive
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +28,7 @@ from pathlib import Path
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
 
 from bench import common  # noqa: E402
+from bench.wrk import wrk_ensure, wrk_run  # noqa: E402
 
 common.use_services(database="bulletin_bench_tracking", redis_db=10)
 
@@ -45,24 +43,6 @@ BIN = Path(sys.executable).parent
 # empty: an empty Django view; tracking: the production path (the WSGI fast path);
 # tracking_django: the same hits through the views; naive: one INSERT per hit in the request.
 RUNS = ("empty", "tracking", "tracking_django", "naive")
-
-
-def wrk_ensure() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    for cmd in (
-        ["apt-get", "install", "-y", "-q", "wrk"],
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "wrk"],
-    ):
-        subprocess.run(cmd, check=False, capture_output=True)
-        if shutil.which("wrk"):
-            break
-    found = shutil.which("wrk")
-    if not found:
-        raise SystemExit("wrk is missing and apt-get could not install it (Debian package 'wrk')")
-    return found
 
 
 def data_create() -> list[tuple[int, int]]:
@@ -112,19 +92,14 @@ def paths_write(folder: Path, deliveries: list[tuple[int, int]]) -> dict[str, Pa
     return files
 
 
-def wrk_run(wrk: str, path_file: Path, seconds: int) -> dict:
-    script = Path(__file__).with_name("tracking.lua")
-    out = subprocess.run(
-        [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
-         f"http://127.0.0.1:{PORT}", "--", str(path_file)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
-    result["hits_per_second"] = result["requests"] / (result["duration_us"] / 1e6)
-    result["errors"] = sum(
-        result[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+def _wrk(wrk: str, paths: Path, seconds: int) -> dict:
+    browser = (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.0 Safari/605.1.15"
     )
-    return result
+    return wrk_run(
+        wrk, port=PORT, paths=paths, seconds=seconds, connections=CONNECTIONS, headers={"User-Agent": browser}
+    )
 
 
 def drain_wait(timeout: float = 180) -> float:
@@ -215,12 +190,12 @@ def main() -> int:
 
         common.wait_until(lambda: _up(requests), timeout=60, what="gunicorn")
         for name in RUNS:  # warm every worker: imports, connections, link caches
-            warmed = wrk_run(wrk, files[name], 2)
+            warmed = _wrk(wrk, files[name], 2)
             tracking_responses += warmed["requests"] if name.startswith("tracking") else 0
         for _ in range(ROUNDS):
             for name in RUNS:
                 cpu_before = _cpu(web, worker)
-                run = wrk_run(wrk, files[name], DURATION)
+                run = _wrk(wrk, files[name], DURATION)
                 run["cpu"] = {k: v - cpu_before[k] for k, v in _cpu(web, worker).items()}
                 results[name].append(run)
                 if name.startswith("tracking"):
@@ -290,7 +265,7 @@ def _summary(runs: list[dict]) -> dict:
     cpu = {part: sum(r["cpu"][part] for r in runs) for part in runs[0]["cpu"]}
     return {
         "cpu_ms_per_hit": {part: round(seconds * 1000 / hits, 3) for part, seconds in cpu.items()},
-        "hits_per_second": round(statistics.mean(r["hits_per_second"] for r in runs), 1),
+        "hits_per_second": round(statistics.mean(r["requests_per_second"] for r in runs), 1),
         "p50_ms": round(statistics.mean(r["p50_ms"] for r in runs), 3),
         "p95_ms": round(statistics.mean(r["p95_ms"] for r in runs), 3),
         "errors": sum(r["errors"] for r in runs),

@@ -1,6 +1,8 @@
--- wrk script of bench/tracking_bench.py: GET the paths of a file, round robin from a
--- different offset per thread, as a desktop browser; print one JSON line when done.
+-- wrk script of the benchmarks (bench/wrk.py): GET the paths of a file (args[1]) round robin,
+-- from a different offset per thread, with the headers given as further args ("Name: value");
+-- print one JSON line when done.
 local paths = {}
+local headers = {}
 local position = 0
 local thread_count = 0
 
@@ -13,14 +15,16 @@ function init(args)
   for line in io.lines(args[1]) do
     paths[#paths + 1] = line
   end
+  for i = 2, #args do
+    local name, value = args[i]:match("^([^:]+):%s*(.*)$")
+    if name then headers[name] = value end
+  end
   position = ((tid or 0) * 7919) % #paths
 end
 
 function request()
   position = position % #paths + 1
-  return wrk.format("GET", paths[position], {
-    ["User-Agent"] = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
-  })
+  return wrk.format("GET", paths[position], headers)
 end
 
 function done(summary, latency, requests)
