@@ -123,8 +123,7 @@ class ChannelAdmin(admin.ModelAdmin):
                 created = channel_create(credentials=credentials, **{**_field_values(obj), **data})
                 obj.pk, obj.updated_at = created.pk, created.updated_at
         except ApplicationError as exc:
-            # Validation happens in the service; admin shows it as the form's error.
-            form.add_error(None, f"{exc.message}: {exc.extra.get('fields', '')}")
+            # Validation happens in the service; changeform_view shows it as a message.
             raise ValidationError(exc.message) from exc
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

@@ -56,8 +56,7 @@ def circuit_check(channel: Channel) -> CircuitDecision:
 def circuit_record_success(channel: Channel) -> None:
     if cache.get(_key(channel.pk, "failures")) is None and cache.get(_key(channel.pk, "open_until")) is None:
         return  # the common case costs two cache reads and nothing else
-    cache.delete_many([_key(channel.pk, part) for part in ("failures", "open_until", "cooldown", "reason", "probe")])
-    _mirror(channel, CircuitState.CLOSED, "")
+    circuit_reset(channel)
     logger.info("circuit closed for channel %s", channel.pk)
 
 

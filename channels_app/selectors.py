@@ -18,10 +18,6 @@ def send_list() -> QuerySet[Send]:
     return Send.objects.select_related("publication").order_by("-created_at")
 
 
-def dead_letters() -> QuerySet[Delivery]:
-    return Delivery.objects.filter(state=Delivery.State.DEAD).select_related("send", "channel").defer("context")
-
-
 def delivery_counts(*, send_ids: Iterable[int]) -> list[tuple[int, int, str, int]]:
     """(send, channel, state, deliveries) for every non-empty cell of these sends.
 

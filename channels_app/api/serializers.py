@@ -71,6 +71,16 @@ class ChannelTestOutputSerializer(serializers.Serializer):
     recipient = serializers.CharField()
 
 
+class _SendListSerializer(serializers.ListSerializer):
+    def to_representation(self, data):
+        from channels_app.services.sends import sends_progress
+
+        sends = list(data)
+        # The page's progress in one query, for SendSerializer.get_progress.
+        self.context["progress"] = sends_progress(send_ids=[send.pk for send in sends])
+        return super().to_representation(sends)
+
+
 class SendSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
 
@@ -93,8 +103,10 @@ class SendSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+        list_serializer_class = _SendListSerializer
 
     def get_progress(self, send: Send) -> dict[str, int]:
         from channels_app.services.sends import send_progress
 
-        return send_progress(send=send)
+        page = self.context.get("progress") or {}
+        return page[send.pk] if send.pk in page else send_progress(send=send)

@@ -145,22 +145,6 @@ def deliveries_record(*, results: Iterable[SendResult], via: Channel | None = No
     return RecordedOutcome(len(sent), len(permanent), len(transient) - dead, dead, retry_due)
 
 
-def _mark_sent(sent: list[SendResult], *, via: Channel | None, now: datetime) -> None:
-    """sending → sent with each provider message id: one UPDATE ... FROM (VALUES ...), the
-    hottest statement of a send (one per provider call), so it is written by hand."""
-    table = Delivery._meta.db_table
-    rows = ", ".join(["(CAST(%s AS BIGINT), %s)"] * len(sent))
-    sql = (
-        f"UPDATE {table} SET state = %s, sent_at = %s, updated_at = %s, lease_expires_at = NULL, last_error = '', "
-        f"sent_via_id = %s, provider_message_id = v.column2 FROM (VALUES {rows}) AS v "
-        f"WHERE {table}.id = v.column1 AND {table}.state = %s"
-    )
-    values = [item for r in sent for item in (r.delivery_id, r.provider_message_id[:255])]
-    stamp = _db_dt(now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [SENT, stamp, stamp, via.pk if via else None, *values, SENDING])
-
-
 def deliveries_defer(*, ids: Sequence[int], until: datetime, reason: str) -> int:
     """Put claimed deliveries back without spending an attempt (circuit open, rate limit full)."""
     return _claimed(ids).update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -99,10 +100,16 @@ def deliveries_requeue(*, deliveries: QuerySet[Delivery]) -> int:
 
 def send_progress(*, send: Send) -> dict[str, int]:
     """Deliveries per state (every state present, zeros included) and the total."""
-    progress = dict.fromkeys(Delivery.State.values, 0)
-    for _, _, state, n in delivery_counts(send_ids=[send.pk]):
-        progress[state] += n
-    progress["total"] = sum(progress.values())
+    return sends_progress(send_ids=[send.pk])[send.pk]
+
+
+def sends_progress(*, send_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """send_progress of many sends in one query (a page of the sends list)."""
+    progress = {pk: dict.fromkeys(Delivery.State.values, 0) for pk in send_ids}
+    for send_id, _, state, n in delivery_counts(send_ids=send_ids):
+        progress[send_id][state] += n
+    for counts in progress.values():
+        counts["total"] = sum(counts.values())
     return progress
 
 

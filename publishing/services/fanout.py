@@ -21,6 +21,7 @@ from channels_app.models import Channel, Send
 from channels_app.services.deliveries import deliveries_create_from, delivery_create_broadcast
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
 from channels_app.services.pipeline import sends_complete
+from channels_app.services.sends import send_progress
 from publishing.selectors import audience_recipients, broadcast_channels, personal_channels
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def send_materialize(*, send_id: int) -> int:
                 ids = delivery_create_broadcast(send=send, channel=channel)
                 deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue)
             created += len(ids)
-    Send.objects.filter(pk=send.pk).update(audience_ready=True, audience_size=send.deliveries.count())
+    audience_size = send_progress(send=send)["total"]  # kept by PostgreSQL, not counted row by row
+    Send.objects.filter(pk=send.pk).update(audience_ready=True, audience_size=audience_size)
     sends_complete(send_ids=[send.pk])
     return created
 
