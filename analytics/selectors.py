@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Substr
 
-from analytics.models import DailyRollup, DeliveryEngagement, GuardTrip, LinkRollup, SendTopic, SubscriberEngagement
+from analytics.models import DailyRollup, GuardTrip, LinkRollup, SendTopic, SubscriberEngagement
 from analytics.services.rollups import COUNTERS, LATENCY_BUCKETS
 from channels_app.models import Channel, Delivery
 from subscribers.models import Topic
@@ -161,9 +161,16 @@ def failure_reasons(*, start: date, end: date, channel_ids: Iterable[int] = (), 
 
 
 def topic_rates(*, start: date, end: date) -> list[dict]:
+    """Totals and rates per topic: sums per send in one query, added up per topic of the send."""
+    sums = rollup_rows(start=start, end=end).values("send_id").annotate(**_sums()).order_by()
+    per_send = {row.pop("send_id"): row for row in sums}
+    per_topic: dict[int, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    for send_id, topic_id in SendTopic.objects.filter(send_id__in=list(per_send)).values_list("send_id", "topic_id"):
+        for name in COUNTERS:
+            per_topic[topic_id][name] += per_send[send_id][name] or 0
     result = []
-    for topic in Topic.objects.order_by("name"):
-        totals = with_rates(rollup_rows(start=start, end=end, topic_ids=[topic.pk]).aggregate(**_sums()))
+    for topic in Topic.objects.filter(pk__in=list(per_topic)).order_by("name"):
+        totals = with_rates(per_topic[topic.pk])
         if totals["sent"]:
             result.append({"topic_id": topic.pk, "topic": topic.name, **totals})
     return result
@@ -285,10 +292,6 @@ def send_variant_engagement(*, send_id: int) -> dict[str, dict]:
 
 def subscriber_engagement(*, subscriber_ids: Iterable[int]) -> dict[int, SubscriberEngagement]:
     return SubscriberEngagement.objects.in_bulk(list(subscriber_ids))
-
-
-def delivery_engagement(*, delivery_ids: Iterable[int]) -> dict[int, DeliveryEngagement]:
-    return DeliveryEngagement.objects.in_bulk(list(delivery_ids))
 
 
 def dashboard_data(*, start: date, end: date, topic_id: int | None = None, channel_id: int | None = None) -> dict:

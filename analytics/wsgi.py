@@ -68,9 +68,9 @@ def _answer(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
             headers = [("Content-Type", "image/gif"), *NO_CACHE_HEADERS.items()]
         else:
             url = tracking_click_resolve(token=clicked.group(1), user_agent=user_agent, head=head)
-            location = iri_to_uri(url) if url else ""
-            if not location or "\r" in location or "\n" in location:
-                return None  # Django renders the "link not valid" page
+            if url is None:
+                return None  # nothing was recorded; Django renders the "link not valid" page
+            location = iri_to_uri(url)  # quotes what a header must not carry (CR, LF, spaces)
             status, body = "302 Found", b""
             headers = [
                 ("Content-Type", "text/html; charset=utf-8"),

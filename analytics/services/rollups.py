@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -78,8 +78,11 @@ def rollups_update(*, max_cells: int = 5000) -> RollupResult:
         with transaction.atomic():
             if day >= horizon:  # older cells lost their raw events: their rollups stay as they are
                 _recompute(day, {(c.send_id, c.channel_id) for c in day_cells})
-            for cell in day_cells:  # removed unless touched again since read
-                RollupDirtyCell.objects.filter(pk=cell.pk, touched_at__lte=cell.touched_at).delete()
+            # One DELETE for the day's cells, each removed unless touched again since read.
+            untouched = Q()
+            for cell in day_cells:
+                untouched |= Q(pk=cell.pk, touched_at__lte=cell.touched_at)
+            RollupDirtyCell.objects.filter(untouched).delete()
     result.cells = len(cells)
     return result
 
@@ -103,25 +106,31 @@ def deliveries_scan() -> int:
 def unsubscribes_attribute() -> int:
     """Unsubscribes (consent records) become events on the subscriber's last message before them."""
     cursor, since = _cursor("unsubscribes")
-    records = ConsentRecord.objects.filter(action=ConsentRecord.Action.UNSUBSCRIBED, created_at__gte=since)
-    events, infos = [], {}
-    for record in records.only("pk", "subscriber_id", "created_at", "source", "method"):
-        window = record.created_at - timedelta(days=UNSUBSCRIBE_ATTRIBUTION_DAYS)
-        last = (
-            Delivery.objects.filter(
-                subscriber_id=record.subscriber_id, sent_at__lte=record.created_at, sent_at__gte=window
-            )
-            .order_by("-sent_at")
-            .values_list("pk", "send_id", "channel_id")
-            .first()
+    # Each record's last message within the attribution window, in the same query.
+    last_delivery = (
+        Delivery.objects.filter(
+            subscriber_id=OuterRef("subscriber_id"),
+            sent_at__lte=OuterRef("created_at"),
+            sent_at__gte=OuterRef("created_at") - timedelta(days=UNSUBSCRIBE_ATTRIBUTION_DAYS),
         )
-        if last is None:
-            continue
-        infos[last[0]] = DeliveryInfo(last[0], last[1], last[2], record.subscriber_id)
+        .order_by("-sent_at")
+        .values("pk")[:1]
+    )
+    records = list(
+        ConsentRecord.objects.filter(action=ConsentRecord.Action.UNSUBSCRIBED, created_at__gte=since)
+        .only("pk", "subscriber_id", "created_at", "source", "method")
+        .annotate(last_delivery_id=Subquery(last_delivery))
+        .filter(last_delivery_id__isnull=False)
+    )
+    delivered = Delivery.objects.only("send_id", "channel_id").in_bulk([r.last_delivery_id for r in records])
+    events, infos = [], {}
+    for record in records:
+        last = delivered[record.last_delivery_id]
+        infos[last.pk] = DeliveryInfo(last.pk, last.send_id, last.channel_id, record.subscriber_id)
         metadata = {"source": record.source, "method": record.method}
         events.append(
             EngagementEvent(
-                delivery_id=last[0],
+                delivery_id=last.pk,
                 kind=EngagementEvent.Kind.UNSUBSCRIBE,
                 occurred_at=record.created_at,
                 metadata=metadata,

@@ -47,3 +47,25 @@ def test_subscriber_engagement_gives_the_last_human_engagement(make_sent):
     [delivery] = make_sent()
     SubscriberEngagement.objects.create(subscriber=delivery.subscriber, last_engaged_at=timezone.now())
     assert subscriber_engagement(subscriber_ids=[delivery.subscriber_id])[delivery.subscriber_id].last_engaged_at
+
+
+def test_topic_rates_add_up_each_topics_sends_in_three_queries(django_assert_num_queries):
+    from analytics.models import SendTopic
+    from analytics.selectors import topic_rates
+    from tests.factories import TopicFactory
+
+    today = timezone.now().date()
+    news, tech, idle = TopicFactory(name="News"), TopicFactory(name="Tech"), TopicFactory(name="Idle")
+    both, only_news, untagged = SendFactory(), SendFactory(), SendFactory()
+    for send, topics in ((both, [news, tech]), (only_news, [news])):
+        for topic in topics:
+            SendTopic.objects.create(send=send, topic=topic)
+    DailyRollupFactory(send=both, day=today, sent=100, complaints=1)
+    DailyRollupFactory(send=both, day=today - timedelta(days=1), sent=50)
+    DailyRollupFactory(send=only_news, day=today, sent=10)
+    DailyRollupFactory(send=untagged, day=today, sent=999)
+    SendTopic.objects.create(send=SendFactory(), topic=idle)
+    with django_assert_num_queries(3):
+        rows = topic_rates(start=today - timedelta(days=1), end=today)
+    assert [(r["topic"], r["sent"], r["complaints"]) for r in rows] == [("News", 160, 1), ("Tech", 150, 1)]
+    assert rows[1]["complaint_rate"] == round(1 / 150, 6)
