@@ -154,6 +154,11 @@ class DeliveryState(models.TextChoices):
     DEAD = "dead", "Dead (retries exhausted)"
 
 
+# States of a delivery the provider took (whatever happened after), and of one given up on.
+HANDED_OVER = (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.BOUNCED, DeliveryState.COMPLAINED)
+GAVE_UP = (DeliveryState.FAILED, DeliveryState.DEAD)
+
+
 # Allowed transitions of the delivery state machine.
 DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
     DeliveryState.QUEUED: frozenset({DeliveryState.SENDING, DeliveryState.FAILED, DeliveryState.DEAD}),

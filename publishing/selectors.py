@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet
 
-from channels_app.models import Channel, Delivery, Send
+from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
 from publishing.models import Publication
 from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
@@ -45,13 +45,11 @@ def audience_recipients(
 
 def personal_channel(*, kind: str) -> Channel | None:
     """The default active channel carrying personal messages of this kind."""
-    return Channel.objects.filter(
-        kind=kind, audience=Channel.Audience.SUBSCRIBERS, is_default=True, is_active=True
-    ).first()
+    return personal_channels(kinds=[kind]).get(kind)
 
 
 def personal_channels(*, kinds: Sequence[str]) -> dict[str, Channel]:
-    """`personal_channel` for several kinds in one query."""
+    """The default active channel of each kind (one at most per kind: a constraint), in one query."""
     rows = Channel.objects.filter(
         kind__in=list(kinds), audience=Channel.Audience.SUBSCRIBERS, is_default=True, is_active=True
     )
@@ -97,14 +95,6 @@ def publication_audience(*, topic_ids: Sequence[int]) -> dict[str, Any]:
     return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}
 
 
-_HANDED = [
-    Delivery.State.SENT,
-    Delivery.State.DELIVERED,
-    Delivery.State.BOUNCED,
-    Delivery.State.COMPLAINED,
-]
-
-
 def publication_stats(*, publication: Publication) -> dict[str, Any]:
     """Sends, delivery counts per channel and state, and engagement of a publication: three
     aggregate queries whatever its size (alerts, newsletters and A/B sends; digests are counted
@@ -130,7 +120,7 @@ def publication_stats(*, publication: Publication) -> dict[str, Any]:
     return {
         "sends": sends,
         "deliveries": {"total": sum(by_state.values()), "by_state": by_state, "by_channel": list(channels.values())},
-        "engagement": _engagement(publication.pk, handed=sum(by_state[s] for s in _HANDED)),
+        "engagement": _engagement(publication.pk, handed=sum(by_state[s] for s in HANDED_OVER)),
     }
 
 

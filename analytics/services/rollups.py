@@ -31,13 +31,11 @@ from analytics.models import (
     SendTopic,
 )
 from analytics.services.events import DeliveryInfo, events_record, rollup_cells_touch
-from channels_app.models import Channel, Delivery, Send
+from channels_app.models import GAVE_UP, HANDED_OVER, Channel, Delivery, Send
 from subscribers.models import ConsentRecord, Topic
 
 # Upper bounds (seconds) of the publish → hand-off latency histogram; "inf" holds the rest.
 LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400)
-HANDED_OVER = (Delivery.State.SENT, Delivery.State.DELIVERED, Delivery.State.BOUNCED, Delivery.State.COMPLAINED)
-GAVE_UP = (Delivery.State.FAILED, Delivery.State.DEAD)
 COUNTERS = (  # every count a DailyRollup holds
     "sent",
     "delivered",

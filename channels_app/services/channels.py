@@ -156,26 +156,32 @@ class TestSendResult:
 def channel_test_send(*, channel: Channel, actor, recipient: str = "") -> TestSendResult:
     """Send a sample through the real adapter; report the provider's confirmation or exact error.
     Changes nothing: no delivery row, no circuit or channel state."""
-    recipient = _test_recipient(channel, actor, recipient)
-    message = _sample_message(channel, recipient)
+    recipient = channel_test_recipient(channel=channel, actor=actor, recipient=recipient)
+    return channel_test_message_send(channel=channel, message=_sample_message(channel, recipient))
+
+
+def channel_test_recipient(*, channel: Channel, actor, recipient: str) -> str:
+    """Who a test goes to: nobody for a broadcast channel, else the given recipient (for email,
+    the actor's own address by default); a field error when there is none."""
+    if channel.audience == Channel.Audience.BROADCAST:
+        return ""
+    recipient = recipient.strip() or (getattr(actor, "email", "") if channel.kind == Channel.Kind.EMAIL else "")
+    if not recipient:
+        hint = {"email": "an email address", "slack": "a Slack member ID", "webhook": "a webhook URL"}[channel.kind]
+        raise ApplicationError.for_fields({"recipient": f"Give {hint} to send the test to."})
+    return recipient
+
+
+def channel_test_message_send(*, channel: Channel, message: RenderedMessage) -> TestSendResult:
+    """One test message through the channel's real adapter: the provider's confirmation or its
+    exact error. No delivery row, no circuit or channel state."""
     try:
         [result] = adapter_for(channel).send_batch([message])
     except ProviderError as exc:
-        return TestSendResult(ok=False, error=exc.message, recipient=recipient)
+        return TestSendResult(ok=False, error=exc.message, recipient=message.recipient)
     return TestSendResult(
-        ok=result.ok, provider_message_id=result.provider_message_id, error=result.error, recipient=recipient
+        ok=result.ok, provider_message_id=result.provider_message_id, error=result.error, recipient=message.recipient
     )
-
-
-def _test_recipient(channel: Channel, actor, recipient: str) -> str:
-    if channel.audience == Channel.Audience.BROADCAST:
-        return ""
-    if channel.kind == Channel.Kind.EMAIL:
-        recipient = recipient or getattr(actor, "email", "")
-    if not recipient:
-        hint = {"email": "an email address", "slack": "a Slack member ID", "webhook": "a webhook URL"}[channel.kind]
-        raise ApplicationError.for_fields({"recipient": f"give {hint} to send the test to"})
-    return recipient
 
 
 def _sample_message(channel: Channel, recipient: str) -> RenderedMessage:

@@ -65,16 +65,13 @@ class PublicationViewSet(viewsets.ModelViewSet):
     def get_serializer_class(self):
         return PublicationDetailSerializer if self.action == "retrieve" else PublicationSerializer
 
-    def _detail(self, publication: Publication, code: int = status.HTTP_200_OK) -> Response:
-        return Response(PublicationDetailSerializer(publication_list().get(pk=publication.pk)).data, status=code)
-
     @extend_schema(request=PublicationWriteSerializer, responses={201: PublicationDetailSerializer})
     def create(self, request):
         data = PublicationWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         publication = publication_create(actor=request.user, topics=fields.pop("topics", []), **fields)
-        return self._detail(publication, status.HTTP_201_CREATED)
+        return _detail(publication, status.HTTP_201_CREATED)
 
     @extend_schema(request=PublicationWriteSerializer, responses=PublicationDetailSerializer)
     def update(self, request, pk=None, partial=False):
@@ -84,7 +81,7 @@ class PublicationViewSet(viewsets.ModelViewSet):
         publication = publication_update(
             publication=self.get_object(), actor=request.user, topics=fields.pop("topics", None), **fields
         )
-        return self._detail(publication)
+        return _detail(publication)
 
     @extend_schema(request=PublicationWriteSerializer, responses=PublicationDetailSerializer)
     def partial_update(self, request, pk=None):
@@ -99,8 +96,8 @@ def _publication(pk: int) -> Publication:
     return get_object_or_404(publication_list(), pk=pk)
 
 
-def _detail(publication: Publication) -> Response:
-    return Response(PublicationDetailSerializer(publication_list().get(pk=publication.pk)).data)
+def _detail(publication: Publication, code: int = status.HTTP_200_OK) -> Response:
+    return Response(PublicationDetailSerializer(publication_list().get(pk=publication.pk)).data, status=code)
 
 
 class PublicationPublishApi(APIView):

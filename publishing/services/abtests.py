@@ -23,7 +23,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from analytics.models import EngagementEvent
-from channels_app.models import Delivery, Send
+from channels_app.models import HANDED_OVER, Delivery, Send
 from core.exceptions import ApplicationError
 from core.roles import Role
 from publishing.models import ABTest, ABTestVariant, Publication
@@ -31,7 +31,6 @@ from publishing.selectors import audience_recipients
 from publishing.services.states import role_require
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 4
-_HANDED = [Delivery.State.SENT, Delivery.State.DELIVERED, Delivery.State.BOUNCED, Delivery.State.COMPLAINED]
 
 
 @transaction.atomic
@@ -152,7 +151,7 @@ def abtest_results(*, test: ABTest) -> list[dict[str, Any]]:
         .values("send_id")
         .annotate(
             deliveries=Count("pk"),
-            handed=Count("pk", filter=Q(state__in=_HANDED)),
+            handed=Count("pk", filter=Q(state__in=HANDED_OVER)),
             opens=Count("pk", filter=Q(opened=True)),
             clicks=Count("pk", filter=Q(clicked=True)),
         )

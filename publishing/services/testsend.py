@@ -6,33 +6,21 @@ is the one publishing would send (publishing.services.rendering), filled in for 
 
 from __future__ import annotations
 
-from channels_app.adapters import adapter_for
-from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
+from channels_app.adapters.base import MessageTemplate, RenderedMessage
 from channels_app.models import Channel
-from channels_app.services.channels import TestSendResult
+from channels_app.services.channels import TestSendResult, channel_test_message_send, channel_test_recipient
 from core.exceptions import ApplicationError
 from core.roles import Role
 from publishing.models import Publication
 from publishing.services.rendering import content_render, publication_content, sample_variables
 from publishing.services.states import role_require
 
-_RECIPIENT_HINT = {"email": "an email address", "slack": "a Slack member ID", "webhook": "a webhook URL"}
-
-
-def _recipient(channel: Channel, actor, recipient: str) -> str:
-    if channel.audience == Channel.Audience.BROADCAST:
-        return ""
-    recipient = recipient.strip() or (getattr(actor, "email", "") if channel.kind == Channel.Kind.EMAIL else "")
-    if not recipient:
-        raise ApplicationError.for_fields({"recipient": f"Give {_RECIPIENT_HINT[channel.kind]} to send the test to."})
-    return recipient
-
 
 def publication_test_send(*, publication: Publication, channel: Channel, actor, recipient: str = "") -> TestSendResult:
     role_require(actor, Role.EDITOR, "Sending a test")
     if not channel.is_active:
         raise ApplicationError.for_fields({"channel": f"This channel is disabled: {channel.disabled_reason}"})
-    recipient = _recipient(channel, actor, recipient)
+    recipient = channel_test_recipient(channel=channel, actor=actor, recipient=recipient)
     content = publication_content(publication=publication)
     values = sample_variables(actor=actor, links=content["links"], channel_kind=channel.kind)
     if channel.kind == Channel.Kind.SLACK and recipient:
@@ -50,10 +38,4 @@ def publication_test_send(*, publication: Publication, channel: Channel, actor, 
         message = RenderedMessage(
             0, recipient, payload=content_render(content=content, kind=channel.kind, variables=values)
         )
-    try:
-        [result] = adapter_for(channel).send_batch([message])
-    except ProviderError as exc:
-        return TestSendResult(ok=False, error=exc.message, recipient=recipient)
-    return TestSendResult(
-        ok=result.ok, provider_message_id=result.provider_message_id, error=result.error, recipient=recipient
-    )
+    return channel_test_message_send(channel=channel, message=message)
