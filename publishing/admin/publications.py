@@ -286,8 +286,8 @@ class PublicationAdmin(admin.ModelAdmin):
     def publish_view(self, request, pk: int):
         """Schedule or publish after seeing exactly who it will reach, per channel."""
         publication = get_object_or_404(Publication, pk=pk)
-        audience = publication_audience(topic_ids=[t.pk for t in publication.topics.all()])
-        form = PublishForm(request.POST or None, initial={"confirmed_total": audience["total"]})
+        form = PublishForm(request.POST or None)
+        failed = False
         if request.method == "POST" and form.is_valid():
             try:
                 published = publication_publish(
@@ -298,13 +298,18 @@ class PublicationAdmin(admin.ModelAdmin):
                 )
             except ApplicationError as exc:
                 form.add_error(None, _error_text(exc))
-                audience = publication_audience(topic_ids=[t.pk for t in publication.topics.all()])
-                form.data = form.data.copy()
-                form.data["confirmed_total"] = audience["total"]
+                failed = True
             else:
                 when = published.publish_at if published.state == State.SCHEDULED else "now"
                 self.message_user(request, f"“{published}” is {published.get_state_display().lower()} ({when}).")
                 return redirect("admin:publishing_publication_change", pk)
+        # Counted once, for the page shown: the service counts again when it publishes.
+        audience = publication_audience(topic_ids=[t.pk for t in publication.topics.all()])
+        if not form.is_bound:
+            form.initial["confirmed_total"] = audience["total"]
+        elif failed:  # the count may have moved: confirm the current one
+            form.data = form.data.copy()
+            form.data["confirmed_total"] = audience["total"]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

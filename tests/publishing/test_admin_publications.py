@@ -95,6 +95,7 @@ def test_a_publisher_sees_the_exact_audience_per_channel_and_must_confirm_it(
     make_readers(2, frequency="daily")
     page = publisher_client.get(f"{ADMIN}/{draft.pk}/publish/").content.decode()
     assert '<td class="audience-count">3</td>' in page and "2 daily or weekly subscribers" in page
+    assert 'name="confirmed_total" value="3"' in page
     unconfirmed = publisher_client.post(f"{ADMIN}/{draft.pk}/publish/", {"confirmed_total": 3})
     assert unconfirmed.status_code == 200 and "This field is required" in unconfirmed.content.decode()
     make_readers(1)  # someone subscribed while the publisher was reading
