@@ -11,18 +11,15 @@ admin and the API call), each to BENCH_ALERT_SUBSCRIBERS instant email subscribe
 delivery's latency is its `sent_at` (recorded when SES accepted its chunk) minus its
 publication's `published_at`. Headline: p95 over every delivery of the burst, in ms (target
 < 2,000). Warm-up alerts go first so worker start-up is not counted.
-Own database (bulletin_bench_alert) and Redis database (/9) unless the caller names others.
+Own database (bulletin_bench_alert) and Redis database (/13) unless the caller names others.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from bench import common
@@ -34,20 +31,6 @@ ALERTS = int(os.environ.get("BENCH_ALERTS", "20"))
 SUBSCRIBERS = int(os.environ.get("BENCH_ALERT_SUBSCRIBERS", "100"))
 WORKERS = int(os.environ.get("BENCH_ALERT_WORKERS", "4"))
 LOGS = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/bulletin-bench-alert"))
-
-
-def _start_ses() -> tuple[subprocess.Popen, str]:
-    """The SES emulator CLI in its own process; its first stdout line says where it listens."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators.sesv2", "--port", "0", "--latency-ms", "20", "--no-store"],
-        cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    return process, json.loads(process.stdout.readline())["endpoint_url"]
 
 
 def _start_workers() -> list:
@@ -127,7 +110,8 @@ def main() -> int:
     from publishing.services.publish import publication_publish
 
     get_redis().flushdb()  # this benchmark's own Redis database: a clean broker
-    ses, endpoint_url = _start_ses()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    ses, endpoint_url = common.ses_emulator_start(latency_ms=20)
     workers = _start_workers()
     try:
         topic, publisher = _dataset(endpoint_url)
@@ -161,8 +145,7 @@ def main() -> int:
             if earliest:
                 first.append((earliest[0] - earliest[1]).total_seconds() * 1000)
         cut = statistics.quantiles(latencies, n=100)
-        with urllib.request.urlopen(f"{endpoint_url}/_emulator/stats", timeout=10) as response:
-            ses_stats = json.loads(response.read())
+        ses_stats = common.ses_emulator_stats(endpoint_url)
         rss = [peak_rss_mb(w.pid) for w in workers]
     finally:
         for worker in workers:

@@ -34,17 +34,39 @@ def django_setup() -> None:
 def ensure_database() -> None:
     """Create the benchmark's PostgreSQL database if missing, then migrate it (quietly)."""
     import psycopg
+    from django.core.management import call_command
 
     url = urlsplit(os.environ["DATABASE_URL"])
+    if not url.scheme.startswith("postgres"):
+        call_command("migrate", verbosity=0, interactive=False)
+        return
     name = url.path.lstrip("/")
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0, interactive=False)
+
+
+def ses_emulator_start(*, latency_ms: float, rate: float | None = None) -> tuple[subprocess.Popen, str]:
+    """The SES v2 emulator (tests/emulators/sesv2.py) in its own process, messages not stored;
+    returns the process and its endpoint URL (its first stdout line)."""
+    cmd = [sys.executable, "-m", "tests.emulators.sesv2", "--port", "0", "--latency-ms", str(latency_ms), "--no-store"]
+    if rate:
+        cmd += ["--rate", str(rate)]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+    )
+    return proc, json.loads(proc.stdout.readline())["endpoint_url"]
+
+
+def ses_emulator_stats(endpoint: str) -> dict:
+    """What the emulator accepted (recipients, duplicates, requests per operation)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint}/_emulator/stats", timeout=10) as response:  # noqa: S310 (loopback)
+        return json.load(response)
 
 
 def truncate_app_tables() -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import urllib.request
 
 from bench import common  # noqa: E402
 
@@ -47,26 +46,6 @@ CONTENT = {
     },
     "links": [f"https://bulletin.example.com/articles/{i}" for i in range(5)],
 }
-
-
-def start_emulator(*, latency_ms: float, rate: float | None) -> tuple[object, str]:
-    cmd = ["python", "-m", "tests.emulators.sesv2", "--port", "0", "--latency-ms", str(latency_ms), "--no-store"]
-    if rate:
-        cmd += ["--rate", str(rate)]
-    import subprocess
-    import sys
-
-    cmd[0] = sys.executable
-    proc = subprocess.Popen(
-        cmd, cwd=common.ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
-    )
-    endpoint = json.loads(proc.stdout.readline())["endpoint_url"]
-    return proc, endpoint
-
-
-def emulator_stats(endpoint: str) -> dict:
-    with urllib.request.urlopen(f"{endpoint}/_emulator/stats", timeout=10) as response:  # noqa: S310 (loopback)
-        return json.load(response)
 
 
 def start_workers(count: int, concurrency: int, log_dir) -> list:
@@ -181,7 +160,7 @@ def one_run(
 ) -> dict:
     from core.redis import get_redis
 
-    emulator, endpoint = start_emulator(latency_ms=latency_ms, rate=emulator_rate)
+    emulator, endpoint = common.ses_emulator_start(latency_ms=latency_ms, rate=emulator_rate)
     try:
         topic_id = prepare(n, endpoint=endpoint, rate=channel_rate)
         procs = start_workers(workers, concurrency, log_dir)
@@ -196,7 +175,7 @@ def one_run(
         finally:
             for proc, _ in procs:
                 common.stop(proc)
-        stats = emulator_stats(endpoint)
+        stats = common.ses_emulator_stats(endpoint)
     finally:
         common.stop(emulator)
     redis = get_redis()

@@ -24,26 +24,6 @@ ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
 SEED = 2026
 
 
-def database_ensure() -> None:
-    """CREATE DATABASE when the PostgreSQL database of DATABASE_URL does not exist yet."""
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    if "postgresql" not in config["ENGINE"]:
-        return
-    params = {
-        "host": config.get("HOST") or None,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-    }
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
-
-
 def csv_generate(rows: int, seed: int) -> tuple[bytes, dict[str, int]]:
     rng = random.Random(seed)
     first_names = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Linus"]
@@ -69,18 +49,14 @@ def csv_generate(rows: int, seed: int) -> tuple[bytes, dict[str, int]]:
 
 
 def main() -> int:
-    database_ensure()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    common.django_setup()
+    common.ensure_database()
     from django.db import connection
 
     from subscribers.models import ImportJob, Subscriber, Topic
     from subscribers.services import import_job_create
     from subscribers.tasks import subscribers_import_task
 
-    call_command("migrate", verbosity=0, interactive=False)
     with connection.cursor() as cursor:  # a clean slate each run (this is the bench database)
         tables = ["subscribers_importjob", "subscribers_subscriber"]
         if connection.vendor == "postgresql":

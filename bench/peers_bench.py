@@ -114,7 +114,7 @@ def main() -> None:
         )
         for peer, n in plan:
             for backend in ("anymail", "smtp"):
-                emulator, endpoint = fanout_bench.start_emulator(latency_ms=20, rate=None)
+                emulator, endpoint = common.ses_emulator_start(latency_ms=20, rate=None)
                 try:
                     result = run_peer(python, peer, backend, n, endpoint)
                 finally:

@@ -66,7 +66,7 @@ def main() -> None:
     common.django_setup()
     common.ensure_database()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-    emulator, endpoint = fanout_bench.start_emulator(latency_ms=args.latency_ms, rate=None)
+    emulator, endpoint = common.ses_emulator_start(latency_ms=args.latency_ms, rate=None)
     try:
         topic_id = fanout_bench.prepare(args.subscribers, endpoint=endpoint, rate=100_000)
         workers = fanout_bench.start_workers(1, 2, log_dir)
