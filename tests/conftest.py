@@ -9,7 +9,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.roles import Role
-from tests.factories import UserFactory
+from tests.factories import SubscriberFactory, SubscriptionFactory, TopicFactory, UserFactory
 
 pytest_plugins = ["tests.emulators.fixtures"]
 
@@ -22,6 +22,34 @@ def _clean_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_adapters():
+    """Adapters are cached per channel and process: none carries a client into another test."""
+    from channels_app.adapters import adapters_reset
+
+    adapters_reset()
+    yield
+    adapters_reset()
+
+
+@pytest.fixture
+def topic(db):
+    return TopicFactory(slug="news", name="News")
+
+
+@pytest.fixture
+def make_readers(topic):
+    """make_readers(count, frequency="instant", kind="email"): subscribers of `topic`."""
+
+    def _make(count: int, frequency: str = "instant", kind: str = "email", **kwargs):
+        readers = SubscriberFactory.create_batch(count, **kwargs)
+        for reader in readers:
+            SubscriptionFactory(subscriber=reader, topic=topic, frequency=frequency, channel_kind=kind)
+        return readers
+
+    return _make
 
 
 @pytest.fixture

@@ -1,21 +1,8 @@
 import pytest
 
-from channels_app.adapters import adapters_reset
 from channels_app.models import Channel, Send
 from channels_app.services.sends import send_create
-from tests.factories import ChannelFactory, SubscriberFactory, SubscriptionFactory, TopicFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_adapters():
-    adapters_reset()
-    yield
-    adapters_reset()
-
-
-@pytest.fixture
-def topic(db):
-    return TopicFactory(slug="news")
+from tests.factories import ChannelFactory
 
 
 @pytest.fixture
@@ -29,14 +16,9 @@ def outbox_channel(db):
 
 
 @pytest.fixture
-def make_subscribers(topic):
-    def _make(count: int, **kwargs):
-        subscribers = SubscriberFactory.create_batch(count, **kwargs)
-        for subscriber in subscribers:
-            SubscriptionFactory(subscriber=subscriber, topic=topic)
-        return subscribers
-
-    return _make
+def make_subscribers(make_readers):
+    """Instant email subscribers of `topic` (tests/conftest.py's make_readers)."""
+    return make_readers
 
 
 EMAIL_CONTENT = {

@@ -3,22 +3,9 @@ from email import policy
 
 import pytest
 
-from channels_app.adapters import adapters_reset
 from channels_app.models import Channel
 from core.roles import Role
-from tests.factories import ChannelFactory, PublicationFactory, SubscriberFactory, SubscriptionFactory, TopicFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_adapters():
-    adapters_reset()
-    yield
-    adapters_reset()
-
-
-@pytest.fixture
-def topic(db):
-    return TopicFactory(slug="news", name="News")
+from tests.factories import ChannelFactory, PublicationFactory
 
 
 @pytest.fixture
@@ -51,17 +38,6 @@ def editor(make_user):
 @pytest.fixture
 def publisher(make_user):
     return make_user(Role.PUBLISHER, first_name="Pat", last_name="Publisher")
-
-
-@pytest.fixture
-def make_readers(topic):
-    def _make(count: int, frequency: str = "instant", kind: str = "email", **kwargs):
-        readers = SubscriberFactory.create_batch(count, **kwargs)
-        for reader in readers:
-            SubscriptionFactory(subscriber=reader, topic=topic, frequency=frequency, channel_kind=kind)
-        return readers
-
-    return _make
 
 
 @pytest.fixture
