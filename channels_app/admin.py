@@ -17,7 +17,9 @@ from channels_app.services.channels import (
     channel_validate,
 )
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_progress, send_resume
+from core.admin import ServiceErrorAdminMixin
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_errors
 
 
 class ChannelAdminForm(forms.ModelForm):
@@ -68,13 +70,12 @@ class ChannelAdminForm(forms.ModelForm):
                 rate_limit_per_second=data.get("rate_limit_per_second"),
             )
         except ApplicationError as exc:
-            for field, errors in exc.extra.get("fields", {}).items():
-                self.add_error(field if field in self.fields else None, errors)
+            form_add_service_errors(self, exc)
         return data
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     form = ChannelAdminForm
     list_display = ["name", "kind", "audience", "is_default", "is_active", "circuit_state", "rate_limit_per_second"]
     list_filter = ["kind", "audience", "is_active", "circuit_state"]
@@ -125,13 +126,6 @@ class ChannelAdmin(admin.ModelAdmin):
         except ApplicationError as exc:
             # Validation happens in the service; changeform_view shows it as a message.
             raise ValidationError(exc.message) from exc
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ValidationError as exc:
-            self.message_user(request, f"Not saved: {exc.messages[0]}", messages.ERROR)
-            return redirect(request.path)
 
     @admin.display(description="Test")
     def test_button(self, obj):

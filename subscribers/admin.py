@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_errors
 from core.roles import Role, user_has_role
 from subscribers.exports import CsvExportAdminMixin
 from subscribers.models import (
@@ -288,8 +289,7 @@ class SuppressionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
                 for entry in queryset:
                     suppression_remove(suppression=entry, actor=request.user, note=form.cleaned_data["note"])
             except ApplicationError as exc:
-                for field, errors in exc.extra.get("fields", {}).items():
-                    form.add_error(field if field in form.fields else None, errors)
+                form_add_service_errors(form, exc)
             else:
                 self.message_user(request, f"Removed {len(queryset)} suppression(s).", messages.SUCCESS)
                 return None

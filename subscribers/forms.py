@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_errors
 from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
 from subscribers.selectors import public_topics
 from subscribers.services import SubscriptionChoice
@@ -38,10 +39,7 @@ class PublicForm(forms.Form):
 
     def add_service_errors(self, exc: ApplicationError) -> None:
         """Show a service's field errors next to the fields (others at the top of the form)."""
-        fields = exc.extra.get("fields") or {"__all__": [exc.message]}
-        for name, messages in fields.items():
-            for message in messages:
-                self.add_error(name if name in self.fields else None, message)
+        form_add_service_errors(self, exc)
 
 
 class SubscribeForm(PublicForm):

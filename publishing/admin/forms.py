@@ -3,18 +3,11 @@ from __future__ import annotations
 from django import forms
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_errors
 from publishing.models import ABTest, Publication
 from publishing.services.abtests import abtest_validate
 from publishing.services.states import EDITABLE_FIELDS, publication_validate
 from subscribers.models import Topic
-
-
-def add_service_errors(form: forms.Form, error: ApplicationError) -> None:
-    fields = error.extra.get("fields") or {}
-    for name, messages in fields.items():
-        form.add_error(name if name in form.fields else None, messages)
-    if not fields:
-        form.add_error(None, error.message)
 
 
 class PublicationAdminForm(forms.ModelForm):
@@ -66,7 +59,7 @@ class PublicationAdminForm(forms.ModelForm):
         try:
             publication_validate(fields=content)
         except ApplicationError as exc:
-            add_service_errors(self, exc)
+            form_add_service_errors(self, exc)
         if self.subjects() and not self.errors:
             candidate = Publication(priority=data.get("priority"), state=self.instance.state or "draft")
             try:
@@ -79,7 +72,7 @@ class PublicationAdminForm(forms.ModelForm):
                 )
             except ApplicationError as exc:
                 fields = {f"ab_{k}" if f"ab_{k}" in self.fields else k: v for k, v in exc.extra["fields"].items()}
-                add_service_errors(self, ApplicationError.for_fields(fields))
+                form_add_service_errors(self, ApplicationError.for_fields(fields))
         return data
 
 

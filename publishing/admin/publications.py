@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from channels_app.models import Channel
+from core.admin import ServiceErrorAdminMixin
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
 from publishing.admin.forms import PublicationAdminForm, PublishForm, TestSendForm
@@ -56,7 +57,7 @@ def workflow_actions(publication: Publication, user) -> list[dict[str, str]]:
 
 
 @admin.register(Publication)
-class PublicationAdmin(admin.ModelAdmin):
+class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     form = PublicationAdminForm
     change_form_template = "admin/publishing/publication/change_form.html"
     list_display = ["title", "state", "priority", "topic_names", "author", "publish_at", "published_at", "updated_at"]
@@ -149,13 +150,6 @@ class PublicationAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for publication in queryset:
             publication_delete(publication=publication, actor=request.user)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ValidationError as exc:
-            self.message_user(request, f"Not saved: {exc.messages[0]}", messages.ERROR)
-            return redirect(request.path)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(
