@@ -140,5 +140,11 @@ class TemplateRenderer:
         return RenderedMessage(row.id, row.recipient if self.personal else "", payload=self._payload(values))
 
     def _payload(self, values: Mapping[str, str]) -> dict[str, Any]:
-        escaped = {k: json.dumps(v)[1:-1] for k, v in values.items()}
-        return json.loads(substitute(self.payload_json, escaped))
+        return payload_substitute(self.payload_json, values)
+
+
+def payload_substitute(payload_json: str, values: Mapping[str, str]) -> dict[str, Any]:
+    """A chat or webhook payload (JSON text with {{{var}}} placeholders) filled in: each value
+    JSON-escaped, so no value can break out of its string. Preview and pipeline both use it."""
+    escaped = {k: json.dumps(v)[1:-1] for k, v in values.items()}
+    return json.loads(substitute(payload_json, escaped))

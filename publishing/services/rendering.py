@@ -21,7 +21,8 @@ from django.conf import settings
 from django.template.loader import render_to_string, select_template
 from django.utils.safestring import mark_safe
 
-from channels_app.adapters.base import MessageTemplate, substitute
+from channels_app.adapters.base import MessageTemplate
+from channels_app.rendering import payload_substitute
 from publishing.convert import chunks, html_to_discord, html_to_slack, html_to_text
 from publishing.markup import (
     LinkTable,
@@ -194,14 +195,13 @@ def sample_variables(*, actor, links: Sequence[str], channel_kind: str) -> dict[
 def content_render(*, content: Mapping[str, Any], kind: str, variables: Mapping[str, str]) -> dict[str, Any]:
     """One channel kind's part of a send's content, filled in exactly as the pipeline does:
     email through MessageTemplate.render, chat and webhook payloads through JSON-safe
-    substitution (channels_app.rendering.TemplateRenderer does the same)."""
+    substitution (channels_app.rendering.payload_substitute, which the pipeline uses)."""
     part = content.get(kind) or {}
     if kind == "email":
         template = MessageTemplate(key="preview", subject=part.get("subject", ""), html=part["html"], text=part["text"])
         subject, html, text = template.render(variables)
         return {"subject": subject, "html": html, "text": text}
-    escaped = {k: json.dumps(v)[1:-1] for k, v in variables.items()}
-    return json.loads(substitute(json.dumps(part), escaped))
+    return payload_substitute(json.dumps(part), variables)
 
 
 def publication_preview(*, publication: Publication, topics: Sequence[Topic] | None, actor) -> dict[str, Any]:
