@@ -17,6 +17,8 @@ OPEN_PATH = "/t/o/{token}.gif"
 CLICK_PATH = "/t/c/{token}"
 _OPEN_SALT = "bulletin.tracking.open"
 _CLICK_SALT = "bulletin.tracking.click"
+KEEP_PATH = "/t/k/{token}"  # the sunset policy's "keep sending me" link
+_KEEP_SALT = "bulletin.sunset.keep"
 
 
 class InvalidTrackingToken(Exception):
@@ -55,6 +57,19 @@ def click_token_read(token: str) -> ClickTarget:
     if len(payload) not in (2, 3) or payload[1] < 0:
         raise InvalidTrackingToken("malformed")
     return ClickTarget(delivery_id=payload[0], link_index=payload[1], send_id=payload[2] if len(payload) == 3 else None)
+
+
+def keep_url(*, subscriber_id: int) -> str:
+    token = _signer(_KEEP_SALT, settings.SECRET_KEY).sign_object([subscriber_id])
+    return settings.SITE_URL + KEEP_PATH.format(token=token)
+
+
+def keep_token_read(token: str) -> int:
+    """The subscriber id of a keep link's token."""
+    payload = _read(_KEEP_SALT, token)
+    if len(payload) != 1:
+        raise InvalidTrackingToken("malformed")
+    return payload[0]
 
 
 @functools.lru_cache(maxsize=8)

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from analytics.links import InvalidTrackingToken, keep_token_read, keep_url
 from analytics.models import HygieneAction, SubscriberEngagement
 from analytics.services.hygiene import hygiene_action_record
 from subscribers.links import preferences_url
@@ -33,8 +33,6 @@ from subscribers.services import suppression_add
 
 logger = logging.getLogger(__name__)
 Kind = HygieneAction.Kind
-KEEP_PATH = "/t/k/{token}"
-_KEEP_SALT = "bulletin.sunset.keep"
 ACTIONS = ("off", "mark", "reengage", "suppress")
 
 
@@ -122,17 +120,11 @@ def _suppress(subscriber: Subscriber, reason: str) -> int:
     return 1
 
 
-def keep_url(*, subscriber_id: int) -> str:
-    token = signing.Signer(salt=_KEEP_SALT).sign_object([subscriber_id])
-    return settings.SITE_URL + KEEP_PATH.format(token=token)
-
-
 def sunset_keep(*, token: str) -> Subscriber | None:
     """The subscriber clicked "keep sending me": that is engagement. None for a bad token."""
     try:
-        payload = signing.Signer(salt=_KEEP_SALT).unsign_object(token)
-        subscriber = Subscriber.objects.filter(pk=int(payload[0])).first()
-    except (signing.BadSignature, ValueError, TypeError, IndexError, UnicodeDecodeError):
+        subscriber = Subscriber.objects.filter(pk=keep_token_read(token)).first()
+    except InvalidTrackingToken:
         return None
     if subscriber is None:
         return None
