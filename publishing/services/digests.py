@@ -45,6 +45,9 @@ from publishing.selectors import personal_channel
 from publishing.services.digest_content import digest_content
 from publishing.services.ranking import (
     Candidate,
+    PreparedCandidates,
+    ScoredItem,
+    SubscriberProfile,
     candidates_load,
     candidates_prepare,
     candidates_rank,
@@ -177,7 +180,7 @@ def _run_period(frequency, period, query, slots, candidates, channel, now, outco
         )
 
 
-def _history(subscriber_ids: Sequence[int], now: datetime) -> dict[int, list[tuple[str, datetime, list[int]]]]:
+def digests_history(subscriber_ids: Sequence[int], now: datetime) -> dict[int, list[tuple[str, datetime, list[int]]]]:
     since = now - timedelta(days=settings.DIGEST_MAX_LOOKBACK_DAYS + 1)
     history: dict[int, list[tuple[str, datetime, list[int]]]] = defaultdict(list)
     rows = DigestLog.objects.filter(subscriber_id__in=subscriber_ids, window_end__gte=since).values_list(
@@ -210,23 +213,32 @@ def digest_plans(
     """Rank each subscriber's items: one query for their profiles, one for their digest history."""
     ids = [subscriber_id for subscriber_id, _ in batch]
     profiles = subscriber_profiles(subscriber_ids=ids, frequencies=[frequency], now=now)
-    history = _history(ids, now)
+    history = digests_history(ids, now)
     prepared = candidates_prepare(candidates=candidates, now=now)
     plans = []
     for subscriber_id, slot in batch:
-        past = history.get(subscriber_id, [])
-        start = digest_window_start(frequency=frequency, history=past, now=now)
-        sent_before = {pk for _, _, items in past for pk in items}
-        ranked = candidates_rank(
+        start, _, ranked = digest_selection(
+            frequency=frequency,
             profile=profiles[subscriber_id],
+            history=history.get(subscriber_id, []),
             candidates=prepared,
             now=now,
-            since=start,
-            exclude=sent_before,
-            limit=settings.DIGEST_TOP_N,
         )
         plans.append(DigestPlan(subscriber_id, slot, start, tuple(item.publication_id for item in ranked)))
     return plans
+
+
+def digest_selection(
+    *, frequency: str, profile: SubscriberProfile, history: list, candidates: PreparedCandidates, now: datetime
+) -> tuple[datetime, set[int], list[ScoredItem]]:
+    """One subscriber's digest now: where its window starts, what earlier digests carried (never
+    repeated), and its top DIGEST_TOP_N items. The digest run and admin's explanation share it."""
+    start = digest_window_start(frequency=frequency, history=history, now=now)
+    sent_before = {pk for _, _, items in history for pk in items}
+    ranked = candidates_rank(
+        profile=profile, candidates=candidates, now=now, since=start, exclude=sent_before, limit=settings.DIGEST_TOP_N
+    )
+    return start, sent_before, ranked
 
 
 @transaction.atomic

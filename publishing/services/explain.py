@@ -12,8 +12,14 @@ from django.utils import timezone
 from channels_app.models import Channel, Send
 from channels_app.rendering import DeliveryRow
 from publishing.services.digest_content import DigestRenderer, digest_content
-from publishing.services.digests import _history, digest_window_start
-from publishing.services.ranking import ScoredItem, candidates_load, candidates_rank, subscriber_profiles
+from publishing.services.digests import digest_selection, digests_history
+from publishing.services.ranking import (
+    ScoredItem,
+    candidates_load,
+    candidates_prepare,
+    candidates_rank,
+    subscriber_profiles,
+)
 from subscribers.models import Subscriber
 
 
@@ -41,22 +47,14 @@ class DigestExplanation:
 def digest_explain(*, subscriber: Subscriber, frequency: str, now: datetime | None = None) -> DigestExplanation:
     now = now or timezone.now()
     profile = subscriber_profiles(subscriber_ids=[subscriber.pk], frequencies=[frequency], now=now)[subscriber.pk]
-    history = _history([subscriber.pk], now).get(subscriber.pk, [])
-    start = digest_window_start(frequency=frequency, history=history, now=now)
-    sent_before = {pk for _, _, items in history for pk in items}
+    history = digests_history([subscriber.pk], now).get(subscriber.pk, [])
     candidates = candidates_load(since=now - timedelta(days=settings.DIGEST_MAX_LOOKBACK_DAYS), until=now)
-    ranked = candidates_rank(profile=profile, candidates=candidates, now=now)
-    chosen = {
-        item.publication_id
-        for item in candidates_rank(
-            profile=profile,
-            candidates=candidates,
-            now=now,
-            since=start,
-            exclude=sent_before,
-            limit=settings.DIGEST_TOP_N,
-        )
-    }
+    prepared = candidates_prepare(candidates=candidates, now=now)
+    ranked = candidates_rank(profile=profile, candidates=prepared, now=now)
+    start, sent_before, selected = digest_selection(
+        frequency=frequency, profile=profile, history=history, candidates=prepared, now=now
+    )
+    chosen = {item.publication_id for item in selected}
     items = []
     for rank, item in enumerate(ranked, start=1):
         if item.publication_id in chosen:
