@@ -148,3 +148,13 @@ def payload_substitute(payload_json: str, values: Mapping[str, str]) -> dict[str
     JSON-escaped, so no value can break out of its string. Preview and pipeline both use it."""
     escaped = {k: json.dumps(v)[1:-1] for k, v in values.items()}
     return json.loads(substitute(payload_json, escaped))
+
+
+def notice_payload(*, kind: str, text: str, **webhook_fields: Any) -> dict[str, Any]:
+    """A short plain-text notice (a channel test, a guard alert) as a chat or webhook kind takes it:
+    Slack needs a top-level text beside its block, Discord's content stops at 2,000 characters."""
+    if kind == "slack":
+        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    if kind == "discord":
+        return {"content": text[:2000]}
+    return {**webhook_fields, "text": text}

@@ -26,6 +26,7 @@ from analytics.models import DailyRollup, EngagementEvent, GuardTrip
 from channels_app.adapters import adapter_for
 from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
 from channels_app.models import Channel, Delivery, Send
+from channels_app.rendering import notice_payload
 from channels_app.services.sends import send_pause
 from core.exceptions import ApplicationError
 
@@ -71,8 +72,9 @@ def guard_sends_check(*, send_ids: list[int]) -> list[GuardTrip]:
     """Pause each sending send whose own rates crossed a threshold."""
     trips = []
     for send in Send.objects.filter(pk__in=send_ids, status=Send.Status.SENDING):
-        for metric, events, rate, limit in send_rates(send_id=send.pk).crossed():
-            trip = _trip(GuardTrip.Scope.SEND, metric, events, rate, limit, send=send)
+        rates = send_rates(send_id=send.pk)
+        for metric, events, rate, limit in rates.crossed():
+            trip = _trip(GuardTrip.Scope.SEND, metric, events, rates.sample, rate, limit, send=send)
             if trip:
                 trips.append(trip)
                 break  # paused: one reason is enough
@@ -84,19 +86,19 @@ def guard_channels_check() -> list[GuardTrip]:
     trips = []
     since = timezone.now() - timedelta(days=settings.GUARD_CHANNEL_WINDOW_DAYS)
     for channel in Channel.objects.filter(kind=Channel.Kind.EMAIL):
-        for metric, events, rate, limit in channel_rates(channel_id=channel.pk).crossed():
+        rates = channel_rates(channel_id=channel.pk)
+        for metric, events, rate, limit in rates.crossed():
             if GuardTrip.objects.filter(
                 channel=channel, metric=metric, scope="channel", created_at__gte=since
             ).exists():
                 continue
-            trip = _trip(GuardTrip.Scope.CHANNEL, metric, events, rate, limit, channel=channel)
+            trip = _trip(GuardTrip.Scope.CHANNEL, metric, events, rates.sample, rate, limit, channel=channel)
             if trip:
                 trips.append(trip)
     return trips
 
 
-def _trip(scope: str, metric: str, events: int, rate: float, limit: float, *, send=None, channel=None):
-    sample = round(events / rate) if rate else 0
+def _trip(scope: str, metric: str, events: int, sample: int, rate: float, limit: float, *, send=None, channel=None):
     what = f"send #{send.pk}" if send else f"channel {channel.name} (last {settings.GUARD_CHANNEL_WINDOW_DAYS} days)"
     label = "Hard bounce" if metric == Metric.BOUNCE else "Complaint"
     reason = (
@@ -167,16 +169,9 @@ def _channel_alert(channel: Channel, text: str) -> bool:
         template = MessageTemplate(key="bulletin-guard", subject="Bulletin deliverability guard", html=text, text=text)
         messages = [RenderedMessage(0, email, template=template) for email in settings.GUARD_ALERT_EMAILS]
     else:
-        payloads = {
-            Channel.Kind.SLACK: {
-                "text": text,
-                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-            },
-            Channel.Kind.DISCORD: {"content": text[:2000]},
-            Channel.Kind.WEBHOOK: {"type": "bulletin.guard", "text": text},
-        }
+        payload = notice_payload(kind=channel.kind, text=text, type="bulletin.guard")
         recipient = "" if channel.audience == Channel.Audience.BROADCAST else channel.config.get("alert_recipient", "")
-        messages = [RenderedMessage(0, recipient, payload=payloads[channel.kind])]
+        messages = [RenderedMessage(0, recipient, payload=payload)]
     try:
         results = adapter_for(channel).send_batch(messages) if messages else []
     except ProviderError as exc:

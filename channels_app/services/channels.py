@@ -14,6 +14,7 @@ from channels_app.adapters import ADAPTERS, adapter_for
 from channels_app.adapters.base import ConfigError, MessageTemplate, ProviderError, RenderedMessage
 from channels_app.circuit import circuit_reset
 from channels_app.models import Channel
+from channels_app.rendering import notice_payload
 from core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -195,9 +196,5 @@ def _sample_message(channel: Channel, recipient: str) -> RenderedMessage:
         )
         return RenderedMessage(0, recipient, template=template, variables={})
     text = render_to_string("channels/test.txt", context).strip()
-    payloads = {
-        Channel.Kind.SLACK: {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]},
-        Channel.Kind.DISCORD: {"content": text},
-        Channel.Kind.WEBHOOK: {"type": "bulletin.test", "channel": channel.name, "text": text},
-    }
-    return RenderedMessage(0, recipient, payload=payloads[channel.kind])
+    payload = notice_payload(kind=channel.kind, text=text, type="bulletin.test", channel=channel.name)
+    return RenderedMessage(0, recipient, payload=payload)
