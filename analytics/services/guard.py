@@ -146,13 +146,16 @@ def guard_alert(*, trip: GuardTrip) -> str:
     if trip.paused_send_ids:
         text += f" Paused sends: {', '.join(f'#{pk}' for pk in trip.paused_send_ids)}."
     sent_to = []
+    emailed = False
     if settings.GUARD_ALERT_CHANNEL:
         channel = Channel.objects.filter(name=settings.GUARD_ALERT_CHANNEL, is_active=True).first()
         if channel is None:
             logger.error("GUARD_ALERT_CHANNEL %r is not an active channel", settings.GUARD_ALERT_CHANNEL)
         elif _channel_alert(channel, text):
             sent_to.append(f"channel:{channel.name}")
-    if settings.GUARD_ALERT_EMAILS:
+            # An email channel already mailed GUARD_ALERT_EMAILS: once is enough.
+            emailed = channel.kind == Channel.Kind.EMAIL
+    if settings.GUARD_ALERT_EMAILS and not emailed:
         send_mail(
             subject="Bulletin paused a send: deliverability guard",
             message=trip.reason,

@@ -58,6 +58,21 @@ def test_a_send_crossing_the_bounce_threshold_pauses_itself_and_alerts_slack_and
     assert "channel:Ops alerts" in trip.alerted and "email:" in trip.alerted
 
 
+def test_an_email_alert_channel_mails_each_address_once(make_sent, settings, tmp_path):
+    settings.BULLETIN_OUTBOX_DIR = tmp_path
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    ChannelFactory(name="Ops mail", kind=Channel.Kind.EMAIL, config={"esp": "outbox", "from_email": "g@example.com"})
+    settings.GUARD_ALERT_CHANNEL = "Ops mail"
+    settings.GUARD_ALERT_EMAILS = ["deliverability@example.com"]
+    settings.GUARD_MIN_SAMPLE = 200
+    deliveries = make_sent(300)
+    _bounces(deliveries[:16])
+    [trip] = guard_sends_check(send_ids=[deliveries[0].send_id])
+    assert len(list(tmp_path.glob("*.eml"))) == 1
+    assert mail.outbox == []  # not a second copy through send_mail
+    assert trip.alerted == "channel:Ops mail"
+
+
 def test_below_the_threshold_nothing_pauses(make_sent, alerts):
     deliveries = make_sent(300)
     _bounces(deliveries[:15])  # exactly 5%: not crossed
