@@ -64,3 +64,10 @@ def sunset_apply_task() -> dict:
     from analytics.services.sunset import sunset_apply
 
     return sunset_apply().__dict__
+
+
+@shared_task(acks_late=True, **_RETRY)
+def reengage_message_send_task(*, subscriber_id: int) -> bool:
+    from analytics.services.sunset import reengage_message_send
+
+    return reengage_message_send(subscriber_id=subscriber_id)

@@ -15,21 +15,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from analytics.links import InvalidTrackingToken, keep_token_read, keep_url
 from analytics.models import HygieneAction, SubscriberEngagement
 from analytics.services.hygiene import hygiene_action_record
-from subscribers.links import preferences_url
+from analytics.tasks import reengage_message_send_task
 from subscribers.models import Subscriber, Suppression, email_hash
 from subscribers.selectors import mailable_subscribers
 from subscribers.services import suppression_add
+from subscribers.services.messages import system_email_send
 
 logger = logging.getLogger(__name__)
 Kind = HygieneAction.Kind
@@ -68,7 +68,7 @@ def sunset_apply(*, now: datetime | None = None, limit: int = 5000) -> SunsetRes
                 hygiene_action_record(
                     email=subscriber.email, kind=Kind.SUNSET_REENGAGE, reason=reason, subscriber_id=subscriber.pk
                 )
-                transaction.on_commit(lambda s=subscriber: reengage_message_send(subscriber=s))
+                transaction.on_commit(partial(reengage_message_send_task.delay, subscriber_id=subscriber.pk))
                 result.reengaged += 1
     if action == "reengage":
         for subscriber in _grace_expired(now=now)[:limit]:
@@ -141,21 +141,11 @@ def sunset_keep(*, token: str) -> Subscriber | None:
     return subscriber
 
 
-def reengage_message_send(*, subscriber: Subscriber) -> None:
-    context = {
-        "subscriber": subscriber,
-        "site_name": settings.SITE_NAME,
-        "postal_address": settings.POSTAL_ADDRESS,
-        "keep_url": keep_url(subscriber_id=subscriber.pk),
-        "preferences_url": preferences_url(subscriber_id=subscriber.pk, token_version=subscriber.token_version),
-        "grace_days": settings.SUNSET_GRACE_DAYS,
-    }
-    message = EmailMultiAlternatives(
-        subject=render_to_string("analytics/email/reengage_subject.txt", context).strip(),
-        body=render_to_string("analytics/email/reengage.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[subscriber.email],
-        headers={"Auto-Submitted": "auto-generated"},
-    )
-    message.attach_alternative(render_to_string("analytics/email/reengage.html", context), "text/html")
-    message.send()
+def reengage_message_send(*, subscriber_id: int) -> bool:
+    """The "still interested?" message with its keep link; False when the subscriber is gone."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return False
+    context = {"keep_url": keep_url(subscriber_id=subscriber.pk), "grace_days": settings.SUNSET_GRACE_DAYS}
+    system_email_send(subscriber=subscriber, template="analytics/email/reengage", context=context)
+    return True

@@ -38,26 +38,34 @@ def subscriber_message_send(*, subscriber_id: int, kind: str) -> bool:
     if subscriber is None or not _still_applies(subscriber, kind):
         return False
     context = {
+        "confirm_url": confirm_url(subscriber_id=subscriber.pk),
+        "confirm_days": max(1, settings.CONFIRM_TOKEN_MAX_AGE // 86400),
+    }
+    system_email_send(subscriber=subscriber, template=f"subscribers/email/{kind}", context=context)
+    return True
+
+
+def system_email_send(*, subscriber: Subscriber, template: str, context: dict) -> None:
+    """One email of Bulletin's own to a subscriber (not a publication): `<template>_subject.txt`,
+    `.txt` and `.html` rendered with the subscriber, site, postal address and preferences link."""
+    context = {
         "subscriber": subscriber,
         "site_name": settings.SITE_NAME,
         "postal_address": settings.POSTAL_ADDRESS,
-        "confirm_url": confirm_url(subscriber_id=subscriber.pk),
         "preferences_url": preferences_url(subscriber_id=subscriber.pk, token_version=subscriber.token_version),
-        "confirm_days": max(1, settings.CONFIRM_TOKEN_MAX_AGE // 86400),
+        **context,
     }
-    template = f"subscribers/email/{kind}"
     subject = render_to_string(f"{template}_subject.txt", context).strip()
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),
         body=render_to_string(f"{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[subscriber.email],
-        # Transactional, asked for by the recipient: auto-responders must not answer it.
+        # Automatic, about the recipient's own subscription: auto-responders must not answer it.
         headers={"Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     message.send()
-    return True
 
 
 def _still_applies(subscriber: Subscriber, kind: MessageKind) -> bool:
