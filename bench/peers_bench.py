@@ -24,9 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import common, fanout_bench  # noqa: E402
-
-common.use_services(database="bulletin_bench_fanout", redis_db=14)
+# Importing fanout_bench chooses its database and Redis database (the same workload's).
+from bench import common, fanout_bench
 
 PEERS_DIR = common.ROOT / "bench" / "peers"
 VENV = common.ROOT / "var" / "bench" / "peers-venv"

@@ -16,9 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import common, fanout_bench  # noqa: E402
-
-common.use_services(database="bulletin_bench_fanout", redis_db=14)
+# Importing fanout_bench chooses its database and Redis database (the same workload's).
+from bench import common, fanout_bench
 
 # Stage of a stack: the first of these substrings met from the leaf upwards.
 STAGES = [

@@ -10,7 +10,6 @@ one benchmark's state never leaks into the next.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +23,8 @@ def available() -> list[str]:
 
 
 def run_one(name: str) -> int:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.bench")}
-    return subprocess.call([sys.executable, "-m", f"bench.{name}_bench"], cwd=ROOT, env=env)
+    # Each benchmark chooses its settings, database and Redis database (bench.common.use_services).
+    return subprocess.call([sys.executable, "-m", f"bench.{name}_bench"], cwd=ROOT)
 
 
 def main(argv: list[str]) -> int:

@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
-
 from bench import common  # noqa: E402
 from bench.wrk import wrk_ensure, wrk_run  # noqa: E402
 
