@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,7 +65,15 @@ class WorkerProcess:
 
 
 @contextmanager
-def celery_worker(*, name: str = "w1", concurrency: int = 2, queues: str = "alerts,default,bulk", **env: str):
+def celery_worker(
+    *,
+    name: str = "w1",
+    concurrency: int = 2,
+    queues: str = "alerts,default,bulk",
+    pool: str = "prefork",
+    extra_args: Sequence[str] = (),
+    **env: str,
+):
     log = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
     cmd = [
         sys.executable,
@@ -74,7 +83,7 @@ def celery_worker(*, name: str = "w1", concurrency: int = 2, queues: str = "aler
         "config",
         "worker",
         "--pool",
-        "prefork",
+        pool,
         "-c",
         str(concurrency),
         "-Q",
@@ -85,6 +94,7 @@ def celery_worker(*, name: str = "w1", concurrency: int = 2, queues: str = "aler
         "--without-gossip",
         "--loglevel",
         "INFO",
+        *extra_args,
     ]
     proc = subprocess.Popen(
         cmd,
@@ -104,6 +114,19 @@ def celery_worker(*, name: str = "w1", concurrency: int = 2, queues: str = "aler
         yield worker
     finally:
         worker.stop()
+
+
+@contextmanager
+def real_broker():
+    """Tasks this test process enqueues go through the broker to a real worker, not run eagerly."""
+    from config.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = eager
 
 
 def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.25):

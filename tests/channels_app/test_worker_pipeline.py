@@ -9,11 +9,11 @@ import pytest
 
 from channels_app.models import Channel, Delivery, Send
 from channels_app.services.sweeper import deliveries_sweep
-from config.celery import app as celery_app
 from publishing.services.fanout import send_start
 from tests.emulators.sesv2 import SESv2Emulator
 from tests.factories import ChannelFactory, TopicFactory
 from tests.worker import celery_worker, require_real_services, wait_for
+from tests.worker import real_broker as worker_real_broker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -30,9 +30,8 @@ CONTENT = {
 @pytest.fixture
 def real_broker(redis_client):
     require_real_services()
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.task_always_eager = True
+    with worker_real_broker():
+        yield
 
 
 def _audience(n: int) -> int:

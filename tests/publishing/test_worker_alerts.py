@@ -5,8 +5,6 @@ never be delivered and the test would time out. It shares the test's PostgreSQL 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,12 +14,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels_app.models import Delivery, Send
-from config.celery import app
 from publishing.models import Publication
 from publishing.services.publish import publication_publish
 from publishing.tasks import publications_publish_due_task
 from tests.factories import PublicationFactory, SubscriberFactory, SubscriptionFactory
-from tests.worker import require_real_services, wait_for, worker_env
+from tests.worker import celery_worker, real_broker, require_real_services, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(settings.BASE_DIR)
@@ -31,27 +28,17 @@ ROOT = Path(settings.BASE_DIR)
 def alerts_worker(tmp_path, redis_client):
     """One worker process, solo pool, consuming only the `alerts` queue."""
     require_real_services()
-    log_path = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--queues", "alerts"]
-    command += ["--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"]
-    with log_path.open("w") as log:
-        worker = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=worker_env(BULLETIN_VAR_DIR=str(tmp_path / "var")),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False  # this process enqueues for real
-    try:
-        wait_for(lambda: "ready." in log_path.read_text(), timeout=60, what="the worker to be ready")
+    with (
+        real_broker(),
+        celery_worker(
+            name="alerts",
+            pool="solo",
+            queues="alerts",
+            extra_args=["--without-heartbeat"],
+            BULLETIN_VAR_DIR=str(tmp_path / "var"),
+        ) as worker,
+    ):
         yield worker
-    finally:
-        app.conf.task_always_eager = eager
-        worker.terminate()
-        worker.wait(timeout=30)
 
 
 def _wait(predicate, what: str):
