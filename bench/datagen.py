@@ -74,18 +74,29 @@ def subscribers(n: int, *, topic_id: int, seed: int = SEED, frequency: str = "in
     return n
 
 
-def deliveries_for(*, send_id: int, channel_id: int, days: int = 30, seed: int = SEED) -> int:
-    """One sent delivery per bench subscriber for the send, handed over within the last `days`."""
+def deliveries_for(
+    *,
+    send_id: int,
+    channel_id: int,
+    days: int = 30,
+    seed: int = SEED,
+    state: str = "delivered",
+    sent_at: datetime | None = None,
+) -> int:
+    """One delivery in `state` per bench subscriber for the send, handed over at `sent_at`, or
+    (by default) at reproducible times spread over the last `days`."""
     from django.db import connection
 
+    sent = "%s::timestamptz" if sent_at else "now() - ((id * %s) %% %s) * interval '1 second'"
+    sent_params = [sent_at] if sent_at else [seed % 7919 + 7919, days * 86400]
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO channels_app_delivery (send_id, channel_id, subscriber_id, recipient_key, recipient, state, "
             "attempts, last_error, provider_message_id, created_at, updated_at, sent_at) "
-            "SELECT %s, %s, id, id, email, 'delivered', 1, '', 'bench-' || id, sent, now(), sent FROM ("
-            "  SELECT id, email, now() - ((id * %s) %% %s) * interval '1 second' AS sent"
+            "SELECT %s, %s, id, id, email, %s, 1, '', 'bench-' || id, sent, now(), sent FROM ("
+            f"  SELECT id, email, {sent} AS sent"
             "  FROM subscribers_subscriber WHERE source = 'bench') AS s ORDER BY id",
-            [send_id, channel_id, seed % 7919 + 7919, days * 86400],
+            [send_id, channel_id, state, *sent_params],
         )
         return cursor.rowcount
 

@@ -59,13 +59,8 @@ def data_create() -> list[tuple[int, int]]:
     )
     datagen.subscribers(DELIVERIES, topic_id=topic.pk)
     sent_at = timezone.now() - timezone.timedelta(hours=1)
+    datagen.deliveries_for(send_id=send.pk, channel_id=channel.pk, state="sent", sent_at=sent_at)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO channels_app_delivery (send_id, channel_id, subscriber_id, recipient_key, recipient, state, "
-            "attempts, last_error, provider_message_id, created_at, updated_at, sent_at) "
-            "SELECT %s, %s, id, id, email, 'sent', 1, '', 'bench-' || id, now(), now(), %s FROM subscribers_subscriber",
-            [send.pk, channel.pk, sent_at],
-        )
         cursor.execute("SELECT id, send_id FROM channels_app_delivery ORDER BY id")
         return cursor.fetchall()
 
