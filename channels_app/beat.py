@@ -4,7 +4,7 @@ PERIODIC_TASKS = [
     {
         "name": "Sweep deliveries (expired leases, due retries, lost messages)",
         "task": "channels_app.tasks.deliveries_sweep_task",
-        "every_seconds": 15,
+        "every_seconds": 5,
         "queue": "default",
     },
     {

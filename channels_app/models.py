@@ -124,6 +124,10 @@ class Send(models.Model):
     audience_ready = models.BooleanField(default=False)
     paused_reason = models.TextField(blank=True)
     audience_size = models.PositiveIntegerField(default=0)
+    # The fan-out's lease: a fan-out task holds it while it materializes the audience. A
+    # started send whose audience is not ready and whose lease is free has no live fan-out (its
+    # broker message was never published or was lost): the sweeper starts one (an outbox).
+    fanout_lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -209,6 +213,12 @@ class Delivery(models.Model):
     context = models.JSONField(null=True, blank=True, help_text="Per-recipient extras (digest items, A/B variant).")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The claim holding (or last holding) the delivery: the batch that claimed it renews its
+    # lease and releases or records it by this token, so it never touches a later claim's rows.
+    lease_token = models.CharField(max_length=32, blank=True)
+    # When a broker message for it was last published; the sweeper re-enqueues queued work
+    # whose message cannot be in the broker any more (never published, or the broker lost it).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -226,6 +236,7 @@ class Delivery(models.Model):
             # The sweeper: queued work that is due, and expired leases.
             models.Index(fields=["next_attempt_at"], condition=Q(state="queued"), name="delivery_queued_due"),
             models.Index(fields=["lease_expires_at"], condition=Q(state="sending"), name="delivery_sending_lease"),
+            models.Index(fields=["enqueued_at"], condition=Q(state="queued"), name="delivery_queued_enqueued"),
             # ESP feedback finds the delivery by the provider's message id.
             models.Index(
                 fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="delivery_provider_id"

@@ -11,6 +11,7 @@ rate for one worker process only; that is documented for `make run`.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -59,7 +60,6 @@ class _LocalBuckets:
 
 
 _local = _LocalBuckets()
-_script = None
 
 
 def reserve(
@@ -76,9 +76,11 @@ def reserve(
 
 
 def _redis_script():
-    global _script
-    if _script is None:
-        from core.redis import get_redis
+    from core.redis import get_redis
 
-        _script = get_redis().register_script(_RESERVE)
-    return _script
+    return _script_on(get_redis())
+
+
+@functools.cache
+def _script_on(client):
+    return client.register_script(_RESERVE)

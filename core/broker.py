@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+
+from core.clock import clock
 
 
 def is_embedded_broker() -> bool:
@@ -19,3 +23,36 @@ def ensure_embedded_broker_folders() -> None:
     for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+def broker_started_empty_at() -> datetime | None:
+    """When the Redis broker's process last started, or None for brokers that keep messages.
+
+    Redis as Bulletin runs it keeps nothing on disk: every message published before its
+    process started is gone. With persistence on, those messages survive and are merely
+    published twice, which is harmless (claims are atomic). Other brokers (the embedded
+    filesystem one) keep their messages: None.
+    """
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    # Whole seconds, from a clock Redis refreshes ten times a second: the start lies within the
+    # second before now - uptime + 1. Erring late only publishes a few messages twice.
+    uptime = _broker_redis(url).info("server")["uptime_in_seconds"]
+    return datetime.fromtimestamp(clock.time() - float(uptime) + 1, tz=UTC)
+
+
+@functools.cache
+def _broker_redis(url: str):
+    import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    # A restarted broker drops the pooled connection; the retry reconnects instead of failing.
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=1, base=0.1), 2),
+        retry_on_error=[redis.ConnectionError],
+    )

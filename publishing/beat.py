@@ -9,6 +9,14 @@ PERIODIC_TASKS = [
         "description": "Scheduled alerts go out within seconds of their time, on the alerts queue.",
     },
     {
+        "name": "Start send fan-outs that have none running (outbox)",
+        "task": "publishing.tasks.sends_fanout_recover_task",
+        "every_seconds": 5,
+        "queue": "alerts",
+        "description": "A publication committed as published while the broker was down starts sending "
+        "within seconds of the broker's return.",
+    },
+    {
         "name": "Build due daily and weekly digests",
         "task": "publishing.tasks.digests_run_task",
         "every_seconds": 300,

@@ -14,6 +14,13 @@ def send_materialize_task(*, send_id: int) -> int:
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
+def sends_fanout_recover_task() -> int:
+    from publishing.services.fanout import sends_fanout_recover
+
+    return sends_fanout_recover()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
 def publications_publish_due_task() -> int:
     from publishing.services.publish import publications_publish_due
 

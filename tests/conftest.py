@@ -35,6 +35,16 @@ def _fresh_adapters():
 
 
 @pytest.fixture
+def clock():
+    """The clock of leases, circuits and the sweeper (core.clock): `clock.advance(seconds)`."""
+    from core.clock import clock as the_clock
+
+    the_clock.reset()
+    yield the_clock
+    the_clock.reset()
+
+
+@pytest.fixture
 def topic(db):
     return TopicFactory(slug="news", name="News")
 

@@ -11,18 +11,20 @@ never both act on one delivery and a re-run never resends a sent one.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, F, QuerySet, TextField, Value, When
-from django.utils import timezone
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Greatest
 
 from channels_app.adapters.base import SendResult
 from channels_app.models import Channel, Delivery, Send
 from channels_app.rendering import DeliveryRow
+from core.clock import clock
 
 QUEUED, SENDING, SENT, FAILED, DEAD = (
     Delivery.State.QUEUED,
@@ -39,49 +41,70 @@ def _db_dt(value: datetime):
 
 def deliveries_create_from(*, send: Send, channel: Channel, recipients: QuerySet) -> list[int]:
     """INSERT ... SELECT one delivery per row of `recipients` (columns: id, address), skipping
-    rows that already have one (ON CONFLICT DO NOTHING). Returns the ids created."""
+    rows that already have one (ON CONFLICT DO NOTHING). Returns the ids created, which the
+    caller enqueues once this commits (so they count as enqueued from the start)."""
     select_sql, params = recipients.values_list("id", "address").query.sql_with_params()
-    now = _db_dt(timezone.now())
+    now = _db_dt(clock.now())
     table = Delivery._meta.db_table
     # Only identifiers from model metadata and the ORM's own SQL are interpolated; values are params.
     sql = (
         f"INSERT INTO {table} (send_id, channel_id, subscriber_id, recipient_key, recipient, state, attempts, "
-        "last_error, provider_message_id, created_at, updated_at) "
-        f"SELECT %s, %s, q.id, q.id, q.address, %s, 0, '', '', %s, %s FROM ({select_sql}) AS q WHERE true "
+        "last_error, provider_message_id, lease_token, enqueued_at, created_at, updated_at) "
+        f"SELECT %s, %s, q.id, q.id, q.address, %s, 0, '', '', '', %s, %s, %s FROM ({select_sql}) AS q WHERE true "
         "ON CONFLICT (send_id, channel_id, recipient_key) DO NOTHING RETURNING id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [send.pk, channel.pk, QUEUED, now, now, *params])
+        cursor.execute(sql, [send.pk, channel.pk, QUEUED, now, now, now, *params])
         return sorted(row[0] for row in cursor.fetchall())
 
 
 def delivery_create_broadcast(*, send: Send, channel: Channel) -> list[int]:
     """The one delivery of a broadcast destination (recipient_key 0)."""
     delivery, created = Delivery.objects.get_or_create(
-        send=send, channel=channel, recipient_key=0, defaults={"recipient": "", "state": QUEUED}
+        send=send,
+        channel=channel,
+        recipient_key=0,
+        defaults={"recipient": "", "state": QUEUED, "enqueued_at": clock.now()},
     )
     return [delivery.pk] if created else []
 
 
-def deliveries_claim(*, ids: Sequence[int]) -> list[int]:
-    """queued → sending for the due ones among `ids` whose send is sending; returns those claimed."""
+@dataclass(frozen=True)
+class Claim:
+    """Deliveries one batch run holds: their ids and the token its lease and releases go by."""
+
+    token: str
+    ids: list[int]
+
+
+def deliveries_claim(*, ids: Sequence[int]) -> Claim:
+    """queued → sending for the due ones among `ids` whose send is sending, under a fresh lease."""
+    token = uuid.uuid4().hex
     if not ids:
-        return []
-    now = timezone.now()
+        return Claim(token, [])
+    now = clock.now()
     table, send_table = Delivery._meta.db_table, Send._meta.db_table
     placeholders = ",".join(["%s"] * len(ids))
     lock = " FOR UPDATE OF d SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     sql = (  # identifiers from model metadata; values are params
-        f"UPDATE {table} SET state = %s, attempts = attempts + 1, lease_expires_at = %s, updated_at = %s "
-        f"WHERE id IN (SELECT d.id FROM {table} d JOIN {send_table} s ON s.id = d.send_id "
+        f"UPDATE {table} SET state = %s, attempts = attempts + 1, lease_expires_at = %s, lease_token = %s, "
+        f"updated_at = %s WHERE id IN (SELECT d.id FROM {table} d JOIN {send_table} s ON s.id = d.send_id "
         f"WHERE d.id IN ({placeholders}) AND d.state = %s AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) "
         f"AND s.status = %s{lock}) RETURNING id"
     )
     lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    params = [SENDING, _db_dt(lease), _db_dt(now), *ids, QUEUED, _db_dt(now), Send.Status.SENDING]
+    params = [SENDING, _db_dt(lease), token, _db_dt(now), *ids, QUEUED, _db_dt(now), Send.Status.SENDING]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return sorted(row[0] for row in cursor.fetchall())
+        return Claim(token, sorted(row[0] for row in cursor.fetchall()))
+
+
+def deliveries_renew_lease(*, claim: Claim) -> int:
+    """Extend the lease of what `claim` still holds (the batch is alive and working)."""
+    until = clock.now() + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    return Delivery.objects.filter(pk__in=claim.ids, state=SENDING, lease_token=claim.token).update(
+        lease_expires_at=until
+    )
 
 
 def deliveries_rows(*, ids: Sequence[int]) -> dict[int, list[DeliveryRow]]:
@@ -117,15 +140,22 @@ class RecordedOutcome:
     retry_due: tuple[tuple[int, float], ...] = ()  # (delivery id, seconds until due) of retries
 
 
-def deliveries_record(*, results: Iterable[SendResult], via: Channel | None = None) -> RecordedOutcome:
-    """Write a chunk's outcomes: one UPDATE per kind of outcome, each guarded by state=sending."""
+def deliveries_record(
+    *, results: Iterable[SendResult], via: Channel | None = None, token: str | None = None
+) -> RecordedOutcome:
+    """Write a chunk's outcomes: one UPDATE per kind of outcome, each guarded by the state.
+
+    `sent` is written to a row this claim (`token`) sent even if the sweeper took it back
+    meanwhile (still queued: not sent again); failures and retries only to rows it still holds.
+    """
+    results = list(results)
     sent = [r for r in results if r.ok]
     permanent = [r for r in results if not r.ok and r.permanent]
     transient = [r for r in results if not r.ok and not r.permanent]
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         if sent:
-            _claimed([r.delivery_id for r in sent]).update(
+            _sent_by(token, [r.delivery_id for r in sent]).update(
                 state=SENT,
                 sent_at=now,
                 updated_at=now,
@@ -135,31 +165,32 @@ def deliveries_record(*, results: Iterable[SendResult], via: Channel | None = No
                 provider_message_id=_case_text({r.delivery_id: r.provider_message_id for r in sent}),
             )
         if permanent:
-            _claimed([r.delivery_id for r in permanent]).update(
+            _claimed([r.delivery_id for r in permanent], token).update(
                 state=FAILED,
                 updated_at=now,
                 lease_expires_at=None,
                 last_error=_case_text({r.delivery_id: r.error for r in permanent}),
             )
-        retry_due, dead = _schedule_retries(transient, now) if transient else ((), 0)
+        retry_due, dead = _schedule_retries(transient, now, token) if transient else ((), 0)
     return RecordedOutcome(len(sent), len(permanent), len(transient) - dead, dead, retry_due)
 
 
-def deliveries_defer(*, ids: Sequence[int], until: datetime, reason: str) -> int:
-    """Put claimed deliveries back without spending an attempt (circuit open, rate limit full)."""
-    return _claimed(ids).update(
+def deliveries_defer(*, ids: Sequence[int], until: datetime, reason: str, token: str | None = None) -> int:
+    """Put claimed deliveries back without spending an attempt (circuit open, rate limit full,
+    our own infrastructure failing): queued again, due at `until`, for the sweeper to enqueue."""
+    return _claimed(ids, token).update(
         state=QUEUED,
-        attempts=F("attempts") - 1,
+        attempts=Greatest(F("attempts") - 1, 0),
         next_attempt_at=until,
         lease_expires_at=None,
         last_error=reason[:2000],
-        updated_at=timezone.now(),
+        updated_at=clock.now(),
     )
 
 
-def deliveries_fail(*, ids: Sequence[int], reason: str) -> int:
-    return _claimed(ids).update(
-        state=FAILED, last_error=reason[:2000], lease_expires_at=None, updated_at=timezone.now()
+def deliveries_fail(*, ids: Sequence[int], reason: str, token: str | None = None) -> int:
+    return _claimed(ids, token).update(
+        state=FAILED, last_error=reason[:2000], lease_expires_at=None, updated_at=clock.now()
     )
 
 
@@ -169,7 +200,9 @@ def retry_delay(*, attempts: int, retry_after: float | None) -> float:
     return max(retry_after or 0.0, step * random.uniform(0.5, 1.5))
 
 
-def _schedule_retries(transient: list[SendResult], now: datetime) -> tuple[tuple[tuple[int, float], ...], int]:
+def _schedule_retries(
+    transient: list[SendResult], now: datetime, token: str | None
+) -> tuple[tuple[tuple[int, float], ...], int]:
     ids = [r.delivery_id for r in transient]
     attempts = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "attempts"))
     delays = {
@@ -179,7 +212,7 @@ def _schedule_retries(transient: list[SendResult], now: datetime) -> tuple[tuple
     exhausted = [i for i in ids if attempts.get(i, 0) >= settings.DELIVERY_MAX_ATTEMPTS]
     errors = {r.delivery_id: r.error for r in transient}
     if exhausted:
-        _claimed(exhausted).update(
+        _claimed(exhausted, token).update(
             state=DEAD,
             updated_at=now,
             lease_expires_at=None,
@@ -187,7 +220,7 @@ def _schedule_retries(transient: list[SendResult], now: datetime) -> tuple[tuple
         )
     retrying = [i for i in ids if i not in set(exhausted)] if exhausted else ids
     if retrying:
-        _claimed(retrying).update(
+        _claimed(retrying, token).update(
             state=QUEUED,
             updated_at=now,
             lease_expires_at=None,
@@ -200,8 +233,19 @@ def _schedule_retries(transient: list[SendResult], now: datetime) -> tuple[tuple
     return tuple((i, delays[i]) for i in retrying), len(exhausted)
 
 
-def _claimed(ids: Sequence[int]) -> QuerySet[Delivery]:
-    return Delivery.objects.filter(pk__in=list(ids), state=SENDING)
+def _claimed(ids: Sequence[int], token: str | None = None) -> QuerySet[Delivery]:
+    """Rows among `ids` still held by the claim `token` (any claim when None: operator actions)."""
+    rows = Delivery.objects.filter(pk__in=list(ids), state=SENDING)
+    return rows.filter(lease_token=token) if token else rows
+
+
+def _sent_by(token: str | None, ids: Sequence[int]) -> QuerySet[Delivery]:
+    """Rows among `ids` a provider just accepted: sending (whoever holds them now), or queued
+    again by the sweeper after this claim's lease ran out but not yet claimed by another batch."""
+    held_or_reclaimed = Q(state=SENDING)
+    if token:
+        held_or_reclaimed |= Q(state=QUEUED, lease_token=token)
+    return Delivery.objects.filter(held_or_reclaimed, pk__in=list(ids))
 
 
 def _case_text(values: dict[int, str]) -> Case:

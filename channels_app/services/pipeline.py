@@ -1,26 +1,30 @@
 """The hand-off: one batch of deliveries on one channel, from claim to recorded outcome.
 
-    claim (atomic) → circuit check (or fallback channel) → render once per send, per
-    recipient → chunks sized for one provider call → shared rate limit → adapter calls
+    claim (atomic, under a lease) → circuit check (or fallback channel) → render once per send,
+    per recipient → chunks sized for one provider call → shared rate limit → adapter calls
     overlapped in a small thread pool → each chunk's outcome recorded as soon as it returns
 
-Recording per chunk bounds what a killed worker can repeat: only the provider calls in flight
-at that moment (at most `parallelism` chunks) can be sent twice after the lease expires;
-everything recorded is never sent again (see README: delivery guarantees).
+What a batch guarantees (README: delivery guarantees):
+- A chunk the provider accepted is written as sent, whatever happens beside it (another
+  chunk's error, Redis down, the database restarting: the write waits for it, bounded).
+- Every claimed delivery that does not end in a recorded provider outcome (rate limit full,
+  circuit open, Redis or the database away, a bug) goes back to `queued` with its due time,
+  released by this batch's claim token; nothing waits for a lease to expire while the worker
+  lives. The lease is short and renewed while the batch works, so the claims of a worker that
+  died come back within DELIVERY_LEASE_SECONDS; only its provider calls in flight at that
+  moment (at most `parallelism` chunks) can be sent twice.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
 from channels_app import ratelimit
 from channels_app.adapters import ADAPTERS, adapter_for
@@ -37,14 +41,18 @@ from channels_app.circuit import circuit_check, circuit_record_failure, circuit_
 from channels_app.models import Channel, Delivery, Send
 from channels_app.rendering import prepare
 from channels_app.services.deliveries import (
+    Claim,
     RecordedOutcome,
     deliveries_claim,
     deliveries_defer,
     deliveries_fail,
     deliveries_record,
+    deliveries_renew_lease,
     deliveries_rows,
 )
+from core.clock import clock
 from core.crypto import DecryptionError
+from core.resilience import INFRA_ERRORS, with_db_retry
 
 logger = logging.getLogger(__name__)
 
@@ -67,29 +75,112 @@ class BatchOutcome:
         self.retry_due += list(recorded.retry_due)
 
 
+class Batch:
+    """One claim being worked on: what is settled, the lease, and every write of an outcome.
+
+    Each write goes through `with_db_retry` (a provider's acceptance survives a database
+    restart) and marks its deliveries settled; `release` puts back whatever is not.
+    """
+
+    def __init__(self, claim: Claim, outcome: BatchOutcome):
+        self.claim, self.outcome = claim, outcome
+        self.settled: set[int] = set()
+        self._renewed_at = clock.time()
+
+    def unsettled(self, ids: Sequence[int] | None = None) -> list[int]:
+        return [i for i in (self.claim.ids if ids is None else ids) if i not in self.settled]
+
+    def record(self, results: list[SendResult], *, via: Channel | None = None) -> None:
+        recorded = self._write(
+            lambda: deliveries_record(results=results, via=via, token=self.claim.token), "recording outcomes"
+        )
+        self.outcome.add(recorded)
+        self.settled.update(r.delivery_id for r in results)
+
+    def fail(self, ids: Sequence[int], reason: str) -> None:
+        ids = self.unsettled(ids)
+        self.outcome.failed += self._write(
+            lambda: deliveries_fail(ids=ids, reason=reason, token=self.claim.token), "failing deliveries"
+        )
+        self.settled.update(ids)
+
+    def defer(self, ids: Sequence[int], *, wait: float, reason: str) -> None:
+        """Back to queued without spending an attempt, due in `wait` seconds."""
+        ids = self.unsettled(ids)
+        until = clock.now() + timedelta(seconds=wait)
+        self.outcome.deferred += self._write(
+            lambda: deliveries_defer(ids=ids, until=until, reason=reason, token=self.claim.token),
+            "deferring deliveries",
+        )
+        self.outcome.retry_due += [(i, wait) for i in ids]
+        self.settled.update(ids)
+
+    def release(self, exc: BaseException) -> None:
+        """The batch stopped on an error: our infrastructure's waits without costing an attempt;
+        anything else (a bug) is a transient failure, so it ends in the dead letters, not a loop."""
+        ids = self.unsettled()
+        if not ids:
+            return
+        reason = f"not sent: {type(exc).__name__}: {str(exc)[:300]}"
+        if isinstance(exc, INFRA_ERRORS):
+            self.defer(ids, wait=settings.DELIVERY_INFRA_RETRY_SECONDS, reason=reason)
+        else:
+            self.record([SendResult(i, False, error=reason) for i in ids])
+
+    def renew_lease_if_due(self) -> None:
+        if clock.time() - self._renewed_at < settings.DELIVERY_LEASE_RENEW_SECONDS:
+            return
+        self._renewed_at = clock.time()
+        try:
+            deliveries_renew_lease(claim=self.claim)
+        except INFRA_ERRORS as exc:  # a missed renewal is not fatal; the next one may succeed
+            logger.warning("lease renewal failed: %s", exc)
+
+    def _write(self, write: Callable, what: str):
+        return with_db_retry(write, what=what)
+
+
 def delivery_batch_send(*, channel_id: int, delivery_ids: Sequence[int]) -> BatchOutcome:
     outcome = BatchOutcome()
-    claimed = deliveries_claim(ids=delivery_ids)
-    outcome.claimed = len(claimed)
-    if not claimed:
+    claim = with_db_retry(lambda: deliveries_claim(ids=delivery_ids), what="claiming deliveries")
+    outcome.claimed = len(claim.ids)
+    if not claim.ids:
         return outcome
+    batch = Batch(claim, outcome)
+    try:
+        _send_claimed(channel_id, batch)
+    except Exception as exc:
+        logger.warning("batch on channel %s stopped: %s: %s", channel_id, type(exc).__name__, exc)
+        batch.release(exc)
+        if not isinstance(exc, INFRA_ERRORS):
+            logger.exception("batch on channel %s failed", channel_id)
+    _complete_quietly(claim.ids)
+    return outcome
+
+
+def _send_claimed(channel_id: int, batch: Batch) -> None:
     channel = Channel.objects.select_related("fallback").get(pk=channel_id)
     if not channel.is_active:
-        outcome.failed = deliveries_fail(ids=claimed, reason=f"channel disabled: {channel.disabled_reason}")
-        return outcome
+        batch.fail(batch.claim.ids, f"channel disabled: {channel.disabled_reason}")
+        return
     problem = channel_config_problem(channel)
     if problem:  # edited into a broken state behind the services' back: stop, say why
         from channels_app.services.channels import channel_disable
 
+        batch.fail(batch.claim.ids, problem)
         channel_disable(channel=channel, reason=problem)
-        outcome.failed = deliveries_fail(ids=claimed, reason=problem)
-        return outcome
-    carrier, probe = _carrier(channel, claimed, outcome)
+        return
+    carrier, probe = _carrier(channel, batch)
     if carrier is not None:
-        messages = _render(channel, claimed, outcome)
-        _hand_off(channel, carrier, messages, outcome, probe=probe)
-    sends_complete(send_ids=Delivery.objects.filter(pk__in=claimed).values("send_id"))
-    return outcome
+        messages = _render(channel, batch)
+        _hand_off(channel, carrier, messages, batch, probe=probe)
+
+
+def _complete_quietly(claimed: list[int]) -> None:
+    try:
+        sends_complete(send_ids=Delivery.objects.filter(pk__in=claimed).values("send_id"))
+    except INFRA_ERRORS as exc:  # the sweeper completes it on its next run
+        logger.warning("could not check send completion: %s", exc)
 
 
 def channel_config_problem(channel: Channel) -> str:
@@ -102,7 +193,7 @@ def channel_config_problem(channel: Channel) -> str:
     return ""
 
 
-def _carrier(channel: Channel, claimed: list[int], outcome: BatchOutcome) -> tuple[Channel | None, bool]:
+def _carrier(channel: Channel, batch: Batch) -> tuple[Channel | None, bool]:
     """The channel that carries this batch: itself, its fallback while its circuit is open, or none."""
     decision = circuit_check(channel)
     if decision.allowed:
@@ -112,14 +203,14 @@ def _carrier(channel: Channel, claimed: list[int], outcome: BatchOutcome) -> tup
         fallback_decision = circuit_check(fallback)
         if fallback_decision.allowed:
             return fallback, fallback_decision.probe
-    until = datetime.fromtimestamp(decision.retry_at, tz=UTC)
-    outcome.deferred += deliveries_defer(ids=claimed, until=until, reason=f"circuit open: {decision.reason}")
+    wait = max(0.0, decision.retry_at - clock.time())
+    batch.defer(batch.claim.ids, wait=wait, reason=f"circuit open: {decision.reason}")
     return None, False
 
 
-def _render(channel: Channel, claimed: list[int], outcome: BatchOutcome) -> list[RenderedMessage]:
+def _render(channel: Channel, batch: Batch) -> list[RenderedMessage]:
     messages: list[RenderedMessage] = []
-    rows_by_send = deliveries_rows(ids=claimed)
+    rows_by_send = deliveries_rows(ids=batch.claim.ids)
     sends = Send.objects.in_bulk(list(rows_by_send))
     for send_id, rows in rows_by_send.items():
         prepared = prepare(send=sends[send_id], channel=channel)
@@ -128,7 +219,7 @@ def _render(channel: Channel, claimed: list[int], outcome: BatchOutcome) -> list
                 messages.append(prepared.render(row))
             except Exception as exc:  # one bad row must not sink the batch
                 logger.exception("rendering delivery %s failed", row.id)
-                outcome.failed += deliveries_fail(ids=[row.id], reason=f"rendering failed: {exc}")
+                batch.fail([row.id], f"rendering failed: {exc}")
     return messages
 
 
@@ -141,136 +232,159 @@ def _chunks(messages: list[RenderedMessage], size: int) -> list[list[RenderedMes
 
 
 def _hand_off(
-    channel: Channel, carrier: Channel, messages: list[RenderedMessage], outcome: BatchOutcome, *, probe: bool
+    channel: Channel, carrier: Channel, messages: list[RenderedMessage], batch: Batch, *, probe: bool
 ) -> None:
     adapter = adapter_for(carrier)
     rate = carrier.rate_limit_per_second or adapter.default_rate_per_second
     chunks = _chunks(messages, adapter.effective_chunk_size(rate))
     via = carrier if carrier.pk != channel.pk else None
     if probe:  # half-open: one chunk decides whether the circuit closes
-        probed = _run_chunks(carrier, adapter, chunks[:1], rate, outcome, via=via)
+        probed = _ChunkRunner(carrier, adapter, batch, via, probe=True).run(chunks[:1], rate)
         chunks = chunks[1:]
         if not probed:
-            _stop_rest(chunks, carrier, outcome)
+            _stop_rest(chunks, carrier, batch)
             return
-    _run_chunks(carrier, adapter, chunks, rate, outcome, via=via)
-
-
-def _run_chunks(
-    carrier: Channel,
-    adapter: ChannelAdapter,
-    chunks: list[list[RenderedMessage]],
-    rate: float,
-    outcome: BatchOutcome,
-    *,
-    via: Channel | None,
-) -> bool:
-    """Send chunks with up to `adapter.parallelism` in flight; False when sending stopped early."""
-    with ThreadPoolExecutor(max_workers=adapter.parallelism, thread_name_prefix="bulletin-send") as pool:
-        runner = _ChunkRunner(carrier, adapter, pool, outcome, via)
-        return runner.run(list(chunks), rate)
+    _ChunkRunner(carrier, adapter, batch, via).run(chunks, rate)
 
 
 class _ChunkRunner:
-    """Submits chunks under the rate limit and records each as soon as it returns. While it
-    waits for rate capacity it keeps recording, so a failing provider stops the batch after
-    the calls already in flight, not after the whole batch."""
+    """Submits chunks under the rate limit, up to `adapter.parallelism` in flight, and records
+    each as soon as it returns. While it waits for rate capacity it keeps recording (and
+    renewing the lease), so a failing provider stops the batch after the calls already in
+    flight, not after the whole batch. Whatever ends the run, every call in flight is
+    recorded before it returns or raises."""
 
-    def __init__(self, carrier, adapter, pool, outcome, via):
-        self.carrier, self.adapter, self.pool, self.outcome, self.via = carrier, adapter, pool, outcome, via
+    def __init__(self, carrier: Channel, adapter: ChannelAdapter, batch: Batch, via: Channel | None, *, probe=False):
+        self.carrier, self.adapter, self.batch, self.via, self.probe = carrier, adapter, batch, via, probe
         self.in_flight: dict[Future, list[RenderedMessage]] = {}
         self.stopped = False
 
     def run(self, queue: list[list[RenderedMessage]], rate: float) -> bool:
-        while queue and not self.stopped:
-            if len(self.in_flight) >= self.adapter.parallelism:
-                self._record(timeout=None)
-                continue
-            reservation = ratelimit.reserve(key=f"channel:{self.carrier.pk}", rate_per_second=rate, units=len(queue[0]))
-            if not reservation.granted:
-                _defer_rest(queue, self.carrier, self.outcome, wait=reservation.wait, reason="rate limit: waiting")
-                queue = []
-                break
-            self._record_while_waiting(reservation.wait)
-            if self.stopped:
-                break
-            chunk = queue.pop(0)
-            self.in_flight[self.pool.submit(self.adapter.send_batch, chunk)] = chunk
-        while self.in_flight:
-            self._record(timeout=None)
+        """False when sending stopped early (circuit opened, channel disabled)."""
+        queue = list(queue)
+        with ThreadPoolExecutor(max_workers=self.adapter.parallelism, thread_name_prefix="bulletin-send") as pool:
+            try:
+                while queue and not self.stopped:
+                    self._submit_next(pool, queue, rate)
+            finally:
+                self._drain()
         if self.stopped and queue:
-            _stop_rest(queue, self.carrier, self.outcome)
+            _stop_rest(queue, self.carrier, self.batch)
         return not self.stopped
 
+    def _submit_next(self, pool: ThreadPoolExecutor, queue: list[list[RenderedMessage]], rate: float) -> None:
+        if len(self.in_flight) >= self.adapter.parallelism:
+            self._record(timeout=settings.DELIVERY_LEASE_RENEW_SECONDS)
+            return
+        try:
+            reservation = ratelimit.reserve(key=f"channel:{self.carrier.pk}", rate_per_second=rate, units=len(queue[0]))
+        except INFRA_ERRORS as exc:  # the shared limiter is away: nothing goes out unmetered
+            _defer_rest(queue, self.batch, wait=settings.DELIVERY_INFRA_RETRY_SECONDS, reason=f"rate limiter: {exc}")
+            queue.clear()
+            return
+        if not reservation.granted:
+            _defer_rest(queue, self.batch, wait=reservation.wait, reason="rate limit: waiting")
+            queue.clear()
+            return
+        self._record_while_waiting(reservation.wait)
+        if not self.stopped:
+            chunk = queue.pop(0)
+            self.in_flight[pool.submit(self.adapter.send_batch, chunk)] = chunk
+
     def _record_while_waiting(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0 and not self.stopped:
-            if not self.in_flight:
-                time.sleep(remaining)
-                return
-            self._record(timeout=remaining)
+        deadline = clock.time() + seconds
+        while (remaining := deadline - clock.time()) > 0 and not self.stopped:
+            step = min(remaining, settings.DELIVERY_LEASE_RENEW_SECONDS)
+            if self.in_flight:
+                self._record(timeout=step)
+            else:
+                clock.sleep(step)
+                self.batch.renew_lease_if_due()
         if not self.stopped:
             self._record(timeout=0)
 
-    def _record(self, *, timeout: float | None) -> None:
+    def _record(self, *, timeout: float) -> None:
+        self.batch.renew_lease_if_due()
         if not self.in_flight:
             return
         done, _ = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
         for future in done:
             chunk = self.in_flight.pop(future)
-            if not _record_chunk(self.carrier, chunk, future, self.outcome, via=self.via):
+            if not _record_chunk(self.carrier, chunk, future, self.batch, via=self.via, probe=self.probe):
                 self.stopped = True
+
+    def _drain(self) -> None:
+        """Record every call still in flight; one failing write does not skip the others."""
+        error: Exception | None = None
+        while self.in_flight:
+            try:
+                self._record(timeout=settings.DELIVERY_LEASE_RENEW_SECONDS)
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
 
 
 def _record_chunk(
-    carrier: Channel, chunk: list[RenderedMessage], future: Future, outcome: BatchOutcome, *, via: Channel | None
+    carrier: Channel, chunk: list[RenderedMessage], future: Future, batch: Batch, *, via: Channel | None, probe: bool
 ) -> bool:
-    """Record one chunk; False when the channel must stop (circuit opened or channel disabled)."""
+    """Record one chunk in the database first, then tell the circuit (which lives in Redis and
+    may be away: that never costs the outcome). False when the channel must stop."""
+    ids = [m.delivery_id for m in chunk]
     try:
         results = future.result()
     except PermanentProviderError as exc:
         from channels_app.services.channels import channel_disable
 
+        batch.fail(ids, exc.message)
         channel_disable(channel=carrier, reason=exc.message)
-        outcome.failed += deliveries_fail(ids=[m.delivery_id for m in chunk], reason=exc.message)
         return False
     except ProviderError as exc:
-        opened = circuit_record_failure(carrier, reason=exc.message, paused=isinstance(exc, ProviderPausedError))
-        outcome.add(deliveries_record(results=_all_transient(chunk, exc.message, exc.retry_after)))
+        batch.record(_all_transient(chunk, exc.message, exc.retry_after))
+        paused = isinstance(exc, ProviderPausedError)
+        opened = _tell_circuit(circuit_record_failure, carrier, reason=exc.message, paused=paused, probe=probe)
         return not opened
     except Exception as exc:  # an adapter bug: retried, visible on the rows, never lost
         logger.exception("adapter %s crashed", carrier.kind)
-        outcome.add(deliveries_record(results=_all_transient(chunk, f"{type(exc).__name__}: {exc}", None)))
+        batch.record(_all_transient(chunk, f"{type(exc).__name__}: {exc}", None))
         return True
-    circuit_record_success(carrier)
-    outcome.add(deliveries_record(results=results, via=via))
+    batch.record(results, via=via)
+    _tell_circuit(circuit_record_success, carrier, probe=probe)
     return True
+
+
+def _tell_circuit(record: Callable[..., bool | None], carrier: Channel, **kwargs) -> bool:
+    try:
+        return bool(record(carrier, **kwargs))
+    except INFRA_ERRORS as exc:
+        logger.warning("circuit of channel %s not updated: %s", carrier.pk, exc)
+        return record is circuit_record_failure  # unsure whether it opened: stop, the rest waits
 
 
 def _all_transient(chunk: list[RenderedMessage], error: str, retry_after: float | None) -> list[SendResult]:
     return [SendResult.failed(m, error, permanent=False, retry_after=retry_after) for m in chunk]
 
 
-def _defer_rest(
-    chunks: list[list[RenderedMessage]], carrier: Channel, outcome: BatchOutcome, *, wait: float, reason: str
-) -> None:
-    ids = [m.delivery_id for chunk in chunks for m in chunk]
-    if ids:
-        until = timezone.now() + timedelta(seconds=wait)
-        outcome.deferred += deliveries_defer(ids=ids, until=until, reason=reason)
-        outcome.retry_due += [(i, wait) for i in ids]
+def _defer_rest(chunks: list[list[RenderedMessage]], batch: Batch, *, wait: float, reason: str) -> None:
+    batch.defer([m.delivery_id for chunk in chunks for m in chunk], wait=wait, reason=reason)
 
 
-def _stop_rest(chunks: list[list[RenderedMessage]], carrier: Channel, outcome: BatchOutcome) -> None:
+def _stop_rest(chunks: list[list[RenderedMessage]], carrier: Channel, batch: Batch) -> None:
     """The circuit opened or the channel was disabled mid-batch: the rest waits or fails."""
-    carrier.refresh_from_db(fields=["is_active", "disabled_reason"])
     ids = [m.delivery_id for chunk in chunks for m in chunk]
-    if not carrier.is_active:
-        outcome.failed += deliveries_fail(ids=ids, reason=f"channel disabled: {carrier.disabled_reason}")
+    if not ids:
         return
-    decision = circuit_check(carrier)
-    until = datetime.fromtimestamp(decision.retry_at or time.time() + 1, tz=UTC)
-    outcome.deferred += deliveries_defer(ids=ids, until=until, reason=f"circuit open: {decision.reason}")
+    carrier.refresh_from_db(fields=["is_active", "disabled_reason"])
+    if not carrier.is_active:
+        batch.fail(ids, f"channel disabled: {carrier.disabled_reason}")
+        return
+    try:
+        decision = circuit_check(carrier)
+    except INFRA_ERRORS as exc:
+        batch.defer(ids, wait=settings.DELIVERY_INFRA_RETRY_SECONDS, reason=f"circuit unavailable: {exc}")
+        return
+    wait = max(decision.retry_at - clock.time(), 1.0) if not decision.allowed else 1.0
+    batch.defer(ids, wait=wait, reason=f"circuit open: {decision.reason}")
 
 
 def sends_complete(*, send_ids) -> int:
@@ -281,7 +395,7 @@ def sends_complete(*, send_ids) -> int:
     return (
         Send.objects.filter(pk__in=send_ids, status=Send.Status.SENDING, audience_ready=True)
         .exclude(Exists(unfinished))
-        .update(status=Send.Status.COMPLETED, finished_at=timezone.now())
+        .update(status=Send.Status.COMPLETED, finished_at=clock.now())
     )
 
 

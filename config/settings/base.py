@@ -282,11 +282,23 @@ DELIVERY_RETRY_MAX_SECONDS = env.float("DELIVERY_RETRY_MAX_SECONDS", default=360
 # Retries due within this many seconds are re-enqueued with a countdown; longer waits stay in
 # the database (next_attempt_at) for the sweeper, never as long broker countdowns.
 DELIVERY_RETRY_INLINE_MAX_SECONDS = env.float("DELIVERY_RETRY_INLINE_MAX_SECONDS", default=30.0)
-# A claimed delivery not recorded within this time is reclaimed by the sweeper (worker died).
-# Must exceed CELERY_TASK_TIME_LIMIT.
-DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=900)
-# Queued work with no retry time that has waited this long is re-enqueued (lost broker message).
+# A batch holds its claimed deliveries under a lease it renews every RENEW seconds while it
+# works; the sweeper takes back the claims of a worker that died once the lease runs out.
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=30)
+DELIVERY_LEASE_RENEW_SECONDS = env.float("DELIVERY_LEASE_RENEW_SECONDS", default=5.0)
+# Deliveries put back because our own infrastructure (database, Redis, broker) failed are due
+# again after this long, without spending an attempt.
+DELIVERY_INFRA_RETRY_SECONDS = env.float("DELIVERY_INFRA_RETRY_SECONDS", default=5.0)
+# Queued work whose broker message was published this long ago and never arrived is
+# re-enqueued (a broker that lost its data is detected at once; see core.broker).
 DELIVERY_REDISPATCH_AFTER_SECONDS = env.int("DELIVERY_REDISPATCH_AFTER_SECONDS", default=600)
+# A write that must not be lost (a provider's acceptance) waits this long at most for the
+# database to come back, reconnecting, before the batch gives up on it.
+DB_WRITE_RETRY_SECONDS = env.float("DB_WRITE_RETRY_SECONDS", default=60.0)
+# A started send with no fan-out alive after GRACE seconds gets one from the sweeper; a
+# fan-out renews its lease on the send while it works.
+SEND_FANOUT_GRACE_SECONDS = env.float("SEND_FANOUT_GRACE_SECONDS", default=5.0)
+SEND_FANOUT_LEASE_SECONDS = env.float("SEND_FANOUT_LEASE_SECONDS", default=60.0)
 # A send waits at most this long for rate-limit tokens before deferring the rest to later.
 RATE_LIMIT_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_MAX_WAIT_SECONDS", default=20.0)
 # Circuit breaker per channel.

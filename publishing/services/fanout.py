@@ -7,21 +7,31 @@
 Each page of subscribers becomes deliveries with one INSERT ... SELECT (ON CONFLICT DO
 NOTHING, so a repeated or resumed fan-out creates nothing twice) and is enqueued as soon as
 its transaction commits: workers send page one while page two is being written.
+
+Starting a send is durable without the broker (a transactional outbox): the send row says
+`sending` in the same transaction as whatever started it, the fan-out task is only asked for
+after commit, and a fan-out task holds a lease on the send while it works. A started send
+whose audience is not ready and whose lease is free has no live fan-out, because its message
+was never published (broker down) or was lost; the sweeper starts one within seconds.
+Running the fan-out twice is harmless: each INSERT returns only the rows it created.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import Q
 
 from channels_app.models import Channel, Send
 from channels_app.services.deliveries import deliveries_create_from, delivery_create_broadcast
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
 from channels_app.services.pipeline import sends_complete
 from channels_app.services.sends import send_progress
+from core.clock import clock
+from core.resilience import INFRA_ERRORS
 from publishing.selectors import audience_recipients, broadcast_channels, personal_channels
 
 logger = logging.getLogger(__name__)
@@ -30,16 +40,54 @@ logger = logging.getLogger(__name__)
 @transaction.atomic
 def send_start(*, send: Send) -> Send:
     """Start (once) materializing and sending; a started send is left as it is."""
-    from publishing.tasks import send_materialize_task
-
     started = Send.objects.filter(pk=send.pk, status=Send.Status.PREPARING).update(
-        status=Send.Status.SENDING, started_at=timezone.now()
+        status=Send.Status.SENDING, started_at=clock.now()
     )
     if started:
-        queue = queue_for(kind=send.kind, high_priority=send.high_priority)
-        transaction.on_commit(lambda: send_materialize_task.apply_async(kwargs={"send_id": send.pk}, queue=queue))
+        send_fanout_enqueue(send=send)
     send.refresh_from_db(fields=["status", "started_at"])
     return send
+
+
+def send_fanout_enqueue(*, send: Send) -> None:
+    """Ask a worker for the send's fan-out after commit. If the broker cannot take the message,
+    the send stays started and the sweeper asks again once the broker is back."""
+    from publishing.tasks import send_materialize_task
+
+    queue = queue_for(kind=send.kind, high_priority=send.high_priority)
+
+    def publish() -> None:
+        try:
+            send_materialize_task.apply_async(kwargs={"send_id": send.pk}, queue=queue)
+        except INFRA_ERRORS as exc:
+            logger.warning("broker unavailable: send %s starts when the sweeper next runs (%s)", send.pk, exc)
+
+    transaction.on_commit(publish)
+
+
+def sends_fanout_recover(*, now=None) -> int:
+    """Start the fan-out of every started send that has none alive (sweeper); returns how many."""
+    now = now or clock.now()
+    grace = now - timedelta(seconds=settings.SEND_FANOUT_GRACE_SECONDS)
+    orphans = Send.objects.filter(status=Send.Status.SENDING, audience_ready=False, started_at__lt=grace).filter(
+        Q(fanout_lease_expires_at__isnull=True) | Q(fanout_lease_expires_at__lt=now)
+    )
+    started = 0
+    for send in orphans.only("pk", "kind", "high_priority"):
+        # Holding the lease for a while stops the next sweeps from asking again while the
+        # message waits in the broker; the fan-out renews it once it runs.
+        if _fanout_lease_take(send.pk, now=now, only_if_free=True):
+            send_fanout_enqueue(send=send)
+            started += 1
+    return started
+
+
+def _fanout_lease_take(send_id: int, *, now, only_if_free: bool) -> bool:
+    until = now + timedelta(seconds=settings.SEND_FANOUT_LEASE_SECONDS)
+    rows = Send.objects.filter(pk=send_id)
+    if only_if_free:
+        rows = rows.filter(Q(fanout_lease_expires_at__isnull=True) | Q(fanout_lease_expires_at__lt=now))
+    return bool(rows.update(fanout_lease_expires_at=until))
 
 
 def send_materialize(*, send_id: int) -> int:
@@ -47,6 +95,7 @@ def send_materialize(*, send_id: int) -> int:
     send = Send.objects.defer("content").get(pk=send_id)  # the message itself is not needed here
     if send.status not in (Send.Status.SENDING, Send.Status.PAUSED) or send.audience_ready:
         return 0
+    _fanout_lease_take(send.pk, now=clock.now(), only_if_free=False)
     audience = send.audience or {}
     queue = queue_for(kind=send.kind, high_priority=send.high_priority)
     created = 0
@@ -62,10 +111,12 @@ def send_materialize(*, send_id: int) -> int:
         for channel in broadcast_channels(topic_ids=audience.get("topic_ids", [])):
             with transaction.atomic():
                 ids = delivery_create_broadcast(send=send, channel=channel)
-                deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue)
+                deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue, marked=True)
             created += len(ids)
     audience_size = send_progress(send=send)["total"]  # kept by PostgreSQL, not counted row by row
-    Send.objects.filter(pk=send.pk).update(audience_ready=True, audience_size=audience_size)
+    Send.objects.filter(pk=send.pk).update(
+        audience_ready=True, audience_size=audience_size, fanout_lease_expires_at=None
+    )
     sends_complete(send_ids=[send.pk])
     return created
 
@@ -85,7 +136,8 @@ def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dic
         rows = recipients.filter(pk__gt=last, **({"pk__lte": bound} if bound else {}))
         with transaction.atomic():
             ids = deliveries_create_from(send=send, channel=channel, recipients=rows)
-            deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue)
+            deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue, marked=True)
+        _fanout_lease_take(send.pk, now=clock.now(), only_if_free=False)  # still alive: renew
         created += len(ids)
         if bound is None:
             return created

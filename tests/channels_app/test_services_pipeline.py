@@ -88,8 +88,8 @@ def test_a_delivery_is_claimed_once(outbox_channel, make_subscribers, make_send)
 
     send_materialize(send_id=send.pk)
     ids = list(send.deliveries.values_list("pk", flat=True))
-    assert deliveries_claim(ids=ids) == ids
-    assert deliveries_claim(ids=ids) == []
+    assert deliveries_claim(ids=ids).ids == ids
+    assert deliveries_claim(ids=ids).ids == []
 
 
 def test_deliveries_of_a_paused_send_or_not_yet_due_are_not_claimed(outbox_channel, make_subscribers, make_send):
@@ -101,9 +101,9 @@ def test_deliveries_of_a_paused_send_or_not_yet_due_are_not_claimed(outbox_chann
     send_materialize(send_id=send.pk)
     first, second = send.deliveries.order_by("pk")
     Delivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now() + timezone.timedelta(hours=1))
-    assert deliveries_claim(ids=[first.pk]) == []
+    assert deliveries_claim(ids=[first.pk]).ids == []
     send_pause(send=send, reason="test")
-    assert deliveries_claim(ids=[second.pk]) == []
+    assert deliveries_claim(ids=[second.pk]).ids == []
 
 
 def _claimed_delivery(outbox_channel, make_subscribers, make_send):

@@ -14,6 +14,8 @@ Common options, for `configure(...)` in-process or `POST /_emulator/config` as J
 - fail_next: {count, status, code, message, retry_after, close, hang_seconds} or a list of
   them, used in order: the next `count` requests get that error (`code` is the provider's
   error code; either of status/code picks the other), or are closed, or hang and are closed.
+- storm: {every, status, code, message, retry_after, close} until set to null: every
+  `every`-th request (1: all of them, 2: half) gets that error (a provider storm).
 
 Control endpoints: GET /_emulator/stats, GET|POST /_emulator/config, POST /_emulator/reset,
 GET /_emulator/messages?<filter>=... (filters per emulator: to, channel, webhook_id, path).
@@ -70,11 +72,18 @@ class Faults:
         self.hang_seconds = 0.0
         self.down: str | None = None
         self.queue: deque[Fault] = deque()
+        self.storm: Fault | None = None
+        self.storm_every = 1
+        self._storm_seen = 0
 
     def take(self) -> Fault | None:
         """The fault for the request arriving now, if any (consumes one from fail_next)."""
         if self.down is not None:
             return Fault(status=503, close=self.down == "close")
+        if self.storm is not None:
+            self._storm_seen += 1
+            if self._storm_seen % self.storm_every == 0:
+                return self.storm
         if not self.queue:
             return None
         fault = self.queue[0]
@@ -86,6 +95,14 @@ class Faults:
     def set_fail_next(self, spec: dict[str, Any] | list[dict[str, Any]] | None) -> None:
         specs = [spec] if isinstance(spec, dict) else list(spec or [])
         self.queue = deque(Fault.from_options(dict(item)) for item in specs)
+
+    def set_storm(self, spec: dict[str, Any] | None) -> None:
+        spec = dict(spec or {})
+        every = int(spec.pop("every", 1))
+        if every < 1:
+            raise ValueError("storm every must be at least 1")
+        self.storm = Fault.from_options(spec) if spec else None
+        self.storm_every, self._storm_seen = every, 0
 
     def set_down(self, value: bool | str | None) -> None:
         if value in (None, False, "", "up"):
@@ -103,6 +120,7 @@ class Faults:
             "hang_seconds": self.hang_seconds,
             "down": self.down or False,
             "fail_next": [vars(fault).copy() for fault in self.queue],
+            "storm": {**vars(self.storm), "every": self.storm_every} if self.storm else None,
         }
 
 
@@ -160,6 +178,8 @@ class Emulator:
                 self.faults.set_down(options.pop("down"))
             if "fail_next" in options:
                 self.faults.set_fail_next(options.pop("fail_next"))
+            if "storm" in options:
+                self.faults.set_storm(options.pop("storm"))
             self.apply_options(options)
             if options:
                 raise ValueError(f"unknown options: {sorted(options)}")
