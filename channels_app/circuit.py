@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 State = dict[str, Any]  # failures, open_until, cooldown, reason, probe_until (absent = closed, no failures)
 _TTL_SECONDS = 2 * 24 * 3600
+# While one worker probes, the others look again this soon (a probe takes one provider call,
+# CIRCUIT_PROBE_TIMEOUT_SECONDS only bounds a probe whose worker died).
+PROBE_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,10 @@ def circuit_check(channel: Channel) -> CircuitDecision:
         if now < open_until:
             return state, CircuitDecision(allowed=False, retry_at=open_until, reason=reason)
         probe_until = state.get("probe_until")
-        if probe_until is not None and now < probe_until:  # another worker is probing
-            return state, CircuitDecision(allowed=False, retry_at=probe_until, reason=reason)
+        if probe_until is not None and now < probe_until:  # another worker is probing: ask again soon
+            return state, CircuitDecision(
+                allowed=False, retry_at=min(probe_until, now + PROBE_WAIT_SECONDS), reason=reason
+            )
         probing = {**state, "probe_until": now + settings.CIRCUIT_PROBE_TIMEOUT_SECONDS}
         return probing, CircuitDecision(allowed=True, probe=True, reason=reason)
 

@@ -6,6 +6,8 @@ ApplicationError all come out the same way, so clients parse one format.
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -15,9 +17,24 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import ApplicationError
+from core.resilience import INFRA_ERRORS
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, INFRA_ERRORS):  # our own database, Redis or broker is briefly away
+        logger.warning("%s: %s: %s", context.get("view").__class__.__name__, type(exc).__name__, exc)
+        response = Response(
+            {
+                "message": "Bulletin is briefly unable to reach its database or queue; nothing was changed. "
+                "Try again in a few seconds.",
+                "extra": {"retry_after_seconds": 5},
+            },
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "5"
+        return response
     if isinstance(exc, ApplicationError):
         return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

@@ -83,7 +83,9 @@ def test_a_probe_that_never_reports_frees_the_probe_slot_after_its_timeout(chann
     clock.advance(31)
     assert circuit_check(channel).probe
     clock.advance(30)
-    assert not circuit_check(channel).allowed
+    waiting = circuit_check(channel)
+    assert not waiting.allowed
+    assert waiting.retry_at - clock.time() <= 2, "others look again soon, not after the probe's timeout"
     clock.advance(31)
     assert circuit_check(channel).probe, "the probing worker died: another one probes"
 
