@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 
 from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
@@ -24,11 +25,13 @@ from channels_app.adapters.discord import DiscordAdapter
 from channels_app.adapters.email import EmailAdapter
 from channels_app.adapters.slack import SlackAdapter
 from channels_app.adapters.webhook import WebhookAdapter
+from channels_app.models import Channel
 from core.outbound import TargetRefused, check_host, create_connection, resolver_override, short_reason
 from core.outbound.addresses import parse_ip_literal, refusal_label
 from core.outbound.checks import check_outbound_private_targets
 from core.outbound.http import MAX_BODY_BYTES, OutboundSession, check_url
 from core.roles import Role
+from subscribers.validators import validate_webhook_url
 from tests.emulators.fixtures import SLACK_TOKEN, WEBHOOK_SECRET
 from tests.factories import ChannelFactory
 
@@ -170,6 +173,63 @@ def test_the_development_setting_lets_loopback_through(webhook_receiver, setting
     with OutboundSession() as session:
         assert session.post(webhook_receiver.url("/dev"), data=b"{}").status_code == 200
     assert len(webhook_receiver.messages()) == 1
+
+
+CHANNEL_PAYLOADS = {
+    "slack-base_url": (
+        {
+            "kind": "slack",
+            "config": {"channel": "C1", "base_url": "http://[::ffff:a9fe:a9fe]/api/"},
+            "credentials": {"token": "xoxb-1"},
+        },
+        "base_url",
+    ),
+    "ses-endpoint_url": (
+        {
+            "kind": "email",
+            "config": {"esp": "amazon_ses", "from_email": "a@example.com", "endpoint_url": "http://2852039166/"},
+        },
+        "endpoint_url",
+    ),
+    "smtp-host": (
+        {"kind": "email", "config": {"esp": "smtp", "from_email": "a@example.com", "host": "10.0.0.25"}},
+        "host",
+    ),
+    "discord-url": ({"kind": "discord", "credentials": {"url": "http://[64:ff9b::7f00:1]/api/webhooks/1/x"}}, "url"),
+    "webhook-url": (
+        {
+            "kind": "webhook",
+            "config": {"url": "http://metadata.google.internal/"},
+            "credentials": {"secret": WEBHOOK_SECRET},
+        },
+        "url",
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", CHANNEL_PAYLOADS)
+def test_a_channel_naming_a_private_target_is_a_400_with_the_field_and_nothing_is_written(
+    case, client_for, private_targets_refused
+):
+    payload, field = CHANNEL_PAYLOADS[case]
+    audience = "subscribers" if payload["kind"] == "email" else "broadcast"
+    body = {"name": case, "audience": audience, "credentials": {}, **payload}
+    response = client_for(Role.ADMIN).post("/api/v1/publishing/channels", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert "private" in str(response.json()["extra"]["fields"][field]) or "public" in str(
+        response.json()["extra"]["fields"][field]
+    )
+    assert not Channel.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://[::ffff:127.0.0.1]/h", "https://[64:ff9b::a9fe:a9fe]/h", "https://0x7f.1/h", "https://db.internal/h"],
+)
+def test_a_personal_webhook_naming_a_private_target_is_refused_at_input(url, private_targets_refused):
+    with pytest.raises(ValidationError):
+        validate_webhook_url(url)
 
 
 # --- every adapter kind goes through the layer ------------------------------------------------
