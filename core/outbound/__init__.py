@@ -11,6 +11,8 @@ subscribers' webhook URLs, SES endpoints, SMTP hosts) goes through this package.
 - checks: the deploy check refusing OUTBOUND_ALLOW_PRIVATE_TARGETS.
 """
 
+from __future__ import annotations
+
 from core.outbound.addresses import TargetRefused, check_host, create_connection, resolver_override
 from core.outbound.reasons import http_reason, sanitize_url, short_reason
 

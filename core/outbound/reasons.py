@@ -16,7 +16,10 @@ from urllib.parse import urlsplit
 
 REASON_LIMIT = 300
 DETAIL_LIMIT = 120
-_HTML = re.compile(r"<\s*(?:!doctype|html|head|body|title|div|p|h[1-6]|pre|center|script|style|table)\b[\s\S]*", re.I)
+# From the first tag of a page to the end (an address such as <p@example.com> is not a tag).
+_HTML = re.compile(
+    r"<\s*(?:!doctype|html|head|body|title|div|p|h[1-6]|pre|center|script|style|table)(?=[\s/>])[\s\S]*", re.I
+)
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 _SECRET = re.compile(
     r"xox[a-z]-[A-Za-z0-9-]+"  # Slack tokens

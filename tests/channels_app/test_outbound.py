@@ -451,6 +451,7 @@ def test_environment_proxies_are_not_used(httpserver, monkeypatch):
         ("Authorization: Bearer abcdefghijklmnop", "Authorization: [redacted]", "abcdefghijklmnop"),
         ("key " + "A" * 40, "key [redacted]", "AAAA"),
         ("line one\nline\ttwo\x00", "line one line two", "\n"),
+        ("SMTP 550: <p@example.com> unknown", "SMTP 550: <p@example.com> unknown", "omitted"),
     ],
 )
 def test_reasons_are_one_line_without_html_urls_paths_or_credentials(raw, kept, gone):
