@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 import zoneinfo
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
+
+from core.outbound.http import url_problem
 
 _email_validator = EmailValidator(message="Enter a valid email address.")
 # Slack member IDs: U… for users, W… for Enterprise Grid users (https://api.slack.com/changelog/2016-08-11-user-id-format-changes).
@@ -56,21 +56,11 @@ def validate_webhook_url(value: str) -> None:
         URLValidator(schemes=schemes)(value)
     except ValidationError:
         raise ValidationError(f"Enter a valid {' or '.join(schemes)} URL.")
-    # SSRF: no loopback, private or link-local targets, unless the operator allows them (local
-    # sinks); the send pipeline checks the resolved address again when it posts.
-    if getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False):
-        return
-    host = (urlsplit(value).hostname or "").lower()
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")) or _is_private_ip(host):
+    # SSRF: no private, loopback, link-local or reserved targets in any spelling, nor local-only
+    # names (core.outbound; off with OUTBOUND_ALLOW_PRIVATE_TARGETS). The send pipeline checks
+    # the resolved address again, and connects to the address it checked.
+    if url_problem(value):
         raise ValidationError("The webhook must be reachable on the public internet.")
-
-
-def _is_private_ip(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
 
 
 def is_formula(value: str) -> bool:

@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any, ClassVar
 
+from core.outbound import short_reason
+
 
 class ProviderError(Exception):
     def __init__(self, message: str, *, retry_after: float | None = None):
+        # What a provider answered is never stored or shown beyond a short, sanitized reason.
+        message = short_reason(message)
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
@@ -35,6 +39,11 @@ class ProviderPausedError(TransientProviderError):
 
 class PermanentProviderError(ProviderError):
     """The channel configuration is wrong or revoked; retrying cannot help."""
+
+
+class UnsafeTargetError(PermanentProviderError):
+    """The channel (or a subscriber's webhook) points at a place Bulletin may not connect to:
+    not http(s), or not a public address (core.outbound)."""
 
 
 class ConfigError(Exception):
@@ -120,7 +129,7 @@ class SendResult:
     def failed(
         cls, message: RenderedMessage, error: str, *, permanent: bool, retry_after: float | None = None
     ) -> SendResult:
-        return cls(message.delivery_id, False, error=error[:2000], permanent=permanent, retry_after=retry_after)
+        return cls(message.delivery_id, False, error=short_reason(error), permanent=permanent, retry_after=retry_after)
 
 
 class ChannelAdapter:

@@ -13,8 +13,9 @@ from typing import Any
 import requests
 
 from channels_app.adapters.base import ConfigError, PermanentProviderError, RenderedMessage, SendResult
-from channels_app.adapters.http import HttpAdapter, retry_after_seconds
+from channels_app.adapters.http import HttpAdapter, response_reason, retry_after_seconds
 from channels_app.adapters.limits import fit_discord_payload
+from core.outbound.http import url_problem
 
 
 class DiscordAdapter(HttpAdapter):
@@ -27,6 +28,8 @@ class DiscordAdapter(HttpAdapter):
     def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
         if not str(credentials.get("url", "")).startswith(("https://", "http://")):
             raise ConfigError({"url": "the Discord webhook URL is required (https://discord.com/api/webhooks/...)"})
+        if problem := url_problem(credentials["url"]):
+            raise ConfigError({"url": problem})
 
     def send_one(self, message: RenderedMessage) -> SendResult:
         payload = fit_discord_payload(dict(message.payload or {}))
@@ -45,7 +48,7 @@ class DiscordAdapter(HttpAdapter):
 
     def classify_response(self, message: RenderedMessage, response: requests.Response) -> SendResult:
         if response.status_code in (401, 403, 404):
-            raise PermanentProviderError(f"Discord webhook answered {response.status_code}: {response.text[:200]}")
+            raise PermanentProviderError(f"Discord webhook answered {response_reason(response)}")
         if response.status_code == 429:
             try:
                 body = response.json()

@@ -9,6 +9,10 @@ Other backends: each message rendered here and sent on its own, each in its own 
 
 The boto3 client lives as long as the adapter (one per worker process and channel); botocore
 never retries (Celery and the database do) and has firm timeouts.
+
+Every connection goes through core.outbound: SES calls and anymail's HTTP ESPs through one
+OutboundSession per adapter, SMTP through core.outbound.smtp; a host that is not public is an
+UnsafeTargetError (permanent), and provider answers are kept as short reasons only.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import requests
 from anymail.exceptions import AnymailError
 from anymail.message import AnymailMessage
 from django.core.exceptions import ValidationError
@@ -31,8 +36,14 @@ from channels_app.adapters.base import (
     RenderedMessage,
     SendResult,
     TransientProviderError,
+    UnsafeTargetError,
 )
+from channels_app.adapters.http import response_reason
 from channels_app.adapters.ses_errors import classify_ses_error, entry_result
+from core.outbound import TargetRefused
+from core.outbound.addresses import host_problem
+from core.outbound.aws import route_through
+from core.outbound.http import OutboundSession, url_problem
 
 SES = "amazon_ses"
 # Anymail ESPs selectable per channel (anymail.backends.<name>), plus Django's SMTP and our outbox.
@@ -48,7 +59,7 @@ ANYMAIL_ESPS = {
     "postal",
     "mailersend",
 }
-LOCAL_BACKENDS = {"smtp": "django.core.mail.backends.smtp.EmailBackend", "outbox": "core.mail.OutboxEmailBackend"}
+LOCAL_BACKENDS = {"smtp": "core.outbound.smtp.EmailBackend", "outbox": "core.mail.OutboxEmailBackend"}
 ESP_CHOICES = sorted(ANYMAIL_ESPS | set(LOCAL_BACKENDS))
 BOTO_CONFIG = {
     "connect_timeout": 5,
@@ -69,6 +80,7 @@ class EmailAdapter(ChannelAdapter):
         # SMTP connections are not thread-safe: one chunk at a time there.
         self.parallelism = 8 if self.esp in ANYMAIL_ESPS else 1
         self._backend = None
+        self._session: OutboundSession | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -84,11 +96,15 @@ class EmailAdapter(ChannelAdapter):
                     errors[name] = "must be an email address (optionally 'Name <address>')"
         if config.get("esp") == "smtp" and not config.get("host"):
             errors["host"] = "SMTP needs a host"
+        elif config.get("esp") == "smtp" and (problem := host_problem(str(config["host"]))):
+            errors["host"] = problem
         timeout = config.get("timeout_seconds")
         if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout <= 120):
             errors["timeout_seconds"] = "seconds between 0 and 120"
         if config.get("endpoint_url") and not str(config["endpoint_url"]).startswith(("http://", "https://")):
             errors["endpoint_url"] = "must be an http(s) URL"
+        elif config.get("endpoint_url") and (problem := url_problem(config["endpoint_url"])):
+            errors["endpoint_url"] = problem
         if errors:
             raise ConfigError(errors)
 
@@ -103,9 +119,16 @@ class EmailAdapter(ChannelAdapter):
     def _open_backend(self):
         if self.esp in LOCAL_BACKENDS:
             backend = get_connection(LOCAL_BACKENDS[self.esp], **self._smtp_kwargs())
+            backend.open()
+            return backend
+        backend = get_connection(f"anymail.backends.{self.esp}.EmailBackend", **self._anymail_kwargs())
+        self._session = OutboundSession(pool_maxsize=BOTO_CONFIG["max_pool_connections"])
+        if self.esp == SES:
+            backend.open()
+            route_through(backend.client, self._session)
         else:
-            backend = get_connection(f"anymail.backends.{self.esp}.EmailBackend", **self._anymail_kwargs())
-        backend.open()
+            backend.session = self._session  # anymail's requests backends keep the session they find
+            backend.open()
         return backend
 
     def _anymail_kwargs(self) -> dict[str, Any]:
@@ -143,9 +166,18 @@ class EmailAdapter(ChannelAdapter):
             if self._backend is not None:
                 self._backend.close()
                 self._backend = None
+            if self._session is not None:
+                self._session.close()
+                self._session = None
 
     # --- sending --------------------------------------------------------------------------
     def send_batch(self, messages: Sequence[RenderedMessage]) -> list[SendResult]:
+        try:
+            return self._send_batch(messages)
+        except TargetRefused as exc:  # the channel's endpoint, host or API URL: the whole channel stops
+            raise UnsafeTargetError(exc.reason) from exc
+
+    def _send_batch(self, messages: Sequence[RenderedMessage]) -> list[SendResult]:
         try:
             self.backend  # noqa: B018  (opens the connection once; failures concern the whole chunk)
         except OSError as exc:  # includes smtplib.SMTPException
@@ -182,7 +214,7 @@ class EmailAdapter(ChannelAdapter):
             self.backend.send_messages([bulk])
         except AnymailError as exc:
             classify_ses_error(exc)  # raises for call-wide failures
-            return [SendResult.failed(m, str(exc), permanent=True) for m in messages]
+            return [SendResult.failed(m, _anymail_reason(exc), permanent=True) for m in messages]
         entries = (bulk.anymail_status.esp_response or {}).get("BulkEmailEntryResults", [])
         if len(entries) != len(messages):
             raise TransientProviderError(f"SES answered {len(entries)} results for {len(messages)} messages")
@@ -204,7 +236,7 @@ class EmailAdapter(ChannelAdapter):
         try:
             email.send()
         except AnymailError as exc:
-            return SendResult.failed(message, f"{type(exc).__name__}: {exc}", permanent=_is_permanent(exc))
+            return SendResult.failed(message, _anymail_reason(exc), permanent=_is_permanent(exc))
         except smtplib.SMTPRecipientsRefused as exc:
             return SendResult.failed(message, f"recipient refused: {exc.recipients}", permanent=True)
         except smtplib.SMTPServerDisconnected as exc:
@@ -222,6 +254,14 @@ class EmailAdapter(ChannelAdapter):
 
 def _addr_spec(value: str) -> str:
     return value.rsplit("<", 1)[-1].rstrip(">").strip() if "<" in value else value.strip()
+
+
+def _anymail_reason(exc: AnymailError) -> str:
+    """The ESP's status and message field, never its whole answer (anymail's str() has it all)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, requests.Response):
+        return f"{type(exc).__name__}: {response_reason(response)}"
+    return f"{type(exc).__name__}: {str(exc.args[0]) if exc.args else ''}"
 
 
 def _is_permanent(exc: AnymailError) -> bool:

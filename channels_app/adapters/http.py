@@ -1,57 +1,33 @@
 """Shared HTTP plumbing for adapters that POST JSON (Discord, outbound webhooks).
 
-One requests.Session per adapter (connection reuse), explicit timeouts, our User-Agent,
-redirects never followed, and targets on private, loopback or link-local networks refused
-unless settings.WEBHOOK_ALLOW_PRIVATE_TARGETS (tests and `make run` point at loopback).
-Each kind overrides `classify_response` only.
+One core.outbound OutboundSession per adapter (connection reuse; connections pinned to checked
+public addresses; explicit timeouts, our User-Agent, no redirects, no proxies). A refused target
+is an UnsafeTargetError (permanent). Each kind overrides `classify_response` only, and what the
+receiver answered is recorded as a short reason (core.outbound.reasons), never its body.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
 
 from channels_app.adapters.base import (
     ChannelAdapter,
-    PermanentProviderError,
     RenderedMessage,
     SendResult,
     TransientProviderError,
+    UnsafeTargetError,
 )
-
-USER_AGENT = "Bulletin/1.0 (+https://github.com/bulletin)"
-
-
-class UnsafeTargetError(PermanentProviderError):
-    pass
+from core.outbound import TargetRefused, http_reason, sanitize_url
+from core.outbound.http import OutboundSession
 
 
-def check_target_url(url: str) -> None:
-    """Refuse URLs that are not http(s) or that resolve to a non-public address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeTargetError(f"not an http(s) URL: {sanitize_url(url)}")
-    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise TransientProviderError(f"cannot resolve {parts.hostname}: {exc}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise UnsafeTargetError(f"{parts.hostname} resolves to a private address ({address}); refused")
-
-
-def sanitize_url(url: str) -> str:
-    """For logs and errors: scheme, host and path start, never tokens in the path or query."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}{'/…' if parts.path not in ('', '/') else ''}"
+def response_reason(response: requests.Response) -> str:
+    return http_reason(
+        response.status_code, response.reason or "", response.headers.get("Content-Type", ""), response.content
+    )
 
 
 def retry_after_seconds(response: requests.Response, body: Any = None) -> float | None:
@@ -71,28 +47,27 @@ class HttpAdapter(ChannelAdapter):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session = OutboundSession()
 
     def close(self) -> None:
         self.session.close()
 
     def post_json(
-        self, url: str, *, data: bytes, headers: dict[str, str] | None = None, params=None
+        self, url: str, *, data: bytes, headers: Mapping[str, str] | None = None, params=None
     ) -> requests.Response:
-        check_target_url(url)
         try:
             return self.session.post(
                 url,
                 data=data,
                 params=params,
                 timeout=self.timeout,
-                allow_redirects=False,
                 headers={"Content-Type": "application/json", **(headers or {})},
             )
+        except TargetRefused as exc:
+            raise UnsafeTargetError(exc.reason) from exc
         except requests.Timeout as exc:
             raise TransientProviderError(f"timed out posting to {sanitize_url(url)}") from exc
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
             raise TransientProviderError(f"cannot connect to {sanitize_url(url)}: {type(exc).__name__}") from exc
 
     def result_for(self, message: RenderedMessage, response: requests.Response) -> SendResult:
@@ -106,9 +81,9 @@ class HttpAdapter(ChannelAdapter):
 
     def classify_response(self, message: RenderedMessage, response: requests.Response) -> SendResult:
         status = response.status_code
-        detail = f"HTTP {status}: {response.text[:300]}"
         if 300 <= status < 400:
             return SendResult.failed(message, f"HTTP {status}: redirects are not followed", permanent=True)
+        detail = response_reason(response)
         if status == 429 or status >= 500:
             return SendResult.failed(message, detail, permanent=False, retry_after=retry_after_seconds(response))
         return SendResult.failed(message, detail, permanent=True)

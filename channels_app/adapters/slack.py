@@ -23,8 +23,12 @@ from channels_app.adapters.base import (
     RenderedMessage,
     SendResult,
     TransientProviderError,
+    UnsafeTargetError,
 )
 from channels_app.adapters.limits import fit_slack_blocks, truncate
+from core.outbound import TargetRefused
+from core.outbound.http import url_problem
+from core.outbound.slack import GuardedWebClient
 
 # Errors meaning the app's token or install is unusable: the whole channel stops.
 AUTH_ERRORS = {
@@ -63,7 +67,10 @@ class SlackAdapter(ChannelAdapter):
         super().__init__(**kwargs)
         base_url = self.config.get("base_url") or WebClient.BASE_URL
         # No retry handlers: retries are ours (Celery and the database), never hidden sleeps.
-        self.client = WebClient(token=self.credentials.get("token"), base_url=base_url, timeout=15, retry_handlers=[])
+        # GuardedWebClient: connections pinned to checked public addresses, no redirects (core.outbound).
+        self.client = GuardedWebClient(
+            token=self.credentials.get("token"), base_url=base_url, timeout=15, retry_handlers=[]
+        )
         self.broadcast_channel = self.config.get("channel", "")
 
     @classmethod
@@ -74,6 +81,8 @@ class SlackAdapter(ChannelAdapter):
         base_url = str(config.get("base_url", ""))
         if base_url and not (base_url.startswith(("http://", "https://")) and base_url.endswith("/")):
             errors["base_url"] = "must be an http(s) URL ending with '/'"
+        elif base_url and (problem := url_problem(base_url)):
+            errors["base_url"] = problem
         if errors:
             raise ConfigError(errors)
 
@@ -90,6 +99,8 @@ class SlackAdapter(ChannelAdapter):
             )
         except SlackApiError as exc:
             return self._classify(message, exc)
+        except TargetRefused as exc:  # base_url is the channel's: the whole channel stops
+            raise UnsafeTargetError(exc.reason) from exc
         except (SlackClientError, urllib.error.URLError, TimeoutError, OSError) as exc:
             raise TransientProviderError(f"Slack unreachable: {type(exc).__name__}: {exc}") from exc
         return SendResult.sent(message, f"{response.get('channel', channel)}:{response.get('ts', '')}")

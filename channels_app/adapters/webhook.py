@@ -3,7 +3,7 @@
 Headers: `webhook-id` (stable across retries of a delivery, so receivers can dedupe),
 `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of
 "{id}.{timestamp}.{body}">` keyed with the channel's `whsec_` secret. Redirects are never
-followed; 410 Gone disables a broadcast endpoint; private targets are refused (see http.py).
+followed; 410 Gone disables a broadcast endpoint; private targets are refused (core.outbound).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Any
 import requests
 
 from channels_app.adapters.base import ConfigError, PermanentProviderError, RenderedMessage, SendResult
-from channels_app.adapters.http import HttpAdapter, sanitize_url
+from channels_app.adapters.http import HttpAdapter
+from core.outbound import sanitize_url
+from core.outbound.http import url_problem
 
 SECRET_PREFIX = "whsec_"
 
@@ -54,6 +56,8 @@ class WebhookAdapter(HttpAdapter):
         url = config.get("url")
         if url is not None and not str(url).startswith(("https://", "http://")):
             errors["url"] = "must be an http(s) URL"
+        elif url and (problem := url_problem(url)):
+            errors["url"] = problem
         if errors:
             raise ConfigError(errors)
 

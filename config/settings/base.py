@@ -307,9 +307,11 @@ CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
 CIRCUIT_PAUSED_COOLDOWN_SECONDS = env.float("CIRCUIT_PAUSED_COOLDOWN_SECONDS", default=900.0)
 CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
 CIRCUIT_PROBE_TIMEOUT_SECONDS = env.int("CIRCUIT_PROBE_TIMEOUT_SECONDS", default=60)
-# Outbound webhooks and Discord may not target private, loopback or link-local addresses
-# (SSRF) unless this is on; local settings turn it on for the dev sinks.
-WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# Outbound connections (webhooks, Discord, Slack base_url, SES endpoint_url, SMTP host, personal
+# webhooks) may not reach private, loopback, link-local, multicast or reserved addresses (SSRF)
+# unless this is on: development only (the demo sinks and test emulators are on loopback).
+# Production settings refuse it (core.outbound).
+OUTBOUND_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOUND_ALLOW_PRIVATE_TARGETS", default=False)
 
 # --- Publishing: digests, personalization, archive ---------------------------------------
 # Items per digest, and how late a digest may still go out after its local hour (beat was

@@ -15,7 +15,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY")
 DEV_SINKS_ENABLED = False
 # The emulated providers listen on loopback.
-WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+OUTBOUND_ALLOW_PRIVATE_TARGETS = True
 LOGGING["root"]["level"] = env.str("LOG_LEVEL", default="WARNING")  # noqa: F405
 # The site plus bench-only baseline views (an empty view, naive one-INSERT-per-hit tracking).
 ROOT_URLCONF = "bench.urls"

@@ -1,5 +1,7 @@
 """Production: secrets required from the environment, HTTPS everywhere, no dev sinks."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -7,6 +9,9 @@ DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 DEV_SINKS_ENABLED = False
+# Outbound connections to private addresses are a development convenience only (SSRF).
+if OUTBOUND_ALLOW_PRIVATE_TARGETS:  # noqa: F405
+    raise ImproperlyConfigured("OUTBOUND_ALLOW_PRIVATE_TARGETS is for development only; production refuses it.")
 
 # --- HTTPS and cookies -------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -18,7 +18,7 @@ SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnop"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 # Emulated providers listen on loopback.
-WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+OUTBOUND_ALLOW_PRIVATE_TARGETS = True
 FIELD_ENCRYPTION_KEYS = ["qCj3rSvbHD6WJ2lQ3vTCHrk4ksx2cVcRtkBZCUX6hKc="]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 if not REDIS_URL:  # noqa: F405

@@ -62,6 +62,6 @@ def test_an_unreachable_webhook_is_transient(discord_emulator):
 
 
 def test_private_targets_are_refused_unless_allowed(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    settings.OUTBOUND_ALLOW_PRIVATE_TARGETS = False
     with pytest.raises(UnsafeTargetError, match="private address"):
         _adapter("http://127.0.0.1:9/api/webhooks/1/x").send_batch([_message()])

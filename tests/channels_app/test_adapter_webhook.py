@@ -69,13 +69,13 @@ def test_429_is_retried_after_the_receivers_retry_after(webhook_receiver):
     "url", ["http://127.0.0.1/x", "http://10.0.0.8/x", "http://[::1]/x", "http://169.254.169.254/"]
 )
 def test_private_and_loopback_targets_are_refused_by_default(settings, url):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    settings.OUTBOUND_ALLOW_PRIVATE_TARGETS = False
     with pytest.raises(UnsafeTargetError):
         _adapter(url).send_batch([_message()])
 
 
 def test_a_subscribers_private_url_fails_only_their_message(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    settings.OUTBOUND_ALLOW_PRIVATE_TARGETS = False
     [result] = _adapter("").send_batch([_message(recipient="http://192.168.1.1/hook")])
     assert not result.ok and result.permanent and "private address" in result.error
 

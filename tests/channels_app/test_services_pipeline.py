@@ -247,7 +247,7 @@ def test_a_bad_webhook_url_fails_that_delivery_and_nothing_crashes(
 ):
     from channels_app.adapters.webhook import generate_secret
 
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    settings.OUTBOUND_ALLOW_PRIVATE_TARGETS = False
     channel = ChannelFactory(kind="webhook", is_default=True, config={}, credentials={"secret": generate_secret()})
     send = _send_through(
         channel, make_send, topic, django_capture_on_commit_callbacks, "webhook", url="http://10.0.0.1/internal"

@@ -17,6 +17,7 @@ from tests.emulators.base import Emulator
 from tests.emulators.discord import DiscordEmulator
 from tests.emulators.sesv2 import SESv2Emulator
 from tests.emulators.slack import SlackEmulator
+from tests.emulators.smtp import SMTPServer
 from tests.emulators.webhook import WebhookReceiver
 
 SLACK_TOKEN = "xoxb-emulator"
@@ -54,4 +55,7 @@ _webhook_server, webhook_receiver = reset_per_test(
     "webhook_receiver",
     lambda: WebhookReceiver(secret=WEBHOOK_SECRET),
     "Records requests at `.url(path)`, answers 200, checks signatures made with WEBHOOK_SECRET.",
+)
+_smtp_server, smtp_server = reset_per_test(
+    "smtp_server", SMTPServer, "A plain SMTP server (aiosmtpd) at `.host`/`.port`; `.messages()`, `.connections()`."
 )

@@ -120,7 +120,7 @@ def test_contact_points_digest_time_and_pause_are_saved(client, token_for, subsc
 def test_invalid_values_are_refused_and_nothing_is_saved(
     client, token_for, subscriber, news, field, value, message, settings
 ):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    settings.OUTBOUND_ALLOW_PRIVATE_TARGETS = False
     SubscriptionFactory(subscriber=subscriber, topic=news)
     data = _form(subscriber, [news], **{field: value, "name": "Changed", f"frequency_{news.pk}_email": "weekly"})
     response = client.post(_url(token_for, subscriber), data)
@@ -247,12 +247,12 @@ def test_the_service_refuses_unknown_fields_and_bad_values_all_at_once(subscribe
 
 def test_private_webhook_targets_are_accepted_only_when_the_operator_allows_them(subscriber, settings):
     context = ConsentContext(method=ConsentRecord.Method.API)
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    settings.OUTBOUND_ALLOW_PRIVATE_TARGETS = False
     with pytest.raises(ApplicationError):
         subscriber_preferences_update(
             subscriber=subscriber, context=context, changes={"webhook_url": "https://10.0.0.5/h"}
         )
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_TARGETS = True
     subscriber_preferences_update(subscriber=subscriber, context=context, changes={"webhook_url": "https://10.0.0.5/h"})
     subscriber.refresh_from_db()
     assert subscriber.webhook_url == "https://10.0.0.5/h"
