@@ -89,8 +89,10 @@ class Harness:
         self.workers_started += 1
         cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "alerts,default,bulk", "-c", "2"]
         cmd += ["-n", f"recovery-{self.workers_started}@%h", "--without-mingle", "--without-gossip"]
-        cmd += ["--loglevel", "WARNING"]
-        self.worker = self._spawn(cmd, f"worker-{self.workers_started}.log", WORKER_APP_NAME)
+        log = f"worker-{self.workers_started}.log"
+        self.worker = self._spawn([*cmd, "--loglevel", "INFO"], log, WORKER_APP_NAME)
+        # A deployment's workers are up before anything is published: wait for this one.
+        _wait(lambda: "ready." in (self.log_dir / log).read_text(errors="replace"), 60, "the worker to start")
 
     def start_beat(self) -> None:
         """celery-beat with the database schedule (the sweeper and fan-out recovery every 5 s)."""

@@ -94,8 +94,11 @@ def circuit_record_success(channel: Channel, *, probe: bool = False) -> None:
         logger.info("circuit closed for channel %s", channel.pk)
 
 
-def circuit_record_failure(channel: Channel, *, reason: str, paused: bool = False, probe: bool = False) -> bool:
-    """Count a whole-call failure; returns True when the circuit is (now) open."""
+def circuit_record_failure(
+    channel: Channel, *, reason: str, paused: bool = False, throttled: bool = False, probe: bool = False
+) -> bool:
+    """Count a whole-call failure; returns True when the circuit is (now) open. A throttled
+    provider ("slow down") opens it for a short pause, a paused account for a long one."""
     now = clock.time()
 
     def fail(state: State) -> tuple[State, tuple[bool, bool, float]]:
@@ -107,7 +110,12 @@ def circuit_record_failure(channel: Channel, *, reason: str, paused: bool = Fals
         if not (paused or probe or failures >= settings.CIRCUIT_FAILURE_THRESHOLD):
             return state, (False, False, 0.0)
         previous = state.get("cooldown")
-        base = settings.CIRCUIT_PAUSED_COOLDOWN_SECONDS if paused else settings.CIRCUIT_COOLDOWN_SECONDS
+        if paused:
+            base = settings.CIRCUIT_PAUSED_COOLDOWN_SECONDS
+        elif throttled:
+            base = settings.CIRCUIT_THROTTLED_COOLDOWN_SECONDS
+        else:
+            base = settings.CIRCUIT_COOLDOWN_SECONDS
         cooldown = min(settings.CIRCUIT_MAX_COOLDOWN_SECONDS, previous * 2 if previous and probe else base)
         opened = {"failures": failures, "open_until": now + cooldown, "cooldown": cooldown, "reason": reason[:500]}
         return opened, (True, True, cooldown)

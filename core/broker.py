@@ -42,6 +42,27 @@ def broker_started_empty_at() -> datetime | None:
     return datetime.fromtimestamp(clock.time() - float(uptime) + 1, tz=UTC)
 
 
+# kombu's Redis transport keeps each queue as a list, one per priority step (kombu.transport.redis).
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def broker_messages_waiting() -> int | None:
+    """Messages waiting in Bulletin's queues on a Redis broker, or None where we cannot tell.
+
+    When nothing waits, queued work whose message was published a while ago can only be held
+    by a worker that died with it reserved (Redis gives such a message back only after its
+    visibility timeout, an hour): the sweeper publishes it again.
+    """
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    pipe = _broker_redis(url).pipeline(transaction=False)
+    for queue in settings.CELERY_TASK_QUEUES:
+        for suffix in _PRIORITY_SUFFIXES:
+            pipe.llen(f"{queue.name}{suffix}")
+    return sum(pipe.execute())
+
+
 @functools.cache
 def _broker_redis(url: str):
     import redis

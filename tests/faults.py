@@ -97,8 +97,9 @@ def broker_at(url: str):
 
 
 def _switch_broker(app, url: str) -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
+    from kombu import pools
+
+    pools.reset()  # kombu keeps producer and connection pools per broker URL, process-wide
     app.conf.broker_url = url
     app._pool = None
     app.amqp._producer_pool = None

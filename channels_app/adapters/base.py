@@ -3,7 +3,8 @@
 An adapter talks to its provider and nothing else: no database, no retries, no sleeping.
 It gets a chunk of messages sized for one provider call (`chunk_size`) and returns one
 SendResult per message. It raises only when the whole chunk failed:
-  TransientProviderError   try again later (timeouts, 429, 5xx, throttling)
+  TransientProviderError   try again later (timeouts, 5xx)
+  ProviderThrottledError   the provider says "slow down" (429, throttling): pause briefly
   ProviderPausedError      the account cannot send for a while (quota, paused): open the circuit
   PermanentProviderError   the channel itself is broken (bad credentials, webhook gone): disable it
 The service layer (channels_app.services) records outcomes, rate-limits and retries.
@@ -31,6 +32,10 @@ class ProviderError(Exception):
 
 class TransientProviderError(ProviderError):
     """The provider could not take the chunk now; the same request may succeed later."""
+
+
+class ProviderThrottledError(TransientProviderError):
+    """The provider says "slow down" for the whole call (429, throttling): a short pause helps."""
 
 
 class ProviderPausedError(TransientProviderError):

@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from channels_app.adapters.base import (
     PermanentProviderError,
     ProviderPausedError,
+    ProviderThrottledError,
     RenderedMessage,
     SendResult,
     TransientProviderError,
@@ -73,7 +74,9 @@ def _raise_for_code(code: str, message: str, status: int, retry_after: float | N
         raise PermanentProviderError(message)
     if code in REJECTED:
         return
-    if code in THROTTLED or status == 429 or status >= 500 or not status:
+    if code in THROTTLED or status == 429:
+        raise ProviderThrottledError(message, retry_after=retry_after)
+    if status >= 500 or not status:
         raise TransientProviderError(message, retry_after=retry_after)
 
 

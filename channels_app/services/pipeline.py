@@ -34,6 +34,7 @@ from channels_app.adapters.base import (
     PermanentProviderError,
     ProviderError,
     ProviderPausedError,
+    ProviderThrottledError,
     RenderedMessage,
     SendResult,
 )
@@ -341,8 +342,8 @@ def _record_chunk(
         return False
     except ProviderError as exc:
         batch.record(_all_transient(chunk, exc.message, exc.retry_after))
-        paused = isinstance(exc, ProviderPausedError)
-        opened = _tell_circuit(circuit_record_failure, carrier, reason=exc.message, paused=paused, probe=probe)
+        kind = {"paused": isinstance(exc, ProviderPausedError), "throttled": isinstance(exc, ProviderThrottledError)}
+        opened = _tell_circuit(circuit_record_failure, carrier, reason=exc.message, probe=probe, **kind)
         return not opened
     except Exception as exc:  # an adapter bug: retried, visible on the rows, never lost
         logger.exception("adapter %s crashed", carrier.kind)

@@ -6,7 +6,9 @@
    - due retries and deferrals whose message, if any, was published before they came due;
    - rows whose message was never published (the broker refused it);
    - rows whose message the broker lost: published before the broker last started empty
-     (`core.broker.broker_started_empty_at`), or longer ago than DELIVERY_REDISPATCH_AFTER.
+     (`core.broker.broker_started_empty_at`); or held by a worker that died with it reserved:
+     published more than DELIVERY_IDLE_REDISPATCH_AFTER ago while no message waits in the
+     broker at all; or, whatever the broker says, longer ago than DELIVERY_REDISPATCH_AFTER.
    Each is published again and its `enqueued_at` set, so it is not published on every sweep.
    A message published twice is harmless: claims are atomic, the second finds nothing to do.
 3. Sends whose every delivery is settled are marked completed (in case the batch that
@@ -24,7 +26,7 @@ from django.db.models import F, Q
 
 from channels_app.models import Delivery, Send
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
-from core.broker import broker_started_empty_at
+from core.broker import broker_messages_waiting, broker_started_empty_at
 from core.clock import clock
 
 SWEEP_LIMIT = 50_000
@@ -83,6 +85,8 @@ def _needs_message(now) -> Q:
     lost_before = now - timedelta(seconds=settings.DELIVERY_REDISPATCH_AFTER_SECONDS)
     if (started_empty := broker_started_empty_at()) is not None:
         lost_before = max(lost_before, started_empty)
+    if broker_messages_waiting() == 0:
+        lost_before = max(lost_before, now - timedelta(seconds=settings.DELIVERY_IDLE_REDISPATCH_AFTER_SECONDS))
     ready = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     due_since_published = Q(next_attempt_at__lte=now, enqueued_at__lt=F("next_attempt_at"))
     never_published = ready & Q(enqueued_at__isnull=True)

@@ -292,6 +292,9 @@ DELIVERY_INFRA_RETRY_SECONDS = env.float("DELIVERY_INFRA_RETRY_SECONDS", default
 # Queued work whose broker message was published this long ago and never arrived is
 # re-enqueued (a broker that lost its data is detected at once; see core.broker).
 DELIVERY_REDISPATCH_AFTER_SECONDS = env.int("DELIVERY_REDISPATCH_AFTER_SECONDS", default=600)
+# ... and after this long when no message waits in the broker at all (a worker that died took
+# the message with it; Redis would give it back only after its visibility timeout).
+DELIVERY_IDLE_REDISPATCH_AFTER_SECONDS = env.int("DELIVERY_IDLE_REDISPATCH_AFTER_SECONDS", default=10)
 # A write that must not be lost (a provider's acceptance) waits this long at most for the
 # database to come back, reconnecting, before the batch gives up on it.
 DB_WRITE_RETRY_SECONDS = env.float("DB_WRITE_RETRY_SECONDS", default=60.0)
@@ -305,6 +308,8 @@ RATE_LIMIT_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_MAX_WAIT_SECONDS", default=2
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
 CIRCUIT_PAUSED_COOLDOWN_SECONDS = env.float("CIRCUIT_PAUSED_COOLDOWN_SECONDS", default=900.0)
+# A provider throttling every call ("slow down", 429) pauses the channel briefly, doubling while it lasts.
+CIRCUIT_THROTTLED_COOLDOWN_SECONDS = env.float("CIRCUIT_THROTTLED_COOLDOWN_SECONDS", default=5.0)
 CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
 CIRCUIT_PROBE_TIMEOUT_SECONDS = env.int("CIRCUIT_PROBE_TIMEOUT_SECONDS", default=60)
 # Outbound connections (webhooks, Discord, Slack base_url, SES endpoint_url, SMTP host, personal

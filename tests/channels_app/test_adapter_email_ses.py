@@ -6,6 +6,7 @@ from channels_app.adapters.base import (
     MessageTemplate,
     PermanentProviderError,
     ProviderPausedError,
+    ProviderThrottledError,
     RenderedMessage,
     TransientProviderError,
 )
@@ -76,9 +77,9 @@ def test_one_rejected_address_fails_alone(ses_emulator):
     assert results[3].permanent and "MESSAGE_REJECTED" in results[3].error
 
 
-def test_throttling_is_transient_with_the_providers_retry_after(ses_emulator):
+def test_throttling_is_a_throttled_transient_error_with_the_providers_retry_after(ses_emulator):
     ses_emulator.configure(fail_next={"count": 1, "status": 429, "code": "TooManyRequestsException", "retry_after": 7})
-    with pytest.raises(TransientProviderError) as caught:
+    with pytest.raises(ProviderThrottledError) as caught:
         _adapter(ses_emulator).send_batch(_messages(3))
     assert caught.value.retry_after == 7
     assert ses_emulator.stats()["requests"] == {"SendBulkEmail": 1}, "botocore did not retry on its own"

@@ -141,3 +141,12 @@ def test_failures_and_resets_racing_from_many_threads_never_raise(channel, setti
     assert errors == []
     circuit_reset(channel)
     assert not circuit_record_failure(channel, reason="x")
+
+
+def test_a_throttled_provider_pauses_the_channel_briefly_not_for_the_outage_cooldown(channel, clock, settings):
+    settings.CIRCUIT_THROTTLED_COOLDOWN_SECONDS = 5
+    for _ in range(3):
+        circuit_record_failure(channel, reason="SES TooManyRequestsException", throttled=True)
+    assert not circuit_check(channel).allowed
+    clock.advance(6)
+    assert circuit_check(channel).probe

@@ -117,3 +117,24 @@ def test_a_sending_send_whose_deliveries_are_all_settled_is_completed(send, outb
     assert deliveries_sweep().completed == 1
     send.refresh_from_db()
     assert send.status == Send.Status.COMPLETED
+
+
+def test_work_whose_message_a_dead_worker_took_is_enqueued_again_once_the_broker_is_empty(
+    send, outbox_channel, clock, settings, django_capture_on_commit_callbacks
+):
+    """A worker SIGKILLed with a message reserved: Redis holds it unacked for an hour."""
+    import redis as redis_py
+
+    settings.DELIVERY_IDLE_REDISPATCH_AFTER_SECONDS = 1
+    with RedisServer() as broker:
+        settings.CELERY_BROKER_URL = broker.url()
+        broker.wait_uptime(2)  # published after the broker started: not lost by a restart
+        _delivery(send, outbox_channel, enqueued_at=clock.now())
+        broker.wait_uptime(4)  # and more than a second ago
+        waiting = redis_py.Redis(port=broker.port)
+        waiting.lpush("bulk", "another message still waits")
+        assert deliveries_sweep().enqueued == 0, "the workers are busy: its message may be in the queue"
+        waiting.delete("bulk")
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            assert deliveries_sweep().enqueued == 1
+        assert len(callbacks) == 1
