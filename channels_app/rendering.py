@@ -27,7 +27,9 @@ from html import escape, unescape
 from typing import Any, Protocol
 
 from analytics.links import click_url, open_url
+from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
+from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.models import Channel, Send
 from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
 
@@ -86,6 +88,8 @@ class TemplateRenderer:
         self.topic_id: int | None = content.get("topic_id")
         self.tracking = channel.tracking_enabled and content.get("tracking", True)
         self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
+        # Subscribers choose their own names: inert in the kind's markup (Slack mentions).
+        self.escape_text = ADAPTERS[self.kind].escape_text
         part = content.get(self.kind) or {}
         if self.kind == Channel.Kind.EMAIL:
             html = part.get("html", "")
@@ -114,9 +118,9 @@ class TemplateRenderer:
             values.update({f"link_{i}": url for i, url in enumerate(self.links)})
         if row.subscriber_id is not None:
             values.update(
-                name=row.name,
+                name=self.escape_text(row.name),
                 name_html=escape(row.name),
-                email=row.email,
+                email=self.escape_text(row.email),
                 mention=f"<@{row.recipient}>" if self.kind == Channel.Kind.SLACK else "",
                 unsubscribe_url=unsubscribe_url(subscriber_id=row.subscriber_id, topic_id=self.topic_id),
                 preferences_url=preferences_url(subscriber_id=row.subscriber_id, token_version=row.token_version),
@@ -154,6 +158,7 @@ def notice_payload(*, kind: str, text: str, **webhook_fields: Any) -> dict[str, 
     """A short plain-text notice (a channel test, a guard alert) as a chat or webhook kind takes it:
     Slack needs a top-level text beside its block, Discord's content stops at 2,000 characters."""
     if kind == "slack":
+        text = mrkdwn_escape(text)  # names of channels and sends in it are user-supplied
         return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
     if kind == "discord":
         return {"content": text[:2000]}

@@ -140,6 +140,12 @@ class ChannelAdapter:
     def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
         """Raise ConfigError naming each bad field."""
 
+    @staticmethod
+    def escape_text(text: str) -> str:
+        """User-supplied text made inert in this kind's markup (names, titles). Most kinds parse
+        none in the places we put such text; Slack does (mentions like <!channel>)."""
+        return text
+
     def effective_chunk_size(self, rate_per_second: float) -> int:
         # A provider counting a per-second rate must never get more in one call than a second allows.
         return max(1, min(self.chunk_size, int(rate_per_second)))

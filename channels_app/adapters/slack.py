@@ -53,6 +53,13 @@ DESTINATION_ERRORS = {
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
+def mrkdwn_escape(text: str) -> str:
+    """Slack's three control characters as entities, so `<!channel>` or `<@U1>` in a title
+    pings nobody and `<url|text>` cannot be forged. Slack shows the entities as the characters.
+    https://api.slack.com/reference/surfaces/formatting#escaping"""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class SlackAdapter(ChannelAdapter):
     kind = "slack"
     chunk_size = 5
@@ -65,6 +72,10 @@ class SlackAdapter(ChannelAdapter):
         # No retry handlers: retries are ours (Celery and the database), never hidden sleeps.
         self.client = WebClient(token=self.credentials.get("token"), base_url=base_url, timeout=15, retry_handlers=[])
         self.broadcast_channel = self.config.get("channel", "")
+
+    @staticmethod
+    def escape_text(text: str) -> str:
+        return mrkdwn_escape(text)
 
     @classmethod
     def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string, select_template
 from django.utils.safestring import mark_safe
 
 from channels_app.adapters.base import MessageTemplate
+from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.rendering import payload_substitute
 from publishing.convert import chunks, html_to_discord, html_to_slack, html_to_text
 from publishing.markup import (
@@ -119,9 +120,11 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
         "body_text": html_to_text(html),
         "body_slack_chunks": chunks(slack_body, 2900),
         "summary_slack": html_to_slack(f"<p>{_escape(summary)}</p>") if summary else "",
-        "header": ("🚨 " if is_alert else "") + title[:140],
-        "slack_text": "{{{mention}}} " + ("Alert: " if is_alert else "New: ") + title,
-        "context_line": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
+        "header": ("🚨 " if is_alert else "") + mrkdwn_escape(title[:140]),
+        # Slack: & < > are control characters in every text object (plain_text too; Slack shows the
+        # entities as the characters), so a `<!channel>` in user-supplied text pings nobody.
+        "slack_text": "{{{mention}}} " + ("Alert: " if is_alert else "New: ") + mrkdwn_escape(title),
+        "context_line": mrkdwn_escape(" · ".join(topic_names) + f" · {settings.SITE_NAME}"),
         "discord_description": (f"*{summary}*\n\n" if summary else "") + html_to_discord(html),
         "alert_line": f"**Alert:** {title}",
         "footer": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
