@@ -12,8 +12,9 @@ kind, templates with SES-style placeholders:
 Templates use `{{{var}}}` only (inserted as is), and `*_html` variables inside HTML, so the
 output does not depend on how a provider escapes `{{var}}`. Variables per recipient:
     name, name_html, email, mention (Slack <@member>), unsubscribe_url, unsubscribe_all_url,
-    preferences_url, open_pixel_url, link_0 ... link_N (tracked click URLs, or the links
-    themselves when tracking is off), plus `context` values of the delivery.
+    preferences_url, open_pixel_url and open_pixel_html (the <img>; tracked emails only),
+    link_0 ... link_N (tracked click URLs, or the links themselves when tracking is off),
+    plus `context` values of the delivery.
 Other send kinds (digests) register their own renderer with `register_renderer`.
 """
 
@@ -107,7 +108,7 @@ class TemplateRenderer:
     def variables(self, row: DeliveryRow) -> dict[str, str]:
         values: dict[str, str] = {}
         if self.tracking:
-            values["open_pixel_url"] = open_url(delivery_id=row.id)
+            values.update(open_pixel_values(delivery_id=row.id))
             values.update(
                 {
                     f"link_{i}": click_url(delivery_id=row.id, link_index=i, send_id=self.send.pk)
@@ -145,6 +146,14 @@ class TemplateRenderer:
 
     def _payload(self, values: Mapping[str, str]) -> dict[str, Any]:
         return payload_substitute(self.payload_json, values)
+
+
+def open_pixel_values(*, delivery_id: int) -> dict[str, str]:
+    """The open pixel of a tracked email: its URL and the <img> the layout prints. Untracked
+    messages (tests, tracking off) get neither, so no `<img src="">` is left behind."""
+    url = open_url(delivery_id=delivery_id)
+    img = f'<img src="{url}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
+    return {"open_pixel_url": url, "open_pixel_html": img}
 
 
 def payload_substitute(payload_json: str, values: Mapping[str, str]) -> dict[str, Any]:

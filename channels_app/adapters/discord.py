@@ -28,6 +28,11 @@ class DiscordAdapter(HttpAdapter):
         if not str(credentials.get("url", "")).startswith(("https://", "http://")):
             raise ConfigError({"url": "the Discord webhook URL is required (https://discord.com/api/webhooks/...)"})
 
+    @classmethod
+    def mark_test(cls, payload: Mapping[str, Any], *, banner: str) -> dict[str, Any]:
+        content = str(payload.get("content") or "")
+        return {**payload, "content": f"🧪 **TEST** · {banner}\n{content}".strip()}
+
     def send_one(self, message: RenderedMessage) -> SendResult:
         payload = fit_discord_payload(dict(message.payload or {}))
         # Never ping anyone from content, whatever a (per-topic) template says: names and titles

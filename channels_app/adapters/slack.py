@@ -78,6 +78,13 @@ class SlackAdapter(ChannelAdapter):
         return mrkdwn_escape(text)
 
     @classmethod
+    def mark_test(cls, payload: Mapping[str, Any], *, banner: str) -> dict[str, Any]:
+        note = f":test_tube: *TEST* · {mrkdwn_escape(banner)}"
+        context = {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
+        text = str(payload.get("text") or "")
+        return {**payload, "text": f"[TEST] {text}".strip(), "blocks": [context, *(payload.get("blocks") or [])]}
+
+    @classmethod
     def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
         errors = {}
         if not str(credentials.get("token", "")).startswith(("xoxb-", "xoxp-")):

@@ -295,6 +295,9 @@ CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
 CIRCUIT_PAUSED_COOLDOWN_SECONDS = env.float("CIRCUIT_PAUSED_COOLDOWN_SECONDS", default=900.0)
 CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
 CIRCUIT_PROBE_TIMEOUT_SECONDS = env.int("CIRCUIT_PROBE_TIMEOUT_SECONDS", default=60)
+# Test sends ("Send test" on a channel or a publication) go to the requesting user's own email
+# and the addresses admins list under Channels → Test recipients, at most this many at once.
+TEST_SEND_MAX_RECIPIENTS = env.int("TEST_SEND_MAX_RECIPIENTS", default=5)
 # Outbound webhooks and Discord may not target private, loopback or link-local addresses
 # (SSRF) unless this is on; local settings turn it on for the dev sinks.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)

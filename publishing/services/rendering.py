@@ -21,6 +21,7 @@ from django.conf import settings
 from django.template.loader import render_to_string, select_template
 from django.utils.safestring import mark_safe
 
+from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate
 from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.rendering import payload_substitute
@@ -34,6 +35,7 @@ from publishing.markup import (
     placeholder,
 )
 from publishing.models import Publication
+from subscribers.links import testmessage_url
 from subscribers.models import Topic
 
 ARCHIVE_PATH = "/archive/{slug}/"
@@ -47,6 +49,7 @@ RECIPIENT_VARIABLES = (
     "unsubscribe_all_url",
     "preferences_url",
     "open_pixel_url",
+    "open_pixel_html",
 )
 
 
@@ -179,18 +182,20 @@ def publication_html(*, publication: Publication) -> str:
 
 def sample_variables(*, actor, links: Sequence[str], channel_kind: str) -> dict[str, str]:
     """Per-recipient values for a preview or a test: the editor as the recipient, real links
-    (no tracking), and links that show where unsubscribe and preferences would go."""
+    (no tracking, so no open pixel), and unsubscribe and preferences links leading to a page
+    that says it was a test (nobody is subscribed by a test, so there is nothing to change)."""
     name = (actor.get_full_name() if actor is not None else "") or getattr(actor, "username", "") or "Reader"
+    escape_text = ADAPTERS[channel_kind].escape_text
+    unsubscribe = testmessage_url(link="unsubscribe")
     values = {f"link_{i}": url for i, url in enumerate(links)}
     values.update(
-        name=name,
+        name=escape_text(name),
         name_html=_escape(name),
-        email=getattr(actor, "email", "") or "reader@example.com",
-        mention="@" + name if channel_kind == "slack" else "",
-        unsubscribe_url=settings.SITE_URL + "/u/preview",
-        unsubscribe_all_url=settings.SITE_URL + "/u/preview",
-        preferences_url=settings.SITE_URL + "/preferences/preview",
-        open_pixel_url="",
+        email=escape_text(getattr(actor, "email", "") or "reader@example.com"),
+        mention="@" + escape_text(name) if channel_kind == "slack" else "",
+        unsubscribe_url=unsubscribe,
+        unsubscribe_all_url=unsubscribe,
+        preferences_url=testmessage_url(link="preferences"),
     )
     return values
 

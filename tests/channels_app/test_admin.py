@@ -1,25 +1,86 @@
 import pytest
+from django.test import Client
 
-from channels_app.models import Channel, Delivery
+from channels_app.models import Channel, Delivery, TestRecipient
+from channels_app.services import testsend
+from core.exceptions import ApplicationError
+from core.roles import Role
 from tests.factories import ChannelFactory, DeliveryFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_send_test_button_sends_through_the_real_adapter_and_reports(
+def _outbox_to(settings, address):
+    return [p for p in settings.BULLETIN_OUTBOX_DIR.glob("*.eml") if address.encode() in p.read_bytes()]
+
+
+def test_the_send_test_button_posts_through_the_real_adapter_and_reports(
     admin_client, admin_user, outbox_channel, settings
 ):
     admin_user.email = "ops@example.com"
     admin_user.save()
-    response = admin_client.get(f"/admin/channels_app/channel/{outbox_channel.pk}/test/", follow=True)
-    assert "Test sent to ops@example.com" in response.content.decode()
-    assert any(b"ops@example.com" in p.read_bytes() for p in settings.BULLETIN_OUTBOX_DIR.glob("*.eml"))
+    page = admin_client.get(f"/admin/channels_app/channel/{outbox_channel.pk}/change/").content.decode()
+    assert 'formaction="/admin/channels_app/channel/' in page and 'formmethod="post"' in page
+    response = admin_client.post(f"/admin/channels_app/channel/{outbox_channel.pk}/test/", follow=True)
+    assert f"Test sent to ops@example.com through {outbox_channel.name}" in response.content.decode()
+    [sent] = _outbox_to(settings, "ops@example.com")
+    assert b"Subject: [TEST] Bulletin test message" in sent.read_bytes()
 
 
 def test_the_send_test_button_shows_the_providers_error(admin_client, admin_user):
     channel = ChannelFactory(config={"esp": "smtp", "host": "127.0.0.1", "port": 9, "from_email": "a@example.com"})
-    response = admin_client.get(f"/admin/channels_app/channel/{channel.pk}/test/", follow=True)
-    assert "The provider refused the test" in response.content.decode()
+    response = admin_client.post(f"/admin/channels_app/channel/{channel.pk}/test/", follow=True)
+    assert f"{channel.name} refused the test" in response.content.decode()
+
+
+def test_a_get_of_the_send_test_url_sends_nothing(admin_client, admin_user, outbox_channel, settings):
+    """A cross-site link or an <img> pointing at it must not send real messages."""
+    response = admin_client.get(f"/admin/channels_app/channel/{outbox_channel.pk}/test/")
+    assert response.status_code == 405
+    assert _outbox_to(settings, admin_user.email) == []
+
+
+def test_the_send_test_post_needs_the_csrf_token(admin_user, outbox_channel, settings):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    assert browser.post(f"/admin/channels_app/channel/{outbox_channel.pk}/test/").status_code == 403
+    assert _outbox_to(settings, admin_user.email) == []
+
+
+def test_a_viewer_pressing_send_test_is_refused_by_the_service(client, make_user, outbox_channel, settings):
+    viewer = make_user(Role.VIEWER, email="viewer@example.com")
+    client.force_login(viewer)
+    response = client.post(f"/admin/channels_app/channel/{outbox_channel.pk}/test/", follow=True)
+    assert "Test not sent: Sending a test needs the editor role." in response.content.decode()
+    assert _outbox_to(settings, "viewer@example.com") == []
+
+
+def test_a_test_to_an_outside_address_is_refused_and_the_allow_list_admits_it(
+    admin_client, admin_user, outbox_channel, settings
+):
+    url = f"/admin/channels_app/channel/{outbox_channel.pk}/test/"
+    response = admin_client.post(url, {"test_recipients": "qa@example.org"}, follow=True)
+    assert "Not allowed: qa@example.org" in response.content.decode()
+    assert _outbox_to(settings, "qa@example.org") == []
+    added = admin_client.post(
+        "/admin/channels_app/testrecipient/add/", {"kind": "email", "address": " QA@Example.org ", "note": "QA inbox"}
+    )
+    assert added.status_code == 302
+    assert TestRecipient.objects.get().address == "qa@example.org"
+    admin_client.post(url, {"test_recipients": "qa@example.org"})
+    assert len(_outbox_to(settings, "qa@example.org")) == 1
+
+
+def test_only_admins_manage_the_test_recipient_allow_list(client, make_user):
+    client.force_login(make_user(Role.PUBLISHER))
+    response = client.post("/admin/channels_app/testrecipient/add/", {"kind": "email", "address": "x@example.org"})
+    assert response.status_code == 403 and not TestRecipient.objects.exists()
+    with pytest.raises(ApplicationError) as error:
+        testsend.testrecipient_add(kind="email", address="x@example.org", actor=make_user(Role.PUBLISHER))
+    assert error.value.status_code == 403 and not TestRecipient.objects.exists()
+    with pytest.raises(ApplicationError) as error:
+        testsend.testrecipient_add(kind="slack", address="not a member", actor=make_user(Role.ADMIN))
+    assert "address" in error.value.extra["fields"]
 
 
 def test_credentials_are_write_only_in_admin(admin_client):
