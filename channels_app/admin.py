@@ -8,10 +8,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from channels_app.circuit import circuit_reset
 from channels_app.forms import TestRecipientsField
 from channels_app.models import Channel, DeadLetter, Delivery, Send, TestRecipient
 from channels_app.services.channels import (
+    channel_circuit_reset,
     channel_create,
     channel_enable,
     channel_update,
@@ -170,16 +170,18 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             testsend_results_report(self, request, channel, results)
         return redirect("admin:channels_app_channel_change", pk)
 
-    @admin.action(description="Enable (and close the circuit of) selected channels")
+    # Actions are POSTs with CSRF (Django admin); `permissions` keeps them from view-only roles
+    # and the services check the role again.
+    @admin.action(description="Enable (and close the circuit of) selected channels", permissions=["change"])
     def enable_channels(self, request, queryset):
         for channel in queryset:
-            channel_enable(channel=channel)
+            channel_enable(channel=channel, actor=request.user)
         self.message_user(request, f"{queryset.count()} channel(s) enabled.")
 
-    @admin.action(description="Reset the circuit breaker of selected channels")
+    @admin.action(description="Reset the circuit breaker of selected channels", permissions=["change"])
     def reset_circuits(self, request, queryset):
         for channel in queryset:
-            circuit_reset(channel)
+            channel_circuit_reset(channel=channel, actor=request.user)
         self.message_user(request, f"{queryset.count()} circuit(s) closed.")
 
 
@@ -238,21 +240,23 @@ class SendAdmin(admin.ModelAdmin):
         counts = send_progress(send=obj)
         return ", ".join(f"{state}: {count}" for state, count in counts.items() if count or state == "total")
 
-    @admin.action(description="Pause selected sends")
+    @admin.action(description="Pause selected sends", permissions=["change"])
     def pause(self, request, queryset):
-        self._each(request, queryset, lambda s: send_pause(send=s, reason=f"paused by {request.user}"))
+        user = request.user
+        self._each(request, queryset, lambda s: send_pause(send=s, reason=f"paused by {user}", actor=user))
 
-    @admin.action(description="Resume selected sends")
+    @admin.action(description="Resume selected sends", permissions=["change"])
     def resume(self, request, queryset):
-        self._each(request, queryset, lambda s: send_resume(send=s))
+        self._each(request, queryset, lambda s: send_resume(send=s, actor=request.user))
 
-    @admin.action(description="Cancel selected sends")
+    @admin.action(description="Cancel selected sends", permissions=["change"])
     def cancel(self, request, queryset):
-        self._each(request, queryset, lambda s: send_cancel(send=s, reason=f"cancelled by {request.user}"))
+        user = request.user
+        self._each(request, queryset, lambda s: send_cancel(send=s, reason=f"cancelled by {user}", actor=user))
 
-    @admin.action(description="Requeue dead and failed deliveries of selected sends")
+    @admin.action(description="Requeue dead and failed deliveries of selected sends", permissions=["change"])
     def requeue_dead(self, request, queryset):
-        count = deliveries_requeue(deliveries=Delivery.objects.filter(send__in=queryset))
+        count = deliveries_requeue(deliveries=Delivery.objects.filter(send__in=queryset), actor=request.user)
         self.message_user(request, f"{count} deliveries requeued.")
 
     def _each(self, request, queryset, operation):
@@ -278,9 +282,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("context")
 
-    @admin.action(description="Requeue selected dead or failed deliveries")
+    @admin.action(description="Requeue selected dead or failed deliveries", permissions=["change"])
     def requeue(self, request, queryset):
-        self.message_user(request, f"{deliveries_requeue(deliveries=queryset)} deliveries requeued.")
+        count = deliveries_requeue(deliveries=queryset, actor=request.user)
+        self.message_user(request, f"{count} deliveries requeued.")
 
 
 @admin.register(DeadLetter)

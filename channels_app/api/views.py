@@ -92,18 +92,22 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=None, responses=SendSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        return Response(SendSerializer(send_pause(send=self.get_object(), reason=f"paused by {request.user}")).data)
+        return Response(
+            SendSerializer(
+                send_pause(send=self.get_object(), reason=f"paused by {request.user}", actor=request.user)
+            ).data
+        )
 
     @extend_schema(request=None, responses=SendSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return Response(SendSerializer(send_resume(send=self.get_object())).data)
+        return Response(SendSerializer(send_resume(send=self.get_object(), actor=request.user)).data)
 
     @extend_schema(request=None, responses=SendSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         send = self.get_object()
-        send_cancel(send=send, reason=f"cancelled by {request.user}")
+        send_cancel(send=send, reason=f"cancelled by {request.user}", actor=request.user)
         send.refresh_from_db()
         return Response(SendSerializer(send).data)
 
@@ -112,6 +116,6 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def requeue(self, request, pk=None):
         """Requeue the send's dead and failed deliveries (the dead-letter queue)."""
         send = self.get_object()
-        deliveries_requeue(deliveries=send.deliveries.all())
+        deliveries_requeue(deliveries=send.deliveries.all(), actor=request.user)
         send.refresh_from_db()
         return Response(SendSerializer(send).data)

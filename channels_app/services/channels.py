@@ -13,6 +13,7 @@ from channels_app.adapters.base import ConfigError
 from channels_app.circuit import circuit_reset
 from channels_app.models import Channel
 from core.exceptions import ApplicationError
+from core.roles import Role, role_require
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +137,17 @@ def channel_disable(*, channel: Channel, reason: str) -> Channel:
     return channel
 
 
-def channel_enable(*, channel: Channel) -> Channel:
+def channel_enable(*, channel: Channel, actor=None) -> Channel:
+    """Back in use, circuit closed (admin role; `actor=None` is the system)."""
+    role_require(actor, Role.ADMIN, "Enabling a channel")
     Channel.objects.filter(pk=channel.pk).update(is_active=True, disabled_reason="", disabled_at=None)
     channel.is_active, channel.disabled_reason = True, ""
+    circuit_reset(channel)
+    return channel
+
+
+def channel_circuit_reset(*, channel: Channel, actor=None) -> Channel:
+    """Close the circuit by hand: sending resumes at once, without waiting for a probe (admin role)."""
+    role_require(actor, Role.ADMIN, "Resetting a circuit breaker")
     circuit_reset(channel)
     return channel

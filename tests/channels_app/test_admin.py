@@ -1,11 +1,13 @@
 import pytest
 from django.test import Client
 
-from channels_app.models import Channel, Delivery, TestRecipient
+from channels_app.models import Channel, Delivery, Send, TestRecipient
 from channels_app.services import testsend
+from channels_app.services.channels import channel_circuit_reset, channel_enable
+from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause
 from core.exceptions import ApplicationError
 from core.roles import Role
-from tests.factories import ChannelFactory, DeliveryFactory
+from tests.factories import ChannelFactory, DeliveryFactory, SendFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +121,68 @@ def test_the_dead_letter_view_lists_dead_deliveries_and_requeues_them(admin_clie
     assert "1 deliveries requeued" in response.content.decode()
     dead.refresh_from_db()
     assert (dead.state, dead.attempts) == (Delivery.State.QUEUED, 0)
+
+
+def _run_action(client, changelist, action, obj):
+    return client.post(changelist, {"action": action, "_selected_action": [obj.pk]}, follow=True)
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR], ids=["viewer", "editor"])
+def test_roles_below_publisher_cannot_run_side_effecting_admin_actions(client, make_user, role):
+    client.force_login(make_user(role))
+    broken = ChannelFactory(is_active=False, disabled_reason="401", circuit_state="open")
+    sending = SendFactory(status=Send.Status.SENDING)
+    dead = DeliveryFactory(state=Delivery.State.DEAD)
+    for changelist, action, obj in (
+        ("/admin/channels_app/channel/", "enable_channels", broken),
+        ("/admin/channels_app/channel/", "reset_circuits", broken),
+        ("/admin/channels_app/send/", "pause", sending),
+        ("/admin/channels_app/send/", "cancel", sending),
+        ("/admin/channels_app/send/", "requeue_dead", dead.send),
+        ("/admin/channels_app/delivery/", "requeue", dead),
+        ("/admin/channels_app/deadletter/", "requeue", dead),
+    ):
+        _run_action(client, changelist, action, obj)
+    broken.refresh_from_db()
+    sending.refresh_from_db()
+    dead.refresh_from_db()
+    assert (broken.is_active, broken.circuit_state) == (False, "open")
+    assert sending.status == Send.Status.SENDING
+    assert dead.state == Delivery.State.DEAD
+
+
+def test_a_publisher_requeues_from_the_dead_letter_view_and_pauses_a_send(client, make_user):
+    client.force_login(make_user(Role.PUBLISHER))
+    dead = DeliveryFactory(state=Delivery.State.DEAD)
+    sending = SendFactory(status=Send.Status.SENDING)
+    assert (
+        "1 deliveries requeued"
+        in _run_action(client, "/admin/channels_app/deadletter/", "requeue", dead).content.decode()
+    )
+    _run_action(client, "/admin/channels_app/send/", "pause", sending)
+    dead.refresh_from_db()
+    sending.refresh_from_db()
+    assert (dead.state, sending.status) == (Delivery.State.QUEUED, Send.Status.PAUSED)
+
+
+def test_the_services_behind_the_admin_actions_check_the_role_themselves(make_user):
+    """A shell or any future view gets the same answer as admin and the API."""
+    editor, publisher = make_user(Role.EDITOR), make_user(Role.PUBLISHER)
+    channel = ChannelFactory(is_active=False, circuit_state="open")
+    sending = SendFactory(status=Send.Status.SENDING)
+    dead = DeliveryFactory(state=Delivery.State.DEAD)
+    refused = [
+        lambda: channel_enable(channel=channel, actor=publisher),
+        lambda: channel_circuit_reset(channel=channel, actor=publisher),
+        lambda: send_pause(send=sending, reason="x", actor=editor),
+        lambda: send_cancel(send=sending, actor=editor),
+        lambda: deliveries_requeue(deliveries=Delivery.objects.all(), actor=editor),
+    ]
+    for call in refused:
+        with pytest.raises(ApplicationError) as error:
+            call()
+        assert error.value.status_code == 403
+    channel.refresh_from_db()
+    sending.refresh_from_db()
+    dead.refresh_from_db()
+    assert (channel.is_active, sending.status, dead.state) == (False, Send.Status.SENDING, Delivery.State.DEAD)

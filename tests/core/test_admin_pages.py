@@ -97,3 +97,17 @@ def test_the_outbox_is_open_to_the_admin_group_and_superusers(client, make_user,
     assert client.get("/admin/outbox/").status_code == 200
     assert b"/admin/outbox/" in client.get("/admin/").content
     assert admin_client.get("/admin/outbox/").status_code == 200
+
+
+def test_a_viewer_is_offered_no_admin_action_that_changes_anything(make_user, rf):
+    """Audit of every ModelAdmin of ours: actions are POSTs with CSRF, and a view-only role gets
+    only the read-only ones (CSV export)."""
+    request = rf.post("/admin/")
+    request.user = make_user(Role.VIEWER)
+    offered = {
+        (model._meta.label, name)
+        for model, model_admin in _our_model_admins()
+        for name in model_admin.get_actions(request)
+        if name != "export_selected_csv"
+    }
+    assert offered == set()
