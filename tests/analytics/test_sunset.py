@@ -94,15 +94,19 @@ def test_the_keep_link_in_the_reengagement_message_keeps_the_subscriber(
     assert not Suppression.objects.exists()
 
 
-def test_a_keep_link_clicked_after_the_grace_period_lifts_the_sunset_suppression(
-    policy, people, client, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def keep_after_grace(policy, people, django_capture_on_commit_callbacks):
+    """The re-engagement message's keep path, once its grace period ran out (suppressed)."""
     policy.SUNSET_ACTION = "reengage"
-    silent, _, _ = people
     with django_capture_on_commit_callbacks(execute=True):
         sunset_apply()
     keep = re.search(r"/t/k/\S+", mail.outbox[0].body).group(0)
     assert sunset_apply(now=timezone.now() + timedelta(days=15)).suppressed == 1
+    return keep
+
+
+def test_a_keep_link_clicked_after_the_grace_period_lifts_the_sunset_suppression(keep_after_grace, client):
+    keep = keep_after_grace
     Suppression.objects.create(email="other@example.com", email_hash="x" * 64, reason="hard_bounce")
     assert client.post(keep).status_code == 200
     assert list(Suppression.objects.values_list("reason", flat=True)) == ["hard_bounce"]
@@ -114,16 +118,9 @@ def test_a_tampered_keep_link_changes_nothing(client, people):
     assert not HygieneAction.objects.exists()
 
 
-def test_opening_the_keep_link_only_shows_a_button_and_its_csrf_post_keeps_the_subscriber(
-    policy, people, django_capture_on_commit_callbacks
-):
+def test_opening_the_keep_link_only_shows_a_button_and_its_csrf_post_keeps_the_subscriber(keep_after_grace, people):
     """Link scanners GET every link in a message: a GET must not undo the sunset policy."""
-    policy.SUNSET_ACTION = "reengage"
-    silent, _, _ = people
-    with django_capture_on_commit_callbacks(execute=True):
-        sunset_apply()
-    keep = re.search(r"/t/k/\S+", mail.outbox[0].body).group(0)
-    assert sunset_apply(now=timezone.now() + timedelta(days=15)).suppressed == 1
+    keep, (silent, _, _) = keep_after_grace, people
     browser = Client(enforce_csrf_checks=True)
 
     page = browser.get(keep)
