@@ -18,8 +18,9 @@ TEST_MESSAGE_PATH = "/test-message/{link}"
 TEST_MESSAGE_LINKS = ("unsubscribe", "preferences")
 
 
-def confirm_url(*, subscriber_id: int) -> str:
-    token = subscriber_token_make(purpose=TokenPurpose.CONFIRM, subscriber_id=subscriber_id)
+def confirm_url(*, subscriber_id: int, topic_id: int | None = None) -> str:
+    """The double opt-in link; with `topic_id`, the opt-in to that one topic of an active subscriber."""
+    token = subscriber_token_make(purpose=TokenPurpose.CONFIRM, subscriber_id=subscriber_id, topic_id=topic_id)
     return settings.SITE_URL + CONFIRM_PATH.format(token=token)
 
 

@@ -130,11 +130,18 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
             return _link_invalid(request, exc, token, TokenPurpose.CONFIRM)
         return redirect(_preferences_path(subscriber) + "?welcome=1")
     try:
-        subscriber, _ = subscriber_get_for_token(purpose=TokenPurpose.CONFIRM, token=token)
+        subscriber, data = subscriber_get_for_token(purpose=TokenPurpose.CONFIRM, token=token)
     except InvalidToken as exc:
         return _link_invalid(request, exc, token, TokenPurpose.CONFIRM)
     if subscriber.status not in (Subscriber.Status.PENDING, Subscriber.Status.ACTIVE):
         return _link_invalid(request, InvalidToken("used", subscriber.pk), token, TokenPurpose.CONFIRM)
+    if data.topic_id is not None:  # one more topic for an active subscriber
+        topic = Topic.objects.filter(pk=data.topic_id).first()
+        if topic is None or subscriber.status != Subscriber.Status.ACTIVE:
+            return _link_invalid(request, InvalidToken("used", subscriber.pk), token, TokenPurpose.CONFIRM)
+        return render(
+            request, "subscribers/confirm.html", {"subscriber": subscriber, "topics": [topic], "adding": True}
+        )
     topics = [s.topic for s in subscriber.subscriptions.select_related("topic").exclude(frequency="off")]
     context = {"subscriber": subscriber, "topics": topics, "already": subscriber.status == Subscriber.Status.ACTIVE}
     if context["already"]:
