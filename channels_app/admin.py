@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from channels_app.forms import TestRecipientsField
+from channels_app.forms import ChannelTestForm
 from channels_app.models import Channel, DeadLetter, Delivery, Send, TestRecipient
 from channels_app.services.channels import (
     channel_circuit_reset,
@@ -142,7 +142,7 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             '<input type="text" name="test_recipients" aria-label="Test recipients" size="30" placeholder="{}"> '
             '<button type="submit" class="button" formaction="{}" formmethod="post">Send test</button> '
             '<span class="help">{}</span>',
-            "blank: your own email" if obj.kind == Channel.Kind.EMAIL else "from the test recipient allow-list",
+            _test_placeholder(obj),
             url,
             "Through the real provider, marked as a test. Recipients: your own email or Test recipients; "
             "a broadcast channel posts to its destination.",
@@ -159,11 +159,14 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         channel = get_object_or_404(Channel, pk=pk)
-        form = forms.Form(request.POST)
-        form.fields["test_recipients"] = TestRecipientsField()
-        recipients = form.cleaned_data["test_recipients"] if form.is_valid() else []
+        form = ChannelTestForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, f"Test not sent: {form.errors.as_text()}", messages.ERROR)
+            return redirect("admin:channels_app_channel_change", pk)
         try:
-            results = channel_test_send(channel=channel, actor=request.user, recipients=recipients)
+            results = channel_test_send(
+                channel=channel, actor=request.user, recipients=form.cleaned_data["test_recipients"]
+            )
         except ApplicationError as exc:
             self.message_user(request, f"Test not sent: {service_error_text(exc)}", messages.ERROR)
         else:
@@ -183,6 +186,12 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         for channel in queryset:
             channel_circuit_reset(channel=channel, actor=request.user)
         self.message_user(request, f"{queryset.count()} circuit(s) closed.")
+
+
+def _test_placeholder(channel: Channel) -> str:
+    if channel.audience == Channel.Audience.BROADCAST:
+        return "(posts to its own destination)"
+    return "blank: your own email" if channel.kind == Channel.Kind.EMAIL else "from the test recipient allow-list"
 
 
 def testsend_results_report(

@@ -20,3 +20,9 @@ class TestRecipientsField(forms.CharField):
 
     def to_python(self, value) -> list[str]:
         return [part for part in re.split(r"[\s,;]+", super().to_python(value)) if part]
+
+
+class ChannelTestForm(forms.Form):
+    """The recipients typed beside a channel's "Send test" button (a field of the change form)."""
+
+    test_recipients = TestRecipientsField()
