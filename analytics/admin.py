@@ -57,7 +57,7 @@ class ProviderNotificationAdmin(ReadOnlyAdmin):
     search_fields = ["message_id", "topic_arn"]
     actions = ["reprocess"]
 
-    @admin.action(description="Process selected notifications again (idempotent)")
+    @admin.action(description="Process selected notifications again (idempotent)", permissions=["change"])
     def reprocess(self, request, queryset):
         for notification in queryset:
             provider_notification_process(notification_id=notification.pk)

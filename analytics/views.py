@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from analytics.services.sunset import sunset_keep
+from analytics.services.sunset import sunset_keep, sunset_keep_subscriber
 from analytics.services.tracking import PIXEL_GIF, tracking_click_resolve, tracking_open_record
 
 NO_CACHE_HEADERS = {
@@ -37,10 +38,18 @@ def click_view(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
-@require_http_methods(["GET"])
+@never_cache
+@require_http_methods(["GET", "POST"])
 def sunset_keep_view(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = sunset_keep(token=token)
-    return render(request, "analytics/kept.html", {"subscriber": subscriber}, status=200 if subscriber else 404)
+    """GET shows a button and changes nothing (link scanners open every link); its POST, with
+    CSRF, keeps the subscriber. Same pattern as the unsubscribe page."""
+    if request.method == "POST":
+        subscriber = sunset_keep(token=token)
+        template = "analytics/kept.html"
+    else:
+        subscriber = sunset_keep_subscriber(token=token)
+        template = "analytics/keep.html"
+    return render(request, template, {"subscriber": subscriber}, status=200 if subscriber else 404)
 
 
 def _user_agent(request: HttpRequest) -> str:

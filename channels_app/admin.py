@@ -3,21 +3,28 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from channels_app.circuit import circuit_reset
-from channels_app.models import Channel, DeadLetter, Delivery, Send
+from channels_app.forms import ChannelTestForm
+from channels_app.models import Channel, DeadLetter, Delivery, Send, TestRecipient
 from channels_app.services.channels import (
+    channel_circuit_reset,
     channel_create,
     channel_enable,
-    channel_test_send,
     channel_update,
     channel_validate,
 )
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_progress, send_resume
-from core.admin import ServiceErrorAdminMixin
+from channels_app.services.testsend import (
+    TestSendResult,
+    channel_test_send,
+    testrecipient_add,
+    testrecipient_clean,
+)
+from core.admin import ServiceErrorAdminMixin, service_error_text
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
 
@@ -129,9 +136,16 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Test")
     def test_button(self, obj):
+        # A submit button of the change form itself, posted (with its CSRF token) to the test view.
         url = reverse("admin:channels_app_channel_test", args=[obj.pk])
         return format_html(
-            '<a class="button" href="{}">Send test</a> <span class="help">to you, through the real provider</span>', url
+            '<input type="text" name="test_recipients" aria-label="Test recipients" size="30" placeholder="{}"> '
+            '<button type="submit" class="button" formaction="{}" formmethod="post">Send test</button> '
+            '<span class="help">{}</span>',
+            _test_placeholder(obj),
+            url,
+            "Through the real provider, marked as a test. Recipients: your own email or Test recipients; "
+            "a broadcast channel posts to its destination.",
         )
 
     def get_urls(self):
@@ -141,33 +155,59 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         return extra + super().get_urls()
 
     def send_test_view(self, request, pk: int):
+        """POST only (CSRF-checked by the admin): a test sends real messages."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         channel = get_object_or_404(Channel, pk=pk)
-        if not self.has_view_permission(request, channel):
-            return redirect("admin:index")
+        form = ChannelTestForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, f"Test not sent: {form.errors.as_text()}", messages.ERROR)
+            return redirect("admin:channels_app_channel_change", pk)
         try:
-            result = channel_test_send(channel=channel, actor=request.user, recipient=request.GET.get("recipient", ""))
+            results = channel_test_send(
+                channel=channel, actor=request.user, recipients=form.cleaned_data["test_recipients"]
+            )
         except ApplicationError as exc:
-            self.message_user(request, f"Test not sent: {exc.extra.get('fields', exc.message)}", messages.ERROR)
+            self.message_user(request, f"Test not sent: {service_error_text(exc)}", messages.ERROR)
         else:
-            if result.ok:
-                self.message_user(
-                    request, f"Test sent to {result.recipient or 'the channel'}: {result.provider_message_id}"
-                )
-            else:
-                self.message_user(request, f"The provider refused the test: {result.error}", messages.ERROR)
+            testsend_results_report(self, request, channel, results)
         return redirect("admin:channels_app_channel_change", pk)
 
-    @admin.action(description="Enable (and close the circuit of) selected channels")
+    # Actions are POSTs with CSRF (Django admin); `permissions` keeps them from view-only roles
+    # and the services check the role again.
+    @admin.action(description="Enable (and close the circuit of) selected channels", permissions=["change"])
     def enable_channels(self, request, queryset):
         for channel in queryset:
-            channel_enable(channel=channel)
+            channel_enable(channel=channel, actor=request.user)
         self.message_user(request, f"{queryset.count()} channel(s) enabled.")
 
-    @admin.action(description="Reset the circuit breaker of selected channels")
+    @admin.action(description="Reset the circuit breaker of selected channels", permissions=["change"])
     def reset_circuits(self, request, queryset):
         for channel in queryset:
-            circuit_reset(channel)
+            channel_circuit_reset(channel=channel, actor=request.user)
         self.message_user(request, f"{queryset.count()} circuit(s) closed.")
+
+
+def _test_placeholder(channel: Channel) -> str:
+    if channel.audience == Channel.Audience.BROADCAST:
+        return "(posts to its own destination)"
+    return "blank: your own email" if channel.kind == Channel.Kind.EMAIL else "from the test recipient allow-list"
+
+
+def testsend_results_report(
+    model_admin: admin.ModelAdmin, request, channel: Channel, results: list[TestSendResult]
+) -> None:
+    """One admin message per test message: the provider's confirmation or its exact error."""
+    for result in results:
+        target = result.recipient or channel.name
+        if result.ok:
+            model_admin.message_user(
+                request, f"Test sent to {target} through {channel.name}: {result.provider_message_id}"
+            )
+        else:
+            model_admin.message_user(
+                request, f"{channel.name} refused the test to {target}: {result.error}", messages.ERROR
+            )
 
 
 def _field_values(obj: Channel) -> dict:
@@ -209,21 +249,23 @@ class SendAdmin(admin.ModelAdmin):
         counts = send_progress(send=obj)
         return ", ".join(f"{state}: {count}" for state, count in counts.items() if count or state == "total")
 
-    @admin.action(description="Pause selected sends")
+    @admin.action(description="Pause selected sends", permissions=["change"])
     def pause(self, request, queryset):
-        self._each(request, queryset, lambda s: send_pause(send=s, reason=f"paused by {request.user}"))
+        user = request.user
+        self._each(request, queryset, lambda s: send_pause(send=s, reason=f"paused by {user}", actor=user))
 
-    @admin.action(description="Resume selected sends")
+    @admin.action(description="Resume selected sends", permissions=["change"])
     def resume(self, request, queryset):
-        self._each(request, queryset, lambda s: send_resume(send=s))
+        self._each(request, queryset, lambda s: send_resume(send=s, actor=request.user))
 
-    @admin.action(description="Cancel selected sends")
+    @admin.action(description="Cancel selected sends", permissions=["change"])
     def cancel(self, request, queryset):
-        self._each(request, queryset, lambda s: send_cancel(send=s, reason=f"cancelled by {request.user}"))
+        user = request.user
+        self._each(request, queryset, lambda s: send_cancel(send=s, reason=f"cancelled by {user}", actor=user))
 
-    @admin.action(description="Requeue dead and failed deliveries of selected sends")
+    @admin.action(description="Requeue dead and failed deliveries of selected sends", permissions=["change"])
     def requeue_dead(self, request, queryset):
-        count = deliveries_requeue(deliveries=Delivery.objects.filter(send__in=queryset))
+        count = deliveries_requeue(deliveries=Delivery.objects.filter(send__in=queryset), actor=request.user)
         self.message_user(request, f"{count} deliveries requeued.")
 
     def _each(self, request, queryset, operation):
@@ -249,9 +291,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("context")
 
-    @admin.action(description="Requeue selected dead or failed deliveries")
+    @admin.action(description="Requeue selected dead or failed deliveries", permissions=["change"])
     def requeue(self, request, queryset):
-        self.message_user(request, f"{deliveries_requeue(deliveries=queryset)} deliveries requeued.")
+        count = deliveries_requeue(deliveries=queryset, actor=request.user)
+        self.message_user(request, f"{count} deliveries requeued.")
 
 
 @admin.register(DeadLetter)
@@ -266,3 +309,39 @@ class DeadLetterAdmin(DeliveryAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class TestRecipientForm(forms.ModelForm):
+    class Meta:
+        model = TestRecipient
+        fields = ["kind", "address", "note"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            testrecipient_clean(kind=data.get("kind", ""), address=data.get("address", ""))
+        except ApplicationError as exc:
+            form_add_service_errors(self, exc)
+        return data
+
+
+@admin.register(TestRecipient)
+class TestRecipientAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
+    """The allow-list of test sends: who may get a test besides the requesting user (admin role)."""
+
+    form = TestRecipientForm
+    list_display = ["address", "kind", "note", "created_by", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["address", "note"]
+    list_select_related = ["created_by"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # add or delete; an entry is never edited into another address
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            saved = testrecipient_add(kind=data["kind"], address=data["address"], note=data["note"], actor=request.user)
+        except ApplicationError as exc:
+            raise ValidationError(service_error_text(exc)) from exc
+        obj.pk, obj.address, obj.created_by = saved.pk, saved.address, saved.created_by

@@ -283,3 +283,41 @@ class DeadLetter(Delivery):
         proxy = True
         verbose_name = "dead letter"
         verbose_name_plural = "dead letters"
+
+
+# The kinds that deliver to a person's own address (Discord webhooks are broadcast only).
+PERSONAL_KINDS = (ChannelType.EMAIL, ChannelType.SLACK, ChannelType.WEBHOOK)
+
+
+class TestRecipient(models.Model):
+    """Where test sends may go besides the requesting user's own email: an allow-list admins keep,
+    so a test of an unapproved draft never reaches an outside address someone typed in."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    kind = models.CharField(
+        max_length=16,
+        choices=[(kind.value, kind.label) for kind in PERSONAL_KINDS],
+        help_text="The kind of channel this address receives tests on.",
+    )
+    address = models.CharField(
+        max_length=500, help_text="An email address, a Slack member ID (U…) or a webhook URL, by kind."
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Whose it is, why it may receive tests.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "address"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "address"], name="testrecipient_kind_address_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=[kind.value for kind in PERSONAL_KINDS]),
+                name="testrecipient_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.get_kind_display()})"

@@ -12,8 +12,9 @@ kind, templates with SES-style placeholders:
 Templates use `{{{var}}}` only (inserted as is), and `*_html` variables inside HTML, so the
 output does not depend on how a provider escapes `{{var}}`. Variables per recipient:
     name, name_html, email, mention (Slack <@member>), unsubscribe_url, unsubscribe_all_url,
-    preferences_url, open_pixel_url, link_0 ... link_N (tracked click URLs, or the links
-    themselves when tracking is off), plus `context` values of the delivery.
+    preferences_url, open_pixel_url and open_pixel_html (the <img>; tracked emails only),
+    link_0 ... link_N (tracked click URLs, or the links themselves when tracking is off),
+    plus `context` values of the delivery.
 Other send kinds (digests) register their own renderer with `register_renderer`.
 """
 
@@ -27,7 +28,9 @@ from html import escape, unescape
 from typing import Any, Protocol
 
 from analytics.links import click_url, open_url
+from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
+from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.models import Channel, Send
 from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
 
@@ -86,6 +89,8 @@ class TemplateRenderer:
         self.topic_id: int | None = content.get("topic_id")
         self.tracking = channel.tracking_enabled and content.get("tracking", True)
         self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
+        # Subscribers choose their own names: inert in the kind's markup (Slack mentions).
+        self.escape_text = ADAPTERS[self.kind].escape_text
         part = content.get(self.kind) or {}
         if self.kind == Channel.Kind.EMAIL:
             html = part.get("html", "")
@@ -103,7 +108,7 @@ class TemplateRenderer:
     def variables(self, row: DeliveryRow) -> dict[str, str]:
         values: dict[str, str] = {}
         if self.tracking:
-            values["open_pixel_url"] = open_url(delivery_id=row.id)
+            values.update(open_pixel_values(delivery_id=row.id))
             values.update(
                 {
                     f"link_{i}": click_url(delivery_id=row.id, link_index=i, send_id=self.send.pk)
@@ -114,9 +119,9 @@ class TemplateRenderer:
             values.update({f"link_{i}": url for i, url in enumerate(self.links)})
         if row.subscriber_id is not None:
             values.update(
-                name=row.name,
+                name=self.escape_text(row.name),
                 name_html=escape(row.name),
-                email=row.email,
+                email=self.escape_text(row.email),
                 mention=f"<@{row.recipient}>" if self.kind == Channel.Kind.SLACK else "",
                 unsubscribe_url=unsubscribe_url(subscriber_id=row.subscriber_id, topic_id=self.topic_id),
                 preferences_url=preferences_url(subscriber_id=row.subscriber_id, token_version=row.token_version),
@@ -143,6 +148,14 @@ class TemplateRenderer:
         return payload_substitute(self.payload_json, values)
 
 
+def open_pixel_values(*, delivery_id: int) -> dict[str, str]:
+    """The open pixel of a tracked email: its URL and the <img> the layout prints. Untracked
+    messages (tests, tracking off) get neither, so no `<img src="">` is left behind."""
+    url = open_url(delivery_id=delivery_id)
+    img = f'<img src="{url}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
+    return {"open_pixel_url": url, "open_pixel_html": img}
+
+
 def payload_substitute(payload_json: str, values: Mapping[str, str]) -> dict[str, Any]:
     """A chat or webhook payload (JSON text with {{{var}}} placeholders) filled in: each value
     JSON-escaped, so no value can break out of its string. Preview and pipeline both use it."""
@@ -154,6 +167,7 @@ def notice_payload(*, kind: str, text: str, **webhook_fields: Any) -> dict[str, 
     """A short plain-text notice (a channel test, a guard alert) as a chat or webhook kind takes it:
     Slack needs a top-level text beside its block, Discord's content stops at 2,000 characters."""
     if kind == "slack":
+        text = mrkdwn_escape(text)  # names of channels and sends in it are user-supplied
         return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
     if kind == "discord":
         return {"content": text[:2000]}

@@ -6,6 +6,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 
+from core.exceptions import ApplicationError
+
+
+def service_error_text(exc: ApplicationError) -> str:
+    """A service's refusal as one line: its message and each field's errors."""
+    fields = exc.extra.get("fields") or {}
+    details = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
+    return f"{exc.message} {details}".strip() if details and details not in exc.message else exc.message
+
 
 class ServiceErrorAdminMixin:
     """A ModelAdmin whose save_model calls a service raises ValidationError when the service

@@ -1,4 +1,8 @@
-"""Admin pages for the local outbox: the mail the embedded default keeps instead of sending."""
+"""Admin pages for the local outbox: the mail the embedded default keeps instead of sending.
+
+The outbox holds confirmation and preference links (each one opens someone's account), so it is
+for the admin role only, not for every staff member.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,21 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 
 from core.mail import outbox_messages
+from core.roles import Role, user_has_role
+
+
+def _require_admin(request) -> None:
+    if not user_has_role(request.user, Role.ADMIN):
+        raise PermissionDenied("The outbox is for the admin role only.")
 
 
 def outbox_view(request):
+    _require_admin(request)
     rows = []
     for path in outbox_messages():
         with path.open("rb") as fh:
@@ -31,6 +43,7 @@ def outbox_view(request):
 
 
 def outbox_message(request, name: str):
+    _require_admin(request)
     folder = Path(settings.BULLETIN_OUTBOX_DIR).resolve()
     path = (folder / name).resolve()
     if path.parent != folder or path.suffix != ".eml" or not path.is_file():

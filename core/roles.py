@@ -12,6 +12,8 @@ import enum
 
 from django.contrib.auth.models import Group, Permission
 
+from core.exceptions import ApplicationError
+
 _OUR_APPS = ("subscribers", "channels_app", "publishing", "analytics")
 
 
@@ -52,6 +54,7 @@ _ROLE_GRANTS: dict[Role, list[tuple[str, str]]] = {
         ("subscribers", "delete_subscription"),
         ("subscribers", "add_suppression"),
         ("channels_app", "change_delivery"),
+        ("channels_app", "change_deadletter"),  # the dead-letter view's requeue
         ("channels_app", "change_send"),
     ],
     Role.ADMIN: [(app, "") for app in _OUR_APPS] + [("django_celery_beat", ""), ("authtoken", "")],
@@ -78,6 +81,14 @@ def user_role(user) -> Role | None:
 def user_has_role(user, role: Role) -> bool:
     current = user_role(user)
     return current is not None and current >= role
+
+
+def role_require(actor, role: Role, action: str) -> None:
+    """Refuse `actor` below `role` (ApplicationError, 403): services call this so admin, API and
+    shell agree. `actor=None` is the system itself (beat, tasks, the guard), which acts on
+    decisions already checked."""
+    if actor is not None and not user_has_role(actor, role):
+        raise ApplicationError(f"{action} needs the {role.group_name} role.", status_code=403)
 
 
 def roles_sync(*, using: str = "default") -> None:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from channels_app.adapters.slack import mrkdwn_escape
+
 _BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol", "table", "figure", "dl"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
@@ -84,7 +86,7 @@ class _Walker(HTMLParser):
 
     def _emit(self, text: str) -> None:
         if self.style.escape_text:
-            text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            text = mrkdwn_escape(text)
         self.out.append(text)
 
     # --- parser callbacks ----------------------------------------------------------------

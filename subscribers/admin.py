@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.admin import ServiceErrorAdminMixin, service_error_text
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
 from core.roles import Role, user_has_role
@@ -27,13 +28,16 @@ from subscribers.models import (
 )
 from subscribers.services import (
     ConsentContext,
+    SubscriptionChoice,
     import_job_create,
     subscriber_erase,
+    subscriber_preferences_update,
     subscriber_subscribe,
     subscriber_unsubscribe,
     suppression_add,
     suppression_remove,
 )
+from subscribers.services.preferences import PREFERENCE_FIELDS
 from subscribers.validators import email_normalize, validate_timezone
 
 
@@ -51,9 +55,13 @@ class TopicAdmin(CsvExportAdminMixin, admin.ModelAdmin):
 
 
 class SubscriptionInline(admin.TabularInline):
+    """Edited here, saved by the preference service (SubscriberAdmin.save_related), which
+    validates and writes a consent record. A subscription is turned off, never deleted."""
+
     model = Subscription
     extra = 0
     autocomplete_fields = ["topic"]
+    can_delete = False
 
 
 class ConsentRecordInline(admin.TabularInline):
@@ -95,7 +103,7 @@ class SubscriberAdminForm(forms.ModelForm):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(CsvExportAdminMixin, admin.ModelAdmin):
+class SubscriberAdmin(ServiceErrorAdminMixin, CsvExportAdminMixin, admin.ModelAdmin):
     form = SubscriberAdminForm
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     list_display = ["email", "name", "status", "timezone", "engagement_score", "created_at", "confirmed_at"]
@@ -148,7 +156,7 @@ class SubscriberAdmin(CsvExportAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            return  # saved with the subscriptions, through the preference service (save_related)
         data = form.cleaned_data
         subscriber = subscriber_subscribe(
             email=data["email"],
@@ -157,6 +165,25 @@ class SubscriberAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         )
         obj.pk = subscriber.pk
         messages.info(request, f"A confirmation email is on its way to {subscriber.email}.")
+        return
+
+    def save_related(self, request, form, formsets, change):
+        """Profile and subscription edits in one call of the preference service: validated as a
+        whole, written with a consent record naming the admin, or not at all."""
+        if not change:
+            return super().save_related(request, form, formsets, change)
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in PREFERENCE_FIELDS}
+        choices = [choice for formset in formsets for choice in _subscription_choices(formset)]
+        try:
+            subscriber_preferences_update(
+                subscriber=form.instance, context=_admin_context(request), changes=changes, subscriptions=choices
+            )
+        except ApplicationError as exc:
+            raise ValidationError(service_error_text(exc)) from exc
+        for formset in formsets:  # what formset.save() would have noted, for the admin's history
+            formset.new_objects = [f.instance for f in formset.extra_forms if f.has_changed()]
+            formset.changed_objects = [(f.instance, f.changed_data) for f in formset.initial_forms if f.has_changed()]
+            formset.deleted_objects = []
         return None
 
     def csv_export_row(self, obj, fields):
@@ -196,8 +223,27 @@ class SubscriberAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         return None
 
 
+def _subscription_choices(formset) -> list[SubscriptionChoice]:
+    """What the subscription inline asks for, as the preference service takes it. A row moved to
+    another topic or kind turns the old one off."""
+    if formset.model is not Subscription:
+        return []
+    choices = []
+    for form in formset.forms:
+        if not form.has_changed():
+            continue
+        data = form.cleaned_data
+        if form.instance.pk and {"topic", "channel_kind"} & set(form.changed_data):
+            old = Topic.objects.get(pk=form.initial["topic"])
+            choices.append(SubscriptionChoice(old, form.initial["channel_kind"], Subscription.Frequency.OFF))
+        choices.append(SubscriptionChoice(data["topic"], data["channel_kind"], data["frequency"]))
+    return choices
+
+
 @admin.register(Subscription)
-class SubscriptionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
+class SubscriptionAdmin(ServiceErrorAdminMixin, CsvExportAdminMixin, admin.ModelAdmin):
+    """Saved through the preference service, like the subscriber page's inline."""
+
     list_display = ["subscriber", "topic", "channel_kind", "frequency", "updated_at"]
     list_filter = ["channel_kind", "frequency", "topic"]
     search_fields = ["subscriber__email"]
@@ -205,6 +251,23 @@ class SubscriptionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
     list_select_related = ["subscriber", "topic"]
     show_full_result_count = False
     actions = ["export_selected_csv"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["subscriber", "topic", "channel_kind"] if obj else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # turned off (frequency), never deleted: the history stays
+
+    def save_model(self, request, obj, form, change):
+        choice = SubscriptionChoice(obj.topic, obj.channel_kind, obj.frequency)
+        try:
+            subscriber_preferences_update(
+                subscriber=obj.subscriber, context=_admin_context(request), subscriptions=[choice]
+            )
+        except ApplicationError as exc:
+            raise ValidationError(service_error_text(exc)) from exc
+        saved = Subscription.objects.get(subscriber=obj.subscriber, topic=obj.topic, channel_kind=obj.channel_kind)
+        obj.pk, obj.created_at, obj.updated_at = saved.pk, saved.created_at, saved.updated_at
 
 
 @admin.register(ConsentRecord)

@@ -17,4 +17,5 @@ urlpatterns = [
     path("preferences/<str:token>/data.json", views.preferences_data_view, name="preferences-data"),
     path("u/<str:token>", views.unsubscribe_view, name="unsubscribe"),
     path("links/new", views.link_request_view, name="link-request"),
+    path("test-message/<str:link>", views.testmessage_view, name="test-message"),
 ]

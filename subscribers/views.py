@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.exceptions import ApplicationError
 from subscribers.forms import EmailLinkForm, PreferencesForm, SubscribeForm, subscribe_wording
 from subscribers.http import client_ip, user_agent
+from subscribers.links import TEST_MESSAGE_LINKS
 from subscribers.models import ConsentRecord, Subscriber, Topic
 from subscribers.ratelimit import rate_limit_exceeded
 from subscribers.selectors import preference_topics, subscriber_get_for_token
@@ -129,11 +130,18 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
             return _link_invalid(request, exc, token, TokenPurpose.CONFIRM)
         return redirect(_preferences_path(subscriber) + "?welcome=1")
     try:
-        subscriber, _ = subscriber_get_for_token(purpose=TokenPurpose.CONFIRM, token=token)
+        subscriber, data = subscriber_get_for_token(purpose=TokenPurpose.CONFIRM, token=token)
     except InvalidToken as exc:
         return _link_invalid(request, exc, token, TokenPurpose.CONFIRM)
     if subscriber.status not in (Subscriber.Status.PENDING, Subscriber.Status.ACTIVE):
         return _link_invalid(request, InvalidToken("used", subscriber.pk), token, TokenPurpose.CONFIRM)
+    if data.topic_id is not None:  # one more topic for an active subscriber
+        topic = Topic.objects.filter(pk=data.topic_id).first()
+        if topic is None or subscriber.status != Subscriber.Status.ACTIVE:
+            return _link_invalid(request, InvalidToken("used", subscriber.pk), token, TokenPurpose.CONFIRM)
+        return render(
+            request, "subscribers/confirm.html", {"subscriber": subscriber, "topics": [topic], "adding": True}
+        )
     topics = [s.topic for s in subscriber.subscriptions.select_related("topic").exclude(frequency="off")]
     context = {"subscriber": subscriber, "topics": topics, "already": subscriber.status == Subscriber.Status.ACTIVE}
     if context["already"]:
@@ -287,3 +295,15 @@ def _token_owner(token: str, purpose: str) -> int | None:
         return subscriber_token_read(purpose=TokenPurpose(purpose), token=token).subscriber_id
     except InvalidToken as exc:
         return exc.subscriber_id
+
+
+@csrf_exempt  # the one-click POST of a test message's List-Unsubscribe carries no CSRF token
+@require_http_methods(["GET", "POST"])
+def testmessage_view(request: HttpRequest, link: str) -> HttpResponse:
+    """Where a test message's unsubscribe and preferences links lead: nobody is subscribed by a
+    test, so there is nothing to change; the page says so (and a one-click POST gets a 200)."""
+    if link not in TEST_MESSAGE_LINKS:
+        raise Http404("No such link")
+    if request.method == "POST":
+        return HttpResponse("This was a test message: nothing to unsubscribe from.\n", content_type="text/plain")
+    return render(request, "subscribers/test_message.html", {"link": link})

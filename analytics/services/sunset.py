@@ -120,12 +120,18 @@ def _suppress(subscriber: Subscriber, reason: str) -> int:
     return 1
 
 
-def sunset_keep(*, token: str) -> Subscriber | None:
-    """The subscriber clicked "keep sending me": that is engagement. None for a bad token."""
+def sunset_keep_subscriber(*, token: str) -> Subscriber | None:
+    """Whom a "keep sending me" link is for; None for a bad token. Reads only: the page a GET
+    shows (link scanners GET every link; only the button's POST counts)."""
     try:
-        subscriber = Subscriber.objects.filter(pk=keep_token_read(token)).first()
+        return Subscriber.objects.filter(pk=keep_token_read(token)).first()
     except InvalidTrackingToken:
         return None
+
+
+def sunset_keep(*, token: str) -> Subscriber | None:
+    """The subscriber pressed "keep sending me": that is engagement. None for a bad token."""
+    subscriber = sunset_keep_subscriber(token=token)
     if subscriber is None:
         return None
     now = timezone.now()

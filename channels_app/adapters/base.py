@@ -13,6 +13,7 @@ The service layer (channels_app.services) records outcomes, rate-limits and retr
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -110,11 +111,18 @@ class RenderedMessage:
     variables: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     payload: Mapping[str, Any] | None = None
+    message_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.message_id and not self.delivery_id:
+            # No delivery to key on (a test, a guard alert): an id of its own, so receivers that
+            # drop repeated webhook-ids never drop one of these as a repeat of another.
+            object.__setattr__(self, "message_id", f"msg_bulletin_{uuid.uuid4().hex}")
 
     @property
     def idempotency_key(self) -> str:
         """Stable across retries of the same delivery (webhook-id, Slack client_msg_id)."""
-        return f"msg_bulletin_{self.delivery_id}"
+        return self.message_id or f"msg_bulletin_{self.delivery_id}"
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,18 @@ class ChannelAdapter:
     @classmethod
     def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
         """Raise ConfigError naming each bad field."""
+
+    @staticmethod
+    def escape_text(text: str) -> str:
+        """User-supplied text made inert in this kind's markup (names, titles). Most kinds parse
+        none in the places we put such text; Slack does (mentions like <!channel>)."""
+        return text
+
+    @classmethod
+    def mark_test(cls, payload: Mapping[str, Any], *, banner: str) -> dict[str, Any]:
+        """A chat or webhook payload marked as a test, visibly to whoever receives it; `banner`
+        is plain text. JSON receivers get `"test": true` (chat kinds show the banner instead)."""
+        return {**payload, "test": True}
 
     def effective_chunk_size(self, rate_per_second: float) -> int:
         # A provider counting a per-second rate must never get more in one call than a second allows.

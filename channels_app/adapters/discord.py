@@ -31,9 +31,16 @@ class DiscordAdapter(HttpAdapter):
         if problem := url_problem(credentials["url"]):
             raise ConfigError({"url": problem})
 
+    @classmethod
+    def mark_test(cls, payload: Mapping[str, Any], *, banner: str) -> dict[str, Any]:
+        content = str(payload.get("content") or "")
+        return {**payload, "content": f"🧪 **TEST** · {banner}\n{content}".strip()}
+
     def send_one(self, message: RenderedMessage) -> SendResult:
         payload = fit_discord_payload(dict(message.payload or {}))
-        payload.setdefault("allowed_mentions", {"parse": []})  # never ping @everyone from content
+        # Never ping anyone from content, whatever a (per-topic) template says: names and titles
+        # are user-supplied. https://discord.com/developers/docs/resources/message#allowed-mentions-object
+        payload["allowed_mentions"] = {"parse": []}
         if self.config.get("username"):
             payload.setdefault("username", self.config["username"])
         body = json.dumps(payload, separators=(",", ":")).encode()

@@ -57,6 +57,13 @@ DESTINATION_ERRORS = {
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
+def mrkdwn_escape(text: str) -> str:
+    """Slack's three control characters as entities, so `<!channel>` or `<@U1>` in a title
+    pings nobody and `<url|text>` cannot be forged. Slack shows the entities as the characters.
+    https://api.slack.com/reference/surfaces/formatting#escaping"""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class SlackAdapter(ChannelAdapter):
     kind = "slack"
     chunk_size = 5
@@ -72,6 +79,17 @@ class SlackAdapter(ChannelAdapter):
             token=self.credentials.get("token"), base_url=base_url, timeout=15, retry_handlers=[]
         )
         self.broadcast_channel = self.config.get("channel", "")
+
+    @staticmethod
+    def escape_text(text: str) -> str:
+        return mrkdwn_escape(text)
+
+    @classmethod
+    def mark_test(cls, payload: Mapping[str, Any], *, banner: str) -> dict[str, Any]:
+        note = f":test_tube: *TEST* · {mrkdwn_escape(banner)}"
+        context = {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
+        text = str(payload.get("text") or "")
+        return {**payload, "text": f"[TEST] {text}".strip(), "blocks": [context, *(payload.get("blocks") or [])]}
 
     @classmethod
     def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:

@@ -56,19 +56,41 @@ class ChannelUpdateSerializer(ChannelSerializer):
         read_only_fields = [*ChannelSerializer.Meta.read_only_fields, "kind"]
 
 
-class ChannelTestInputSerializer(serializers.Serializer):
-    recipient = serializers.CharField(
+class TestRecipientsInputSerializer(serializers.Serializer):
+    """Who a test goes to: your own email by default, else addresses on the admins' allow-list."""
+
+    recipients = serializers.ListField(
+        child=serializers.CharField(max_length=500, allow_blank=True),
         required=False,
-        allow_blank=True,
-        max_length=500,
-        help_text="Email, Slack member ID or URL for personal channels.",
+        max_length=100,
+        help_text="Email addresses, Slack member IDs or webhook URLs (by channel kind): yours or on the "
+        "test recipient allow-list, at most TEST_SEND_MAX_RECIPIENTS. Empty: your own email.",
     )
+    recipient = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="Deprecated: one recipient; use `recipients`."
+    )
+
+    def recipient_list(self) -> list[str]:
+        data = self.validated_data
+        return [*data.get("recipients", []), *([data["recipient"]] if data.get("recipient") else [])]
+
+
+class ChannelTestInputSerializer(TestRecipientsInputSerializer):
+    pass
+
+
+class TestSendResultSerializer(serializers.Serializer):
+    recipient = serializers.CharField(help_text="Blank for a broadcast channel's own destination.")
+    ok = serializers.BooleanField()
+    provider_message_id = serializers.CharField()
+    error = serializers.CharField()
 
 
 class ChannelTestOutputSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
-    provider_message_id = serializers.CharField()
-    recipient = serializers.CharField()
+    ok = serializers.BooleanField(help_text="Every message was accepted.")
+    provider_message_id = serializers.CharField(help_text="The first message's (see `results` for each).")
+    recipient = serializers.CharField(help_text="The first message's (see `results` for each).")
+    results = TestSendResultSerializer(many=True)
 
 
 class _SendListSerializer(serializers.ListSerializer):

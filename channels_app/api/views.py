@@ -1,3 +1,5 @@
+import dataclasses
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -13,8 +15,9 @@ from channels_app.api.serializers import (
     SendSerializer,
 )
 from channels_app.selectors import channel_list, send_list
-from channels_app.services.channels import channel_create, channel_test_send, channel_update
+from channels_app.services.channels import channel_create, channel_update
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_resume
+from channels_app.services.testsend import TestSendResult, channel_test_send
 from core.api.permissions import requires
 from core.roles import Role
 
@@ -51,16 +54,29 @@ class ChannelTestApi(APIView):
         channel = get_object_or_404(channel_list(), pk=pk)
         data = ChannelTestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = channel_test_send(
-            channel=channel, actor=request.user, recipient=data.validated_data.get("recipient", "")
+        return testsend_response(
+            channel_test_send(channel=channel, actor=request.user, recipients=data.recipient_list())
         )
-        if not result.ok:
-            body = {
-                "message": f"The provider refused the test message: {result.error}",
-                "extra": {"error": result.error},
-            }
-            return Response(body, status=status.HTTP_502_BAD_GATEWAY)
-        return Response(ChannelTestOutputSerializer(result).data)
+
+
+def testsend_response(results: list[TestSendResult]) -> Response:
+    """200 with each recipient's confirmation, or 502 with the provider's exact error."""
+    rows = [dataclasses.asdict(result) for result in results]
+    failed = next((result for result in results if not result.ok), None)
+    if failed is not None:
+        body = {
+            "message": f"The provider refused the test: {failed.error}",
+            "extra": {"error": failed.error, "results": rows},
+        }
+        return Response(body, status=status.HTTP_502_BAD_GATEWAY)
+    first = results[0]
+    summary = {
+        "ok": True,
+        "provider_message_id": first.provider_message_id,
+        "recipient": first.recipient,
+        "results": rows,
+    }
+    return Response(ChannelTestOutputSerializer(summary).data)
 
 
 class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -76,18 +92,22 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=None, responses=SendSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        return Response(SendSerializer(send_pause(send=self.get_object(), reason=f"paused by {request.user}")).data)
+        return Response(
+            SendSerializer(
+                send_pause(send=self.get_object(), reason=f"paused by {request.user}", actor=request.user)
+            ).data
+        )
 
     @extend_schema(request=None, responses=SendSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return Response(SendSerializer(send_resume(send=self.get_object())).data)
+        return Response(SendSerializer(send_resume(send=self.get_object(), actor=request.user)).data)
 
     @extend_schema(request=None, responses=SendSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         send = self.get_object()
-        send_cancel(send=send, reason=f"cancelled by {request.user}")
+        send_cancel(send=send, reason=f"cancelled by {request.user}", actor=request.user)
         send.refresh_from_db()
         return Response(SendSerializer(send).data)
 
@@ -96,6 +116,6 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def requeue(self, request, pk=None):
         """Requeue the send's dead and failed deliveries (the dead-letter queue)."""
         send = self.get_object()
-        deliveries_requeue(deliveries=send.deliveries.all())
+        deliveries_requeue(deliveries=send.deliveries.all(), actor=request.user)
         send.refresh_from_db()
         return Response(SendSerializer(send).data)

@@ -1,21 +1,19 @@
-"""Channels: create and update with validated config, disable, enable, send a test message."""
+"""Channels: create and update with validated config, disable, enable (test sends: testsend.py)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from channels_app.adapters import ADAPTERS, adapter_for
-from channels_app.adapters.base import ConfigError, MessageTemplate, ProviderError, RenderedMessage
+from channels_app.adapters import ADAPTERS
+from channels_app.adapters.base import ConfigError
 from channels_app.circuit import circuit_reset
 from channels_app.models import Channel
-from channels_app.rendering import notice_payload
 from core.exceptions import ApplicationError
+from core.roles import Role, role_require
 
 logger = logging.getLogger(__name__)
 
@@ -139,62 +137,17 @@ def channel_disable(*, channel: Channel, reason: str) -> Channel:
     return channel
 
 
-def channel_enable(*, channel: Channel) -> Channel:
+def channel_enable(*, channel: Channel, actor=None) -> Channel:
+    """Back in use, circuit closed (admin role; `actor=None` is the system)."""
+    role_require(actor, Role.ADMIN, "Enabling a channel")
     Channel.objects.filter(pk=channel.pk).update(is_active=True, disabled_reason="", disabled_at=None)
     channel.is_active, channel.disabled_reason = True, ""
     circuit_reset(channel)
     return channel
 
 
-@dataclass(frozen=True)
-class TestSendResult:
-    ok: bool
-    provider_message_id: str = ""
-    error: str = ""
-    recipient: str = ""
-
-
-def channel_test_send(*, channel: Channel, actor, recipient: str = "") -> TestSendResult:
-    """Send a sample through the real adapter; report the provider's confirmation or exact error.
-    Changes nothing: no delivery row, no circuit or channel state."""
-    recipient = channel_test_recipient(channel=channel, actor=actor, recipient=recipient)
-    return channel_test_message_send(channel=channel, message=_sample_message(channel, recipient))
-
-
-def channel_test_recipient(*, channel: Channel, actor, recipient: str) -> str:
-    """Who a test goes to: nobody for a broadcast channel, else the given recipient (for email,
-    the actor's own address by default); a field error when there is none."""
-    if channel.audience == Channel.Audience.BROADCAST:
-        return ""
-    recipient = recipient.strip() or (getattr(actor, "email", "") if channel.kind == Channel.Kind.EMAIL else "")
-    if not recipient:
-        hint = {"email": "an email address", "slack": "a Slack member ID", "webhook": "a webhook URL"}[channel.kind]
-        raise ApplicationError.for_fields({"recipient": f"Give {hint} to send the test to."})
-    return recipient
-
-
-def channel_test_message_send(*, channel: Channel, message: RenderedMessage) -> TestSendResult:
-    """One test message through the channel's real adapter: the provider's confirmation or its
-    exact error. No delivery row, no circuit or channel state."""
-    try:
-        [result] = adapter_for(channel).send_batch([message])
-    except ProviderError as exc:
-        return TestSendResult(ok=False, error=exc.message, recipient=message.recipient)
-    return TestSendResult(
-        ok=result.ok, provider_message_id=result.provider_message_id, error=result.error, recipient=message.recipient
-    )
-
-
-def _sample_message(channel: Channel, recipient: str) -> RenderedMessage:
-    context = {"channel": channel}
-    if channel.kind == Channel.Kind.EMAIL:
-        template = MessageTemplate(
-            key=f"bulletin-test-{channel.pk}",
-            subject=f"Bulletin test message from {channel.name}",
-            html=render_to_string("channels/email/test.html", context),
-            text=render_to_string("channels/email/test.txt", context),
-        )
-        return RenderedMessage(0, recipient, template=template, variables={})
-    text = render_to_string("channels/test.txt", context).strip()
-    payload = notice_payload(kind=channel.kind, text=text, type="bulletin.test", channel=channel.name)
-    return RenderedMessage(0, recipient, payload=payload)
+def channel_circuit_reset(*, channel: Channel, actor=None) -> Channel:
+    """Close the circuit by hand: sending resumes at once, without waiting for a probe (admin role)."""
+    role_require(actor, Role.ADMIN, "Resetting a circuit breaker")
+    circuit_reset(channel)
+    return channel

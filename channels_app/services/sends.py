@@ -14,6 +14,7 @@ from channels_app.models import Delivery, Send
 from channels_app.selectors import delivery_counts
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
 from core.exceptions import ApplicationError
+from core.roles import Role, role_require
 
 
 def send_create(
@@ -43,8 +44,10 @@ def send_create(
 
 
 @transaction.atomic
-def send_pause(*, send: Send, reason: str) -> Send:
-    """Stop claiming new batches; in-flight chunks finish. Resume picks up where it stopped."""
+def send_pause(*, send: Send, reason: str, actor=None) -> Send:
+    """Stop claiming new batches; in-flight chunks finish. Resume picks up where it stopped.
+    `actor`: the person asking (publisher role), None for the system (the deliverability guard)."""
+    role_require(actor, Role.PUBLISHER, "Pausing a send")
     updated = Send.objects.filter(pk=send.pk, status=Send.Status.SENDING).update(
         status=Send.Status.PAUSED, paused_reason=reason[:2000]
     )
@@ -55,7 +58,8 @@ def send_pause(*, send: Send, reason: str) -> Send:
 
 
 @transaction.atomic
-def send_resume(*, send: Send) -> Send:
+def send_resume(*, send: Send, actor=None) -> Send:
+    role_require(actor, Role.PUBLISHER, "Resuming a send")
     updated = Send.objects.filter(pk=send.pk, status=Send.Status.PAUSED).update(
         status=Send.Status.SENDING, paused_reason=""
     )
@@ -67,8 +71,9 @@ def send_resume(*, send: Send) -> Send:
 
 
 @transaction.atomic
-def send_cancel(*, send: Send, reason: str = "cancelled") -> int:
+def send_cancel(*, send: Send, reason: str = "cancelled", actor=None) -> int:
     """Fail every delivery not yet handed over; returns how many."""
+    role_require(actor, Role.PUBLISHER, "Cancelling a send")
     if send.status in (Send.Status.COMPLETED, Send.Status.CANCELLED):
         raise ApplicationError(f"This send is already {send.status}.")
     Send.objects.filter(pk=send.pk).update(
@@ -80,8 +85,9 @@ def send_cancel(*, send: Send, reason: str = "cancelled") -> int:
 
 
 @transaction.atomic
-def deliveries_requeue(*, deliveries: QuerySet[Delivery]) -> int:
+def deliveries_requeue(*, deliveries: QuerySet[Delivery], actor=None) -> int:
     """Dead or failed deliveries back to queued with fresh attempts (the dead-letter requeue)."""
+    role_require(actor, Role.PUBLISHER, "Requeueing deliveries")
     rows = list(deliveries.filter(state__in=[Delivery.State.DEAD, Delivery.State.FAILED]).values_list("pk", "send_id"))
     if not rows:
         return 0

@@ -317,6 +317,9 @@ CIRCUIT_PROBE_TIMEOUT_SECONDS = env.int("CIRCUIT_PROBE_TIMEOUT_SECONDS", default
 # unless this is on: development only (the demo sinks and test emulators are on loopback).
 # Production settings refuse it (core.outbound).
 OUTBOUND_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOUND_ALLOW_PRIVATE_TARGETS", default=False)
+# Test sends ("Send test" on a channel or a publication) go to the requesting user's own email
+# and the addresses admins list under Channels → Test recipients, at most this many at once.
+TEST_SEND_MAX_RECIPIENTS = env.int("TEST_SEND_MAX_RECIPIENTS", default=5)
 
 # --- Publishing: digests, personalization, archive ---------------------------------------
 # Items per digest, and how late a digest may still go out after its local hour (beat was

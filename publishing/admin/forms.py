@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from channels_app.forms import TestRecipientsField
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
 from publishing.models import ABTest, Publication
@@ -88,4 +89,4 @@ class PublishForm(forms.Form):
 
 class TestSendForm(forms.Form):
     channel = forms.IntegerField()
-    recipient = forms.CharField(required=False, max_length=500)
+    recipients = TestRecipientsField()

@@ -3,6 +3,7 @@ which enforce the roles (editors draft and submit; publishers approve, schedule,
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseNotAllowed, JsonResponse
@@ -11,8 +12,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from channels_app.admin import testsend_results_report
 from channels_app.models import Channel
-from core.admin import ServiceErrorAdminMixin
+from core.admin import ServiceErrorAdminMixin, service_error_text
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
 from publishing.admin.forms import PublicationAdminForm, PublishForm, TestSendForm
@@ -156,6 +158,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             preview_url=reverse("admin:publishing_publication_preview"),
             workflow=workflow_actions(obj, request.user) if obj else [],
             test_channels=Channel.objects.filter(is_active=True).order_by("kind", "name") if obj else [],
+            test_max_recipients=settings.TEST_SEND_MAX_RECIPIENTS,
             archive_link=archive_url(slug=obj.slug) if obj and obj.state in (State.PUBLISHED, State.ARCHIVED) else "",
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -271,7 +274,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         try:
             TRANSITIONS[action](publication=publication, actor=request.user)
         except ApplicationError as exc:
-            self.message_user(request, _error_text(exc), messages.ERROR)
+            self.message_user(request, service_error_text(exc), messages.ERROR)
         else:
             publication.refresh_from_db()
             self.message_user(request, f"“{publication}” is now {publication.get_state_display().lower()}.")
@@ -291,7 +294,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
                     confirmed_audience=form.cleaned_data["confirmed_total"],
                 )
             except ApplicationError as exc:
-                form.add_error(None, _error_text(exc))
+                form.add_error(None, service_error_text(exc))
                 failed = True
             else:
                 when = published.publish_at if published.state == State.SCHEDULED else "now"
@@ -316,33 +319,25 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/publishing/publication/publish.html", context)
 
     def test_send_view(self, request, pk: int):
+        """POST only (CSRF-checked by the admin): a test sends real messages."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         publication = get_object_or_404(Publication, pk=pk)
-        form = TestSendForm(request.POST or None)
-        if request.method != "POST" or not form.is_valid():
+        form = TestSendForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, f"Test not sent: {form.errors.as_text()}", messages.ERROR)
             return redirect("admin:publishing_publication_change", pk)
         channel = get_object_or_404(Channel, pk=form.cleaned_data["channel"])
         try:
-            result = publication_test_send(
-                publication=publication, channel=channel, actor=request.user, recipient=form.cleaned_data["recipient"]
+            results = publication_test_send(
+                publication=publication, channel=channel, actor=request.user, recipients=form.cleaned_data["recipients"]
             )
         except ApplicationError as exc:
-            self.message_user(request, f"Test not sent: {_error_text(exc)}", messages.ERROR)
+            self.message_user(request, f"Test not sent: {service_error_text(exc)}", messages.ERROR)
         else:
-            if result.ok:
-                target = result.recipient or channel.name
-                self.message_user(
-                    request, f"Test sent to {target} through {channel.name}: {result.provider_message_id}"
-                )
-            else:
-                self.message_user(request, f"{channel.name} refused the test: {result.error}", messages.ERROR)
+            testsend_results_report(self, request, channel, results)
         return redirect("admin:publishing_publication_change", pk)
 
 
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
-
-
-def _error_text(exc: ApplicationError) -> str:
-    fields = exc.extra.get("fields") or {}
-    details = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
-    return f"{exc.message} {details}".strip() if details and details not in exc.message else exc.message

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from channels_app.api.serializers import TestRecipientsInputSerializer
 from channels_app.models import Channel
 from publishing.models import ABTest, Publication
 from publishing.services.rendering import archive_url
@@ -101,15 +102,8 @@ class ReturnInputSerializer(StrictSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
-class TestSendInputSerializer(StrictSerializer):
+class TestSendInputSerializer(TestRecipientsInputSerializer, StrictSerializer):
     channel = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all())
-    recipient = serializers.CharField(required=False, allow_blank=True, max_length=500)
-
-
-class TestSendOutputSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
-    provider_message_id = serializers.CharField()
-    recipient = serializers.CharField()
 
 
 class ABTestSerializer(serializers.ModelSerializer):

@@ -9,6 +9,8 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from channels_app.api.serializers import ChannelTestOutputSerializer
+from channels_app.api.views import testsend_response
 from core.api.permissions import requires
 from core.roles import Role
 from publishing.api.serializers import (
@@ -20,7 +22,6 @@ from publishing.api.serializers import (
     PublishInputSerializer,
     ReturnInputSerializer,
     TestSendInputSerializer,
-    TestSendOutputSerializer,
 )
 from publishing.models import ABTest, Publication
 from publishing.selectors import publication_audience, publication_list
@@ -192,21 +193,18 @@ class PublicationTestApi(APIView):
 
     @extend_schema(
         request=TestSendInputSerializer,
-        responses={200: TestSendOutputSerializer, 502: OpenApiResponse(description="The provider refused it.")},
+        responses={200: ChannelTestOutputSerializer, 502: OpenApiResponse(description="The provider refused it.")},
     )
     def post(self, request, pk: int):
         data = TestSendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = publication_test_send(
+        results = publication_test_send(
             publication=_publication(pk),
             channel=data.validated_data["channel"],
             actor=request.user,
-            recipient=data.validated_data.get("recipient", ""),
+            recipients=data.recipient_list(),
         )
-        if not result.ok:
-            body = {"message": f"The provider refused the test: {result.error}", "extra": {"error": result.error}}
-            return Response(body, status=status.HTTP_502_BAD_GATEWAY)
-        return Response(TestSendOutputSerializer(result).data)
+        return testsend_response(results)
 
 
 class PublicationABTestApi(APIView):

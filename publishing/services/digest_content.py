@@ -22,10 +22,10 @@ from typing import Any
 
 from django.conf import settings
 
-from analytics.links import click_url, open_url
+from analytics.links import click_url
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
 from channels_app.models import Channel, Send
-from channels_app.rendering import DeliveryRow
+from channels_app.rendering import DeliveryRow, open_pixel_values
 from publishing.markup import defuse, placeholder
 from publishing.services.ranking import Candidate
 from publishing.services.rendering import digest_email_templates, digest_item_parts, publication_read_url
@@ -107,7 +107,7 @@ class DigestRenderer:
             for item in items
         }
         if tracking:
-            values["open_pixel_url"] = open_url(delivery_id=row.id)
+            values.update(open_pixel_values(delivery_id=row.id))
         values["digest_items_html"] = "".join(substitute(item["html"], links) for item in items)
         values["digest_items_text"] = "".join(substitute(item["text"], links) for item in items)
         values["digest_subject"] = self._subject(items)

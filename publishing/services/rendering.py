@@ -21,7 +21,9 @@ from django.conf import settings
 from django.template.loader import render_to_string, select_template
 from django.utils.safestring import mark_safe
 
+from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate
+from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.rendering import payload_substitute
 from publishing.convert import chunks, html_to_discord, html_to_slack, html_to_text
 from publishing.markup import (
@@ -33,6 +35,7 @@ from publishing.markup import (
     placeholder,
 )
 from publishing.models import Publication
+from subscribers.links import testmessage_url
 from subscribers.models import Topic
 
 ARCHIVE_PATH = "/archive/{slug}/"
@@ -46,6 +49,7 @@ RECIPIENT_VARIABLES = (
     "unsubscribe_all_url",
     "preferences_url",
     "open_pixel_url",
+    "open_pixel_html",
 )
 
 
@@ -119,9 +123,11 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
         "body_text": html_to_text(html),
         "body_slack_chunks": chunks(slack_body, 2900),
         "summary_slack": html_to_slack(f"<p>{_escape(summary)}</p>") if summary else "",
-        "header": ("🚨 " if is_alert else "") + title[:140],
-        "slack_text": "{{{mention}}} " + ("Alert: " if is_alert else "New: ") + title,
-        "context_line": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
+        "header": ("🚨 " if is_alert else "") + mrkdwn_escape(title[:140]),
+        # Slack: & < > are control characters in every text object (plain_text too; Slack shows the
+        # entities as the characters), so a `<!channel>` in user-supplied text pings nobody.
+        "slack_text": "{{{mention}}} " + ("Alert: " if is_alert else "New: ") + mrkdwn_escape(title),
+        "context_line": mrkdwn_escape(" · ".join(topic_names) + f" · {settings.SITE_NAME}"),
         "discord_description": (f"*{summary}*\n\n" if summary else "") + html_to_discord(html),
         "alert_line": f"**Alert:** {title}",
         "footer": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
@@ -176,18 +182,20 @@ def publication_html(*, publication: Publication) -> str:
 
 def sample_variables(*, actor, links: Sequence[str], channel_kind: str) -> dict[str, str]:
     """Per-recipient values for a preview or a test: the editor as the recipient, real links
-    (no tracking), and links that show where unsubscribe and preferences would go."""
+    (no tracking, so no open pixel), and unsubscribe and preferences links leading to a page
+    that says it was a test (nobody is subscribed by a test, so there is nothing to change)."""
     name = (actor.get_full_name() if actor is not None else "") or getattr(actor, "username", "") or "Reader"
+    escape_text = ADAPTERS[channel_kind].escape_text
+    unsubscribe = testmessage_url(link="unsubscribe")
     values = {f"link_{i}": url for i, url in enumerate(links)}
     values.update(
-        name=name,
+        name=escape_text(name),
         name_html=_escape(name),
-        email=getattr(actor, "email", "") or "reader@example.com",
-        mention="@" + name if channel_kind == "slack" else "",
-        unsubscribe_url=settings.SITE_URL + "/u/preview",
-        unsubscribe_all_url=settings.SITE_URL + "/u/preview",
-        preferences_url=settings.SITE_URL + "/preferences/preview",
-        open_pixel_url="",
+        email=escape_text(getattr(actor, "email", "") or "reader@example.com"),
+        mention="@" + escape_text(name) if channel_kind == "slack" else "",
+        unsubscribe_url=unsubscribe,
+        unsubscribe_all_url=unsubscribe,
+        preferences_url=testmessage_url(link="preferences"),
     )
     return values
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from core.exceptions import ApplicationError
-from core.roles import Role, user_has_role
+from core.roles import Role, role_require
 from publishing.markup import body_problems
 from publishing.models import Publication, PublicationTransition
 from subscribers.models import Topic
@@ -35,12 +35,6 @@ EDITABLE_FIELDS = (
 # What an editor may still change; publishers may also edit scheduled and published ones.
 EDITOR_STATES = {State.DRAFT, State.IN_REVIEW}
 RESERVED_SLUGS = {"topics"}  # /archive/topics/ is the topic index
-
-
-def role_require(actor, role: Role, action: str) -> None:
-    """`actor=None` is the system itself (beat), which acts on decisions already checked."""
-    if actor is not None and not user_has_role(actor, role):
-        raise ApplicationError(f"{action} needs the {role.group_name} role.", status_code=403)
 
 
 def publication_validate(*, fields: dict[str, Any], topics: Sequence[Topic] | None = None) -> None:

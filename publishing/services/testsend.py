@@ -1,41 +1,43 @@
 """ "Send test to me": a publication's real rendered message, through the channel's real adapter.
 
-No delivery row, no tracking (links are the real ones), the subject marked [Test]; the content
-is the one publishing would send (publishing.services.rendering), filled in for the editor.
+No delivery row, no tracking (links are the real ones); the content is the one publishing would
+send (publishing.services.rendering), filled in for the editor. Who may send a test, to whom,
+and how it is marked as a test: channels_app.services.testsend.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from channels_app.adapters.base import MessageTemplate, RenderedMessage
 from channels_app.models import Channel
-from channels_app.services.channels import TestSendResult, channel_test_message_send, channel_test_recipient
+from channels_app.services.testsend import TestSendResult, testsend_authorize, testsend_dispatch
 from core.exceptions import ApplicationError
-from core.roles import Role
 from publishing.models import Publication
 from publishing.services.rendering import content_render, publication_content, sample_variables
-from publishing.services.states import role_require
 
 
-def publication_test_send(*, publication: Publication, channel: Channel, actor, recipient: str = "") -> TestSendResult:
-    role_require(actor, Role.EDITOR, "Sending a test")
+def publication_test_send(
+    *, publication: Publication, channel: Channel, actor, recipients: Sequence[str] = ()
+) -> list[TestSendResult]:
+    testsend_authorize(actor=actor)
     if not channel.is_active:
         raise ApplicationError.for_fields({"channel": f"This channel is disabled: {channel.disabled_reason}"})
-    recipient = channel_test_recipient(channel=channel, actor=actor, recipient=recipient)
     content = publication_content(publication=publication)
     values = sample_variables(actor=actor, links=content["links"], channel_kind=channel.kind)
-    if channel.kind == Channel.Kind.SLACK and recipient:
-        values["mention"] = f"<@{recipient}>"
-    if channel.kind == Channel.Kind.EMAIL:
-        part = content["email"]
-        template = MessageTemplate(
-            key=f"bulletin-test-publication-{publication.pk or 0}",
-            subject=f"[Test] {part['subject']}",
-            html=part["html"],
-            text=part["text"],
-        )
-        message = RenderedMessage(0, recipient, template=template, variables=values)
-    else:
-        message = RenderedMessage(
-            0, recipient, payload=content_render(content=content, kind=channel.kind, variables=values)
-        )
-    return channel_test_message_send(channel=channel, message=message)
+
+    def compose(recipient: str) -> RenderedMessage:
+        if channel.kind == Channel.Kind.EMAIL:
+            part = content["email"]
+            template = MessageTemplate(
+                key=f"bulletin-test-publication-{publication.pk or 0}",
+                subject=part["subject"],
+                html=part["html"],
+                text=part["text"],
+            )
+            return RenderedMessage(0, recipient, template=template, variables=values)
+        mention = {"mention": f"<@{recipient}>"} if channel.kind == Channel.Kind.SLACK and recipient else {}
+        payload = content_render(content=content, kind=channel.kind, variables={**values, **mention})
+        return RenderedMessage(0, recipient, payload=payload)
+
+    return testsend_dispatch(channel=channel, actor=actor, recipients=recipients, compose=compose)

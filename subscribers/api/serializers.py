@@ -106,6 +106,16 @@ class SubscriberCreateSerializer(StrictSerializer):
     source = serializers.CharField(required=False, allow_blank=True, max_length=255, help_text="Where they signed up.")
 
 
+SUBSCRIBE_ACCEPTED = "Accepted. A new address gets a confirmation email; nothing says whether it was known."
+
+
+class SubscriberAcceptedSerializer(serializers.Serializer):
+    """The answer to create-or-update: the same for every address, known or not."""
+
+    email = serializers.EmailField(help_text="The address as stored (trimmed, lower-case).")
+    message = serializers.CharField()
+
+
 class SubscriptionChoiceSerializer(StrictSerializer):
     topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
     channel_kind = serializers.ChoiceField(choices=ChannelKind.choices, default=ChannelKind.EMAIL)

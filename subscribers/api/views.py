@@ -9,6 +9,8 @@ from core.api.pagination import CursorPaginationById
 from core.api.permissions import requires
 from core.roles import Role
 from subscribers.api.serializers import (
+    SUBSCRIBE_ACCEPTED,
+    SubscriberAcceptedSerializer,
     SubscriberCreateSerializer,
     SubscriberPreferencesSerializer,
     SubscriberSerializer,
@@ -25,6 +27,7 @@ from subscribers.services import (
     subscriber_preferences_update,
     subscriber_subscribe,
 )
+from subscribers.validators import email_normalize
 
 
 class TopicViewSet(viewsets.ModelViewSet):
@@ -76,17 +79,19 @@ class SubscriberViewSet(
 
     @extend_schema(
         request=SubscriberCreateSerializer,
-        responses={202: SubscriberSerializer},
-        description="Create or update by email. Always 202 with the same shape, whether the address was new, "
-        "pending, active or unsubscribed (unsubscribed addresses go through double opt-in again; bounced, "
-        'complained and suppressed ones are left alone; an erased address answers {"id": null, '
-        '"status": "suppressed"}).',
+        responses={202: SubscriberAcceptedSerializer},
+        description="Create or update by email. Always 202 with the same body, whether the address was new, "
+        "pending, active, unsubscribed or suppressed: the answer never tells whether it was known. New addresses "
+        "get a confirmation email (`confirmed`, publisher role: no email, recorded as consent). For an existing "
+        "subscriber only a publisher changes the profile or adds topics; anyone else's topics reach the owner "
+        "as opt-in links. Unsubscribed addresses go through double opt-in again; bounced, complained and "
+        "suppressed ones are left alone. Look the subscriber up with `GET subscribers?search=`.",
     )
     def create(self, request):
         serializer = SubscriberCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        subscriber = subscriber_subscribe(
+        subscriber_subscribe(
             email=data["email"],
             topics=data.get("topics", []),
             profile={k: data[k] for k in ("name", "timezone", "locale", "attributes") if k in data},
@@ -94,12 +99,8 @@ class SubscriberViewSet(
             confirmed=data["confirmed"],
             context=_api_context(request, data.get("source", "")),
         )
-        if subscriber is None:
-            body = {"id": None, "email": data["email"].strip().lower(), "status": "suppressed"}
-            return Response(body, status=status.HTTP_202_ACCEPTED)
-        return Response(
-            SubscriberSerializer(self.get_queryset().get(pk=subscriber.pk)).data, status=status.HTTP_202_ACCEPTED
-        )
+        body = {"email": email_normalize(data["email"]), "message": SUBSCRIBE_ACCEPTED}
+        return Response(SubscriberAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=SubscriberPreferencesSerializer, responses={200: SubscriberSerializer})
     def partial_update(self, request, pk=None):

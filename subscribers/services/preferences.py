@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.roles import Role, role_require
 from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Topic
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
@@ -87,7 +88,9 @@ def subscriber_preferences_update(
     changes: dict[str, Any] | None = None,
     subscriptions: Sequence[SubscriptionChoice] = (),
 ) -> Subscriber:
-    """Validate everything first, then write everything, or nothing (ApplicationError with field errors)."""
+    """Validate everything first, then write everything, or nothing (ApplicationError with field errors).
+    The subscriber's own signed link has no actor; staff (admin, API) need the publisher role."""
+    role_require(context.actor, Role.PUBLISHER, "Changing a subscriber's preferences")
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
     changes = changes or {}
     errors = _field_errors(changes)

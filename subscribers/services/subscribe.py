@@ -20,7 +20,7 @@ from core.roles import Role, user_has_role
 from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Suppression, Topic, email_hash
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
-from subscribers.tokens import InvalidToken, TokenPurpose, subscriber_token_read
+from subscribers.tokens import InvalidToken, TokenData, TokenPurpose, subscriber_token_read
 from subscribers.validators import email_normalize, validate_timezone
 
 Status = Subscriber.Status
@@ -45,15 +45,19 @@ def subscriber_subscribe(
 
     - new address: pending + confirmation email (or active when confirmed)
     - pending: topics added, confirmation re-sent at most once per SUBSCRIBE_CONFIRMATION_RESEND_INTERVAL
-    - active: an authenticated caller adds topics and updates the profile; the public form only
-      mails the owner a link to their preferences (strangers must not change someone's topics)
+    - active: a caller who may change subscribers (publisher role) adds topics and updates the
+      profile. Anyone else (an editor, the public form) changes nothing: topics not yet followed
+      go through double opt-in (a link per topic mailed to the owner); without any, the public
+      form mails the owner a link to their preferences
     - unsubscribed, or suppressed by the sunset policy: fresh consent is needed, so back to pending
       with a confirmation email, even when `confirmed` is set
     - bounced, complained or suppressed for any other reason: left alone, never mailed
+    The profile of an existing subscriber changes only for callers who may change subscribers.
     Returns the subscriber, or None for a suppressed address we hold no subscriber for (erased).
     """
     email = _email_clean(email)
-    if confirmed and not user_has_role(context.actor, Role.PUBLISHER):
+    may_change = user_has_role(context.actor, Role.PUBLISHER)
+    if confirmed and not may_change:
         raise ApplicationError(
             "Only publishers can create confirmed subscribers.",
             {"fields": {"confirmed": ["Needs the publisher role; leave it out to send a confirmation email."]}},
@@ -73,9 +77,11 @@ def subscriber_subscribe(
             return _opt_in(subscriber=subscriber, context=context, wording=wording, confirmed=confirmed)
         # Another request created it a moment ago: carry on as for an existing subscriber.
         subscriber = Subscriber.objects.select_for_update().get(email__lower=email)
-    if context.is_trusted:
+    if may_change:
         _profile_update(subscriber=subscriber, profile=profile)
     if subscriber.status == Status.ACTIVE and suppression is None:
+        if not may_change:
+            return _subscribe_active_opt_in(subscriber=subscriber, context=context, topics=topics)
         return _subscribe_active(subscriber=subscriber, context=context, topics=topics)
     # pending, unsubscribed, or sunset for inactivity, and asking again: this request is (fresh)
     # consent to confirm
@@ -161,10 +167,24 @@ def _subscriptions_add(*, subscriber: Subscriber, topics: Sequence[Topic], reope
     return [t for t in topics if t.pk not in existing] + reopened
 
 
-def _subscribe_active(*, subscriber: Subscriber, context: ConsentContext, topics: Sequence[Topic]) -> Subscriber:
-    if not context.is_trusted:
+def _subscribe_active_opt_in(*, subscriber: Subscriber, context: ConsentContext, topics: Sequence[Topic]) -> Subscriber:
+    """Someone who may not change this subscriber asked for them: nothing changes here. Topics
+    they do not follow yet are mailed to them as opt-in links; the public form with none mails
+    them their preferences link."""
+    followed = set(
+        subscriber.subscriptions.filter(channel_kind=ChannelKind.EMAIL)
+        .exclude(frequency=Subscription.Frequency.OFF)
+        .values_list("topic_id", flat=True)
+    )
+    new = [t.pk for t in topics if t.pk not in followed]
+    if new:
+        _mail_throttled(subscriber=subscriber, kind=MessageKind.CONFIRM_TOPICS, topic_ids=new)
+    elif not context.is_trusted:
         _mail_throttled(subscriber=subscriber, kind=MessageKind.ALREADY_SUBSCRIBED)
-        return subscriber
+    return subscriber
+
+
+def _subscribe_active(*, subscriber: Subscriber, context: ConsentContext, topics: Sequence[Topic]) -> Subscriber:
     added = _subscriptions_add(subscriber=subscriber, topics=topics, reopen=True)
     if added:
         names = ", ".join(t.name for t in added)
@@ -184,7 +204,7 @@ def _opt_in(*, subscriber: Subscriber, context: ConsentContext, wording: str, co
     return subscriber
 
 
-def _mail_throttled(*, subscriber: Subscriber, kind: MessageKind) -> bool:
+def _mail_throttled(*, subscriber: Subscriber, kind: MessageKind, topic_ids: Sequence[int] = ()) -> bool:
     """At most one system email per address per resend interval, however often it is asked for."""
     now = timezone.now()
     interval = timedelta(seconds=settings.SUBSCRIBE_CONFIRMATION_RESEND_INTERVAL)
@@ -193,7 +213,7 @@ def _mail_throttled(*, subscriber: Subscriber, kind: MessageKind) -> bool:
         return False
     subscriber.last_confirmation_sent_at = now
     subscriber.save(update_fields=["last_confirmation_sent_at", "updated_at"])
-    subscriber_message_enqueue(subscriber=subscriber, kind=kind)
+    subscriber_message_enqueue(subscriber=subscriber, kind=kind, topic_ids=topic_ids)
     return True
 
 
@@ -223,6 +243,8 @@ def subscriber_confirm(*, token: str, context: ConsentContext) -> Subscriber:
     subscriber = Subscriber.objects.select_for_update().filter(pk=data.subscriber_id).first()
     if subscriber is None:
         raise InvalidToken("unknown", subscriber_id=data.subscriber_id)
+    if data.topic_id is not None:
+        return _topic_confirm(subscriber=subscriber, data=data, context=context)
     if subscriber.status == Status.ACTIVE:
         return subscriber
     # Token timestamps have one-second resolution: older than the last unsubscribe means stale.
@@ -233,6 +255,27 @@ def subscriber_confirm(*, token: str, context: ConsentContext) -> Subscriber:
     asked = subscriber.consent_records.filter(action=Action.SUBSCRIBED).order_by("-created_at").first()
     wording = CONFIRM_WORDING + (f"\n\nAsked for: {asked.wording}" if asked and asked.wording else "")
     return subscriber_activate(subscriber=subscriber, context=context, action=Action.CONFIRMED, wording=wording)
+
+
+def _topic_confirm(*, subscriber: Subscriber, data: TokenData, context: ConsentContext) -> Subscriber:
+    """The opt-in link of one more topic for an active subscriber. A topic turned off after the
+    link was sent stays off (the later choice wins), like a stale confirmation link."""
+    topic = Topic.objects.filter(pk=data.topic_id).first()
+    if topic is None or subscriber.status != Status.ACTIVE or _is_blocked(subscriber, _suppression_of(subscriber)):
+        raise InvalidToken("used", subscriber_id=subscriber.pk)
+    current = Subscription.objects.filter(subscriber=subscriber, topic=topic, channel_kind=ChannelKind.EMAIL).first()
+    if current is not None and current.frequency != Subscription.Frequency.OFF:
+        return subscriber
+    if current is not None and data.issued_at + timedelta(seconds=1) <= current.updated_at:
+        raise InvalidToken("used", subscriber_id=subscriber.pk)
+    _subscriptions_add(subscriber=subscriber, topics=[topic], reopen=True)
+    consent_record_create(
+        subscriber=subscriber,
+        action=Action.CONFIRMED,
+        context=context,
+        wording=f"{CONFIRM_WORDING}\n\nTopic: {topic.name}",
+    )
+    return subscriber
 
 
 def _suppression_of(subscriber: Subscriber) -> Suppression | None:

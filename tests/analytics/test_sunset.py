@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
 from analytics.models import HygieneAction, SubscriberEngagement
@@ -87,29 +88,54 @@ def test_the_keep_link_in_the_reengagement_message_keeps_the_subscriber(
     [message] = mail.outbox
     assert message.to == [silent.email] and "still want" in message.subject
     keep = re.search(r"https?://\S+/t/k/\S+", message.body).group(0)
-    response = client.get(keep.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
+    response = client.post(keep.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
     assert response.status_code == 200 and "keep getting" in response.content.decode()
     assert sunset_apply(now=timezone.now() + timedelta(days=15)).suppressed == 0
     assert not Suppression.objects.exists()
 
 
-def test_a_keep_link_clicked_after_the_grace_period_lifts_the_sunset_suppression(
-    policy, people, client, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def keep_after_grace(policy, people, django_capture_on_commit_callbacks):
+    """The re-engagement message's keep path, once its grace period ran out (suppressed)."""
     policy.SUNSET_ACTION = "reengage"
-    silent, _, _ = people
     with django_capture_on_commit_callbacks(execute=True):
         sunset_apply()
     keep = re.search(r"/t/k/\S+", mail.outbox[0].body).group(0)
     assert sunset_apply(now=timezone.now() + timedelta(days=15)).suppressed == 1
+    return keep
+
+
+def test_a_keep_link_clicked_after_the_grace_period_lifts_the_sunset_suppression(keep_after_grace, client):
+    keep = keep_after_grace
     Suppression.objects.create(email="other@example.com", email_hash="x" * 64, reason="hard_bounce")
-    assert client.get(keep).status_code == 200
+    assert client.post(keep).status_code == 200
     assert list(Suppression.objects.values_list("reason", flat=True)) == ["hard_bounce"]
 
 
 def test_a_tampered_keep_link_changes_nothing(client, people):
     assert client.get("/t/k/not-a-token").status_code == 404
+    assert client.post("/t/k/not-a-token").status_code == 404
     assert not HygieneAction.objects.exists()
+
+
+def test_opening_the_keep_link_only_shows_a_button_and_its_csrf_post_keeps_the_subscriber(keep_after_grace, people):
+    """Link scanners GET every link in a message: a GET must not undo the sunset policy."""
+    keep, (silent, _, _) = keep_after_grace, people
+    browser = Client(enforce_csrf_checks=True)
+
+    page = browser.get(keep)
+    assert page.status_code == 200 and 'method="post"' in page.content.decode()
+    assert not HygieneAction.objects.filter(kind=HygieneAction.Kind.SUNSET_KEPT).exists()
+    assert Suppression.objects.filter(email=silent.email, reason="inactive").exists()
+    assert not SubscriberEngagement.objects.filter(subscriber=silent).exists()
+
+    assert browser.post(keep).status_code == 403, "no CSRF token: refused"
+    assert Suppression.objects.filter(email=silent.email).exists()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    kept = browser.post(keep, {"csrfmiddlewaretoken": token})
+    assert kept.status_code == 200 and "keep getting" in kept.content.decode()
+    assert HygieneAction.objects.filter(kind=HygieneAction.Kind.SUNSET_KEPT, subscriber=silent).exists()
+    assert not Suppression.objects.filter(email=silent.email).exists()
 
 
 def test_an_unknown_sunset_action_is_a_clear_error(policy):

@@ -65,3 +65,12 @@ def test_private_targets_are_refused_unless_allowed(settings):
     settings.OUTBOUND_ALLOW_PRIVATE_TARGETS = False
     with pytest.raises(UnsafeTargetError, match="private address"):
         _adapter("http://127.0.0.1:9/api/webhooks/1/x").send_batch([_message()])
+
+
+def test_a_payload_asking_for_mentions_is_still_sent_with_none_allowed(discord_emulator):
+    """A per-topic template (or any payload) cannot turn pings back on: names and titles are user text."""
+    message = _message(content="@everyone new release", allowed_mentions={"parse": ["everyone", "users"]})
+    [result] = _adapter(discord_emulator.webhook_url()).send_batch([message])
+    assert result.ok
+    [posted] = discord_emulator.messages()
+    assert posted["payload"]["allowed_mentions"] == {"parse": []}

@@ -87,7 +87,8 @@ def test_the_test_action_sends_through_the_real_adapter(client_for, outbox_chann
     assert response.status_code == 200, response.json()
     assert response.json()["ok"] is True
     assert response.json()["recipient"] == client.user.email
-    assert any(b"Bulletin test message" in p.read_bytes() for p in settings.BULLETIN_OUTBOX_DIR.glob("*.eml"))
+    assert [r["recipient"] for r in response.json()["results"]] == [client.user.email]
+    assert any(b"[TEST] Bulletin test message" in p.read_bytes() for p in settings.BULLETIN_OUTBOX_DIR.glob("*.eml"))
 
 
 def test_the_test_action_reports_the_providers_exact_error(client_for):
@@ -103,7 +104,20 @@ def test_the_test_action_needs_a_recipient_for_personal_chat_channels(client_for
     channel = ChannelFactory(kind="slack", config={}, credentials={"token": "xoxb-1"})
     response = client_for(Role.EDITOR).post(f"{URL}/{channel.pk}/test", {}, format="json")
     assert response.status_code == 400
-    assert "recipient" in response.json()["extra"]["fields"]
+    assert "recipients" in response.json()["extra"]["fields"]
+
+
+def test_the_test_action_refuses_addresses_off_the_allow_list_and_too_many(client_for, outbox_channel, settings):
+    client = client_for(Role.EDITOR)
+    outside = client.post(f"{URL}/{outbox_channel.pk}/test", {"recipients": ["ceo@rival.example"]}, format="json")
+    assert outside.status_code == 400
+    assert "Not allowed: ceo@rival.example" in outside.json()["extra"]["fields"]["recipients"][0]
+    legacy = client.post(f"{URL}/{outbox_channel.pk}/test", {"recipient": "ceo@rival.example"}, format="json")
+    assert legacy.status_code == 400
+    many = [f"r{i}@example.com" for i in range(settings.TEST_SEND_MAX_RECIPIENTS + 1)]
+    too_many = client.post(f"{URL}/{outbox_channel.pk}/test", {"recipients": many}, format="json")
+    assert too_many.status_code == 400 and "At most" in too_many.json()["extra"]["fields"]["recipients"][0]
+    assert not any(b"rival.example" in p.read_bytes() for p in settings.BULLETIN_OUTBOX_DIR.glob("*.eml"))
 
 
 def test_the_test_action_is_not_for_viewers_and_404s_cleanly(client_for, outbox_channel):

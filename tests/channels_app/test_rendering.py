@@ -90,3 +90,20 @@ def test_an_email_without_a_text_part_gets_one_from_its_html():
     message = prepare(send=send, channel=ChannelFactory()).render(DeliveryRow(1, "a@example.com", 1, "Ada"))
     _, _, text = message.template.render(message.variables)
     assert text == "Hi Ada\nRead this (https://x)."
+
+
+def test_a_subscribers_own_name_cannot_ping_a_slack_channel():
+    send = SendFactory(content={"slack": {"text": "Hi {{{name}}} ({{{email}}})", "blocks": []}, "links": []})
+    channel = ChannelFactory(kind=Channel.Kind.SLACK, config={}, credentials={"token": "xoxb-1"})
+    row = DeliveryRow(1, "U0READER1", 7, "<!channel> & co", "a<b>@example.com")
+    message = prepare(send=send, channel=channel).render(row)
+    assert message.payload["text"] == "Hi &lt;!channel&gt; &amp; co (a&lt;b&gt;@example.com)"
+
+
+def test_a_notice_to_slack_escapes_its_text_and_other_kinds_keep_it():
+    from channels_app.rendering import notice_payload
+
+    slack = notice_payload(kind="slack", text="Channel <!here> & <@U1> paused")
+    assert slack["text"] == "Channel &lt;!here&gt; &amp; &lt;@U1&gt; paused"
+    assert slack["blocks"][0]["text"]["text"] == slack["text"]
+    assert notice_payload(kind="discord", text="a <b>")["content"] == "a <b>"

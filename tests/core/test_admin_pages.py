@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.core.mail import send_mail
 from django.core.management import call_command
 
+from core.roles import Role
+
 pytestmark = pytest.mark.django_db
 
 OUR_APPS = {"subscribers", "channels_app", "publishing", "analytics"}
@@ -72,3 +74,40 @@ def test_outbox_message_view_refuses_paths_outside_the_outbox(admin_client):
 
 def test_outbox_requires_staff(client):
     assert client.get("/admin/outbox/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "role", [None, Role.VIEWER, Role.EDITOR, Role.PUBLISHER], ids=["no-role", "viewer", "editor", "publisher"]
+)
+def test_the_outbox_is_refused_to_every_staff_role_below_admin(client, make_user, settings, tmp_path, role):
+    """It holds confirmation and preference links: reading it is taking over any subscriber."""
+    settings.EMAIL_BACKEND = "core.mail.OutboxEmailBackend"
+    settings.BULLETIN_OUTBOX_DIR = tmp_path
+    send_mail("Confirm", "https://x/confirm/secret-token", "news@example.com", ["reader@example.com"])
+    [message] = [f.name for f in settings.BULLETIN_OUTBOX_DIR.glob("*.eml")]
+    client.force_login(make_user(role))
+    for url in ("/admin/outbox/", f"/admin/outbox/{message}"):
+        response = client.get(url)
+        assert response.status_code == 403 and b"secret-token" not in response.content
+    assert b"/admin/outbox/" not in client.get("/admin/").content
+
+
+def test_the_outbox_is_open_to_the_admin_group_and_superusers(client, make_user, admin_client):
+    client.force_login(make_user(Role.ADMIN))
+    assert client.get("/admin/outbox/").status_code == 200
+    assert b"/admin/outbox/" in client.get("/admin/").content
+    assert admin_client.get("/admin/outbox/").status_code == 200
+
+
+def test_a_viewer_is_offered_no_admin_action_that_changes_anything(make_user, rf):
+    """Audit of every ModelAdmin of ours: actions are POSTs with CSRF, and a view-only role gets
+    only the read-only ones (CSV export)."""
+    request = rf.post("/admin/")
+    request.user = make_user(Role.VIEWER)
+    offered = {
+        (model._meta.label, name)
+        for model, model_admin in _our_model_admins()
+        for name in model_admin.get_actions(request)
+        if name != "export_selected_csv"
+    }
+    assert offered == set()

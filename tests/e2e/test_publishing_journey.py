@@ -101,7 +101,7 @@ def test_editor_composes_previews_test_sends_submits_and_a_publisher_schedules_i
     page.get_by_text("Test sent to eddie@example.com").wait_for()
     screenshot("test-sent", page)
     [test_mail] = list((settings.BULLETIN_OUTBOX_DIR).glob("*.eml"))
-    assert "[Test] Postmortem" in test_mail.read_text()
+    assert "[TEST] Postmortem" in test_mail.read_text()
 
     assert page.get_by_role("link", name=re.compile("Approve")).count() == 0, "editors cannot publish"
     page.get_by_role("button", name="Submit for review").click()

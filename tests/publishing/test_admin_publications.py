@@ -135,10 +135,23 @@ def test_a_published_publication_is_read_only_for_editors_and_shows_its_deliveri
 
 def test_send_test_to_me_from_admin(editor_client, draft, email_channel, outbox, editor):
     response = editor_client.post(
-        f"{ADMIN}/{draft.pk}/test-send/", {"channel": email_channel.pk, "recipient": ""}, follow=True
+        f"{ADMIN}/{draft.pk}/test-send/", {"channel": email_channel.pk, "recipients": ""}, follow=True
     )
     assert f"Test sent to {editor.email}" in response.content.decode()
-    assert outbox()[0]["Subject"] == "[Test] Quarterly results"
+    assert outbox()[0]["Subject"] == "[TEST] Quarterly results"
+
+
+def test_send_test_from_admin_is_post_only_and_refuses_outside_addresses(editor_client, draft, email_channel, outbox):
+    url = f"{ADMIN}/{draft.pk}/test-send/"
+    assert editor_client.get(url, {"channel": email_channel.pk}).status_code == 405
+    response = editor_client.post(
+        url, {"channel": email_channel.pk, "recipients": "a@x.example, b@y.example"}, follow=True
+    )
+    assert (
+        "Test not sent" in response.content.decode()
+        and "Not allowed: a@x.example, b@y.example" in response.content.decode()
+    )
+    assert outbox() == []
 
 
 def test_the_ranking_page_explains_each_item_for_a_chosen_subscriber(publisher_client, topic, email_channel):

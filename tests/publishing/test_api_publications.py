@@ -181,7 +181,7 @@ def test_preview_renders_unsaved_edits_for_every_channel(as_editor, draft):
 def test_test_send_through_the_api(as_editor, draft, email_channel, outbox):
     response = as_editor.post(f"{BASE}/{draft.pk}/test", {"channel": email_channel.pk}, format="json")
     assert response.status_code == 200 and response.json()["recipient"] == as_editor.user.email
-    assert outbox()[0]["Subject"] == "[Test] Quarterly results"
+    assert outbox()[0]["Subject"] == "[TEST] Quarterly results"
 
 
 def test_ab_test_configuration_and_results(as_editor, draft):

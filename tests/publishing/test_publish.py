@@ -186,3 +186,40 @@ def test_slack_subscribers_are_mentioned_in_their_direct_message(
     assert message["requested_channel"] == "U0READER"
     assert message["text"].startswith("<@U0READER> New: Quarterly results")
     assert message["blocks"][0]["type"] == "header"
+
+
+def test_titles_summaries_and_topic_names_ping_nobody_on_slack_or_discord(
+    draft, publisher, topic, slack_emulator, discord_emulator, email_channel, django_capture_on_commit_callbacks
+):
+    from tests.emulators.fixtures import SLACK_TOKEN
+
+    ChannelFactory(
+        kind=Channel.Kind.SLACK,
+        is_default=True,
+        config={"base_url": slack_emulator.url},
+        credentials={"token": SLACK_TOKEN},
+    )
+    discord = ChannelFactory(
+        kind=Channel.Kind.DISCORD,
+        audience=Channel.Audience.BROADCAST,
+        config={},
+        credentials={"url": discord_emulator.webhook_url()},
+    )
+    discord.topics.set([topic])
+    topic.name = "<!everyone> News"
+    topic.save(update_fields=["name"])
+    draft.title = "<!channel> Launch & <@U0BOSS01> review"
+    draft.summary = "<!here> read this"
+    draft.save(update_fields=["title", "summary"])
+    reader = SubscriberFactory(slack_member_id="U0READER")
+    SubscriptionFactory(subscriber=reader, topic=topic, channel_kind="slack")
+    _publish(draft, publisher, django_capture_on_commit_callbacks)
+
+    [message] = slack_emulator.messages()
+    posted = json.dumps([message["text"], message["blocks"]])
+    for mention in ("<!channel>", "<!here>", "<!everyone>", "<@U0BOSS01>"):
+        assert mention not in posted
+    assert message["text"] == "<@U0READER> New: &lt;!channel&gt; Launch &amp; &lt;@U0BOSS01&gt; review"
+    assert "&lt;!here&gt; read this" in posted and "&lt;!everyone&gt; News" in posted
+    [embed_message] = discord_emulator.messages()
+    assert embed_message["payload"]["allowed_mentions"] == {"parse": []}

@@ -51,6 +51,17 @@ def test_a_topic_without_tracking_turns_tracking_off(draft):
     assert content["tracking"] is False and "topic_id" not in content
 
 
+def test_an_email_carries_the_open_pixel_only_when_tracked_and_never_an_empty_image(draft):
+    send = SendFactory(content=publication_content(publication=draft), kind="newsletter")
+    row = DeliveryRow(7, "ada@example.com", 3, "Ada", "ada@example.com")
+    for tracking, pixels in ((True, 1), (False, 0)):
+        channel = ChannelFactory(tracking_enabled=tracking)
+        message = prepare(send=send, channel=channel).render(row)
+        html = message.template.render(message.variables)[1]
+        assert html.count("/t/o/") == pixels
+        assert '<img src=""' not in html
+
+
 def test_templates_are_overridden_per_topic(draft):
     security = TopicFactory(slug="security", name="Security")
     assert (
@@ -101,7 +112,8 @@ def test_the_preview_shows_every_channel_with_real_links(draft, editor):
     assert set(preview) == {"email", "slack", "discord", "webhook", "links"}
     assert 'href="https://example.com/report?q=1&r=2"' in preview["email"]["html"]
     assert "/t/c/" not in preview["email"]["html"], "previews never create tracking links"
-    assert "/preferences/preview" in preview["email"]["text"]
+    assert "/test-message/preferences" in preview["email"]["text"], "footer links lead to a page that works"
+    assert '<img src=""' not in preview["email"]["html"], "no open pixel without tracking"
     assert "{{{" not in json.dumps(preview)
     assert preview["slack"]["text"].startswith("@Eddie Editor New: Quarterly results")
 

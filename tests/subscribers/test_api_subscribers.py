@@ -1,13 +1,21 @@
 """The subscribers endpoints of SPEC §5: create-or-update, filters, preference updates, errors."""
 
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
 
 from core.roles import Role
+from subscribers.api.serializers import SUBSCRIBE_ACCEPTED
 from subscribers.models import ConsentRecord, Subscriber, Subscription
-from tests.factories import SubscriberFactory, SubscriptionFactory, SuppressionFactory, TopicFactory
+from tests.factories import (
+    PendingSubscriberFactory,
+    SubscriberFactory,
+    SubscriptionFactory,
+    SuppressionFactory,
+    TopicFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,9 +37,12 @@ def test_an_editor_creates_a_pending_subscriber_who_gets_a_confirmation_email(
             format="json",
         )
     assert response.status_code == 202, response.json()
-    body = response.json()
-    assert (body["email"], body["status"], body["timezone"]) == ("ada@example.com", "pending", "Europe/Paris")
-    assert body["subscriptions"] == [{"topic": "news", "channel_kind": "email", "frequency": "instant"}]
+    assert response.json()["email"] == "ada@example.com"
+    ada = Subscriber.objects.get()
+    assert (ada.email, ada.status, ada.timezone) == ("ada@example.com", "pending", "Europe/Paris")
+    assert list(ada.subscriptions.values_list("topic__slug", "channel_kind", "frequency")) == [
+        ("news", "email", "instant")
+    ]
     assert len(mailoutbox) == 1
     assert ConsentRecord.objects.get().method == "api"
 
@@ -41,7 +52,7 @@ def test_create_answers_the_same_status_for_new_and_existing_addresses(client_fo
     first = client.post(URL, {"email": "ada@example.com"}, format="json")
     second = client.post(URL, {"email": "ADA@example.com"}, format="json")
     assert first.status_code == second.status_code == 202
-    assert first.json()["id"] == second.json()["id"]
+    assert first.json() == second.json()
     assert Subscriber.objects.count() == 1
 
 
@@ -53,7 +64,7 @@ def test_a_publisher_creates_confirmed_subscribers(client_for, mailoutbox, djang
             format="json",
         )
     assert response.status_code == 202
-    assert response.json()["status"] == "active"
+    assert Subscriber.objects.get().status == "active"
     record = ConsentRecord.objects.get()
     assert (record.action, record.wording) == ("created_confirmed", "Opted in at the booth")
     assert mailoutbox == []
@@ -101,13 +112,87 @@ def test_an_erased_or_bounced_address_is_accepted_but_left_alone(client_for):
     Suppression.objects.create(email="", email_hash=email_hash("gone@example.com"), reason="erased")
     response = client_for(Role.PUBLISHER).post(URL, {"email": "gone@example.com", "confirmed": True}, format="json")
     assert response.status_code == 202
-    assert response.json() == {"id": None, "email": "gone@example.com", "status": "suppressed"}
+    assert response.json() == {"email": "gone@example.com", "message": SUBSCRIBE_ACCEPTED}
     bounced = SubscriberFactory(email="b@example.com", status="bounced")
     SuppressionFactory(email="b@example.com", reason="hard_bounce")
     response = client_for(Role.PUBLISHER).post(URL, {"email": "b@example.com", "confirmed": True}, format="json")
-    assert response.status_code == 202 and response.json()["status"] == "bounced"
+    assert response.status_code == 202 and response.json() == {"email": "b@example.com", "message": SUBSCRIBE_ACCEPTED}
     bounced.refresh_from_db()
     assert bounced.status == "bounced" and not Subscriber.objects.filter(email="gone@example.com").exists()
+
+
+@pytest.fixture
+def ada_active(news):
+    ada = SubscriberFactory(email="ada@example.com", name="Ada", timezone="UTC", attributes={"plan": "pro"})
+    SubscriptionFactory(subscriber=ada, topic=TopicFactory(slug="product"))
+    return ada
+
+
+def test_an_editor_cannot_change_an_existing_confirmed_subscriber_whose_new_topics_need_opt_in(
+    client_for, news, ada_active, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    payload = {
+        "email": "ADA@example.com",
+        "name": "Mallory",
+        "timezone": "Asia/Tokyo",
+        "locale": "fr",
+        "attributes": {"plan": "free"},
+        "topics": ["news", "product"],
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(Role.EDITOR).post(URL, payload, format="json")
+    assert response.status_code == 202
+    ada_active.refresh_from_db()
+    assert (ada_active.name, ada_active.timezone, ada_active.locale, ada_active.attributes) == (
+        "Ada",
+        "UTC",
+        "en",
+        {"plan": "pro"},
+    )
+    assert list(ada_active.subscriptions.values_list("topic__slug", flat=True)) == ["product"]
+    assert not ada_active.consent_records.exists()
+    # The owner gets one opt-in link, for the topic they do not follow yet.
+    [message] = mailoutbox
+    assert message.to == ["ada@example.com"] and "News" in message.body and "Product" not in message.body
+    [link] = re.findall(r"https?://\S+/confirm/\S+", message.body)
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    assert "News" in client.get(path).content.decode(), "GET only shows what confirming does"
+    assert list(ada_active.subscriptions.values_list("topic__slug", flat=True)) == ["product"]
+    assert client.post(path).status_code == 302
+    assert sorted(ada_active.subscriptions.values_list("topic__slug", flat=True)) == ["news", "product"]
+    record = ada_active.consent_records.get()
+    assert (record.action, record.method) == ("confirmed", "link") and "Topic: News" in record.wording
+
+
+def test_a_publisher_may_update_an_existing_subscriber_directly(client_for, news, ada_active):
+    payload = {"email": "ada@example.com", "name": "Ada Lovelace", "topics": ["news"]}
+    assert client_for(Role.PUBLISHER).post(URL, payload, format="json").status_code == 202
+    ada_active.refresh_from_db()
+    assert ada_active.name == "Ada Lovelace"
+    assert sorted(ada_active.subscriptions.values_list("topic__slug", flat=True)) == ["news", "product"]
+    assert ada_active.consent_records.get().action == "preferences_changed"
+
+
+@pytest.mark.parametrize("role", [Role.EDITOR, Role.PUBLISHER], ids=["editor", "publisher"])
+def test_the_answer_never_tells_whether_an_address_was_known(client_for, news, ada_active, role):
+    from subscribers.models import Suppression, email_hash
+
+    PendingSubscriberFactory(email="pending@example.com")
+    SubscriberFactory(email="left@example.com", status="unsubscribed")
+    Suppression.objects.create(email="", email_hash=email_hash("erased@example.com"), reason="erased")
+    client = client_for(role)
+    answers = {}
+    for email in (
+        "new@example.com",
+        "ada@example.com",
+        "pending@example.com",
+        "left@example.com",
+        "erased@example.com",
+    ):
+        response = client.post(URL, {"email": email.upper(), "topics": ["news"]}, format="json")
+        answers[email] = (response.status_code, response.json())
+    assert {status for status, _ in answers.values()} == {202}
+    assert all(body == {"email": email, "message": SUBSCRIBE_ACCEPTED} for email, (_, body) in answers.items())
 
 
 def test_list_filters_by_status_topic_created_range_and_search(client_for, news):

@@ -7,9 +7,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from subscribers.links import confirm_url
-from subscribers.models import Subscriber, Suppression
+from subscribers.models import Subscriber, Subscription, Suppression
 from subscribers.tokens import TokenPurpose
-from tests.factories import PendingSubscriberFactory, SubscriberFactory, SuppressionFactory
+from tests.factories import (
+    PendingSubscriberFactory,
+    SubscriberFactory,
+    SubscriptionFactory,
+    SuppressionFactory,
+    TopicFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +146,20 @@ def test_a_link_for_an_erased_subscriber_looks_like_any_stale_link(client):
     subscriber.delete()
     response = client.get(path)
     assert response.status_code == 410 and "no longer works" in response.content.decode()
+
+
+def test_a_topic_opt_in_link_adds_the_topic_but_not_one_turned_off_after_it_was_sent(client):
+    subscriber = SubscriberFactory()
+    news, product = TopicFactory(name="News"), TopicFactory(name="Product")
+    news_path = confirm_url(subscriber_id=subscriber.pk, topic_id=news.pk).removeprefix(settings.SITE_URL)
+    product_path = confirm_url(subscriber_id=subscriber.pk, topic_id=product.pk).removeprefix(settings.SITE_URL)
+    SubscriptionFactory(subscriber=subscriber, topic=product, frequency="instant")
+    Subscription.objects.filter(topic=product).update(
+        frequency="off", updated_at=timezone.now() + datetime.timedelta(seconds=5)
+    )
+    assert client.post(news_path).status_code == 302
+    assert client.post(product_path).status_code == 410, "a used link"
+    assert dict(subscriber.subscriptions.values_list("topic__name", "frequency")) == {
+        "News": "instant",
+        "Product": "off",
+    }

@@ -182,16 +182,26 @@ def test_confirmed_never_reactivates_someone_who_unsubscribed(make_user, django_
     assert subscriber.status == "pending"
 
 
-def test_an_api_caller_adds_topics_and_updates_the_profile_of_an_active_subscriber(make_user):
+def test_a_publisher_adds_topics_and_updates_the_profile_of_an_active_subscriber(make_user):
     subscriber = SubscriberFactory(email="ada@example.com", attributes={"plan": "free"})
     news = TopicFactory()
-    context = ConsentContext(method=ConsentRecord.Method.API, actor=make_user(Role.EDITOR))
+    context = ConsentContext(method=ConsentRecord.Method.API, actor=make_user(Role.PUBLISHER))
     _subscribe(context, topics=[news], profile={"timezone": "Europe/Paris", "attributes": {"team": "core"}})
     subscriber.refresh_from_db()
     assert subscriber.timezone == "Europe/Paris"
     assert subscriber.attributes == {"plan": "free", "team": "core"}
     assert Subscription.objects.filter(subscriber=subscriber, topic=news).exists()
     assert subscriber.consent_records.get().action == "preferences_changed"
+
+
+@pytest.mark.parametrize("status", ["active", "pending"])
+def test_an_editor_changes_nothing_of_an_existing_subscriber(make_user, status):
+    """Editors create (pending) subscribers; changing someone who exists needs the publisher role."""
+    subscriber = SubscriberFactory(email="ada@example.com", name="Ada", status=status, attributes={"plan": "pro"})
+    context = ConsentContext(method=ConsentRecord.Method.API, actor=make_user(Role.EDITOR))
+    _subscribe(context, profile={"name": "Mallory", "timezone": "Asia/Tokyo", "attributes": {"plan": "free"}})
+    subscriber.refresh_from_db()
+    assert (subscriber.name, subscriber.timezone, subscriber.attributes) == ("Ada", "UTC", {"plan": "pro"})
 
 
 def test_an_invalid_profile_is_refused_and_writes_nothing(make_user):

@@ -33,3 +33,9 @@ def test_list_unsubscribe_header_points_at_the_routed_path():
     header = links.list_unsubscribe_headers(subscriber_id=3)["List-Unsubscribe"]
     url = header.split(",")[0].strip("<> ")
     assert resolve(url.removeprefix(settings.SITE_URL)).url_name == "unsubscribe"
+
+
+def test_test_message_links_resolve_to_the_test_message_page():
+    for link in links.TEST_MESSAGE_LINKS:
+        url = links.testmessage_url(link=link)
+        assert url == settings.SITE_URL + reverse("subscribers:test-message", args=[link])
