@@ -81,13 +81,15 @@ def publication_publish(
     return locked
 
 
-def publications_publish_due(*, now: datetime | None = None) -> int:
-    """Publish every scheduled publication whose time has come (beat, every few seconds)."""
+def publications_publish_due(*, now: datetime | None = None, batch: int = 100) -> int:
+    """Publish every scheduled publication whose time has come (beat, every few seconds), a
+    batch at a time until none is left, however many came due at once."""
     now = now or timezone.now()
     due = Publication.objects.filter(state=State.SCHEDULED, publish_at__lte=now).order_by("publish_at", "pk")
-    published = 0
-    for pk in due.values_list("pk", flat=True)[:100]:
-        published += publication_publish_scheduled(publication_id=pk, now=now)
+    published, seen = 0, set()
+    while ids := list(due.exclude(pk__in=seen).values_list("pk", flat=True)[:batch]):
+        seen.update(ids)  # one another run holds (skip-locked) is not waited for, nor tried again
+        published += sum(publication_publish_scheduled(publication_id=pk, now=now) for pk in ids)
     return published
 
 

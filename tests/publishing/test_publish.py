@@ -11,7 +11,7 @@ from channels_app.models import Channel, Delivery, Send
 from core.exceptions import ApplicationError
 from publishing.models import Publication
 from publishing.services.publish import publication_publish, publications_publish_due
-from tests.factories import ChannelFactory, SubscriberFactory, SubscriptionFactory
+from tests.factories import ChannelFactory, PublicationFactory, SubscriberFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +104,19 @@ def test_broadcast_channels_of_the_topics_receive_the_alert(
     assert body["publication"]["title"] == "Quarterly results"
     assert body["publication"]["url"].startswith("http") and "/t/c/" in body["publication"]["url"]
     assert body["unsubscribe_url"] == ""
+
+
+def test_every_due_scheduled_publication_goes_in_one_beat_run_however_many_came_due(
+    topic, publisher, email_channel, django_capture_on_commit_callbacks
+):
+    when = timezone.now() - timedelta(seconds=1)
+    PublicationFactory.create_batch(
+        7, topics=[topic], state=Publication.State.SCHEDULED, publish_at=when, approved_by=publisher
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        assert publications_publish_due(batch=3) == 7, "batch after batch until none is due"
+    assert not Publication.objects.filter(state=Publication.State.SCHEDULED).exists()
+    assert Send.objects.count() == 7
 
 
 def test_scheduling_publishes_at_publish_at_through_the_beat_service(
