@@ -7,6 +7,7 @@ local outbox for mail. One commented block per integration.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -14,12 +15,27 @@ from celery.schedules import crontab  # noqa: F401  (kept for operators editing 
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# A source checkout keeps its state (.env, var/, staticfiles/) beside manage.py; an installed
+# wheel (site-packages) keeps it in the directory it is run from.
+SOURCE_CHECKOUT = (BASE_DIR / "manage.py").is_file()
+PROJECT_DIR = BASE_DIR if SOURCE_CHECKOUT else Path.cwd()
+
+
+def asset_dir(folder: str) -> Path:
+    """templates/, static/ or locale/: the folder of a source checkout, else the data package
+    an installed wheel carries it in (`bulletin_<folder>`, see setup.py)."""
+    if SOURCE_CHECKOUT:
+        return BASE_DIR / folder
+    spec = importlib.util.find_spec(f"bulletin_{folder}")
+    return Path(next(iter(spec.submodule_search_locations))) if spec else BASE_DIR / folder
+
+
 env = environ.Env()
 # A .env file next to manage.py is read when present; the real environment wins.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+environ.Env.read_env(PROJECT_DIR / ".env", overwrite=False)
 
 # Where the embedded defaults keep their state (database, broker, outbox, sinks).
-VAR_DIR = Path(env.str("BULLETIN_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = Path(env.str("BULLETIN_VAR_DIR", default=str(PROJECT_DIR / "var")))
 
 # --- Core --------------------------------------------------------------------------------
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me-0123456789")
@@ -73,7 +89,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [asset_dir("templates")],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -259,8 +275,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(PROJECT_DIR / "staticfiles")))
+STATICFILES_DIRS = [asset_dir("static")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -21,14 +21,22 @@ def test_a_worker_freezes_what_it_loaded_so_collections_skip_it():
         gc.unfreeze()
 
 
-@pytest.mark.parametrize("path", ["Procfile", "Dockerfile", "docker-compose.yml"])
-def test_every_way_of_starting_the_web_process_uses_it(path):
-    assert "config/gunicorn.py" in (ROOT / path).read_text()
+@pytest.mark.parametrize(
+    ("path", "reference"),
+    [
+        ("Procfile", "config/gunicorn.py"),  # a source checkout
+        ("Dockerfile", "python:config.gunicorn"),  # the installed wheel: no source tree
+        ("docker-compose.yml", "python:config.gunicorn"),
+    ],
+)
+def test_every_way_of_starting_the_web_process_uses_it(path, reference):
+    assert reference in (ROOT / path).read_text()
 
 
-def test_gunicorn_accepts_the_file():
+@pytest.mark.parametrize("reference", ["config/gunicorn.py", "python:config.gunicorn"])
+def test_gunicorn_accepts_the_file_by_path_and_by_module(reference):
     result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "--check-config", "config.wsgi"],
+        [sys.executable, "-m", "gunicorn", "-c", reference, "--check-config", "config.wsgi"],
         cwd=ROOT,
         capture_output=True,
         text=True,
