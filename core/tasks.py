@@ -9,3 +9,15 @@ def worker_heartbeat_task() -> float:
     from core.services import worker_heartbeat_record
 
     return worker_heartbeat_record()
+
+
+@shared_task(ignore_result=True)
+def queue_probe_task(*, key: str) -> None:
+    """Marks that a worker reached this message: everything published to the same queue before
+    it has been taken (a queue is first in, first out). Tests use it as a sentinel instead of
+    sleeping; operators can use it to time a queue's round trip."""
+    from django.core.cache import cache
+
+    from core.clock import clock
+
+    cache.set(f"bulletin:queue-probe:{key}", clock.time(), timeout=3600)

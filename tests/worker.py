@@ -137,3 +137,18 @@ def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.25):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def drain(queue: str, *, timeout: float = 60) -> None:
+    """Wait until a worker consuming `queue` (one process, solo pool) has taken every message
+    published to it so far: a sentinel task goes last and is waited for. What the tasks before
+    it did is then done; "nothing more happened" is an observation, not a guess after a sleep."""
+    import uuid
+
+    from django.core.cache import cache
+
+    from core.tasks import queue_probe_task
+
+    key = uuid.uuid4().hex
+    queue_probe_task.apply_async(kwargs={"key": key}, queue=queue)
+    wait_for(lambda: cache.get(f"bulletin:queue-probe:{key}") is not None, timeout=timeout, what=f"{queue} drained")

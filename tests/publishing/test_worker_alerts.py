@@ -18,7 +18,7 @@ from publishing.models import Publication
 from publishing.services.publish import publication_publish
 from publishing.tasks import publications_publish_due_task
 from tests.factories import PublicationFactory, SubscriberFactory, SubscriptionFactory
-from tests.worker import celery_worker, real_broker, require_real_services, wait_for
+from tests.worker import celery_worker, drain, real_broker, require_real_services, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(settings.BASE_DIR)
@@ -60,7 +60,7 @@ def test_an_alert_goes_through_a_real_worker_on_the_alerts_queue_to_ses_once(
     _wait(lambda: Send.objects.get(publication=alert).status == Send.Status.COMPLETED, what="the send to complete")
 
     publication_publish(publication=alert, actor=publisher)  # publishing twice
-    time.sleep(1.5)
+    drain("alerts")
     stats = ses_emulator.stats()
     assert stats["recipients_accepted"] == 30 and stats["duplicates"] == {}
     assert set(stats["by_recipient"]) == {r.email for r in readers}
@@ -76,11 +76,11 @@ def test_a_scheduled_alert_is_published_by_the_beat_task_on_a_real_worker(
     SubscriptionFactory(subscriber=SubscriberFactory(email="early@example.com"), topic=topic)
     alert = PublicationFactory(title="Maintenance at noon", topics=[topic], priority=Publication.Priority.ALERT)
     publication_publish(publication=alert, actor=publisher, publish_at=timezone.now() + timedelta(seconds=1))
-    time.sleep(1.2)
+    Publication.objects.filter(pk=alert.pk).update(publish_at=timezone.now() - timedelta(seconds=1))  # time passes
     for _ in range(2):  # two beat ticks in a row: it is published and sent once
         publications_publish_due_task.apply_async(queue="alerts")
     _wait(lambda: ses_emulator.stats()["recipients_accepted"] >= 1, what="the scheduled alert at SES")
-    time.sleep(1.0)
+    drain("alerts")
     alert.refresh_from_db()
     assert alert.state == Publication.State.PUBLISHED
     assert ses_emulator.stats()["recipients_accepted"] == 1
