@@ -5,6 +5,27 @@ Bind address, workers and the rest stay on the command line or in GUNICORN_CMD_A
 """
 
 import gc
+import os
+import shutil
+import tempfile
+
+# Each worker process records its own metrics into files here; /metrics adds them up
+# (prometheus_client's multiprocess mode). Set in the master, before any worker imports Django.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bulletin-web-metrics-")
+
+
+def on_starting(server):
+    """A restarted master starts from empty metric files (counters restart, as Prometheus expects)."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import health, sinks
 from core.admin_views import outbox_message, outbox_view
+from core.observability import views as observability_views
 
 urlpatterns = [
     # First: tracking hits are the busiest public requests (open pixel, click redirect).
     path("", include("analytics.urls")),
     path("health", health.liveness, name="health"),
     path("health/ready", health.readiness, name="health-ready"),
+    path("metrics", observability_views.metrics, name="metrics"),
     path("admin/outbox/", admin.site.admin_view(outbox_view), name="admin-outbox"),
     path("admin/outbox/<str:name>", admin.site.admin_view(outbox_message), name="admin-outbox-message"),
     path("admin/", admin.site.urls),

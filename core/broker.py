@@ -63,6 +63,27 @@ def broker_messages_waiting() -> int | None:
     return sum(pipe.execute())
 
 
+def broker_queue_peek(queue: str) -> tuple[int | None, dict | None]:
+    """(messages waiting in `queue`, the oldest of them as kombu stored it) on a Redis broker;
+    (None, None) where we cannot tell. kombu publishes with LPUSH and consumes from the right."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None, None
+    from core.observability.collectors import queue_message_json
+
+    client = _broker_redis(url)
+    waiting, oldest = 0, None
+    for suffix in _PRIORITY_SUFFIXES:
+        key = f"{queue}{suffix}"
+        pipe = client.pipeline(transaction=False)
+        pipe.llen(key)
+        pipe.lindex(key, -1)
+        length, raw = pipe.execute()
+        waiting += length
+        oldest = oldest or queue_message_json(raw)
+    return waiting, oldest
+
+
 @functools.cache
 def _broker_redis(url: str):
     import redis

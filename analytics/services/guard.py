@@ -17,16 +17,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from analytics.models import DailyRollup, EngagementEvent, GuardTrip
-from channels_app.adapters import adapter_for
-from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
 from channels_app.models import Channel, Delivery, Send
-from channels_app.rendering import notice_payload
+from channels_app.services.alerts import operator_alert
 from channels_app.services.sends import send_pause
 from core.exceptions import ApplicationError
 
@@ -141,46 +138,10 @@ def _sending_on(channel: Channel) -> list[Send]:
 
 
 def guard_alert(*, trip: GuardTrip) -> str:
-    """Tell people: the configured alert channel (its real adapter) and/or emails. Returns where it went."""
-    text = f":rotating_light: {trip.reason}" if settings.GUARD_ALERT_CHANNEL else trip.reason
+    """Tell people (channels_app.services.alerts). Returns where it went."""
+    text = trip.reason
     if trip.paused_send_ids:
         text += f" Paused sends: {', '.join(f'#{pk}' for pk in trip.paused_send_ids)}."
-    sent_to = []
-    emailed = False
-    if settings.GUARD_ALERT_CHANNEL:
-        channel = Channel.objects.filter(name=settings.GUARD_ALERT_CHANNEL, is_active=True).first()
-        if channel is None:
-            logger.error("GUARD_ALERT_CHANNEL %r is not an active channel", settings.GUARD_ALERT_CHANNEL)
-        elif _channel_alert(channel, text):
-            sent_to.append(f"channel:{channel.name}")
-            # An email channel already mailed GUARD_ALERT_EMAILS: once is enough.
-            emailed = channel.kind == Channel.Kind.EMAIL
-    if settings.GUARD_ALERT_EMAILS and not emailed:
-        send_mail(
-            subject="Bulletin paused a send: deliverability guard",
-            message=trip.reason,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=settings.GUARD_ALERT_EMAILS,
-            fail_silently=True,
-        )
-        sent_to.append("email:" + ",".join(settings.GUARD_ALERT_EMAILS))
-    return "; ".join(sent_to)[:200]
-
-
-def _channel_alert(channel: Channel, text: str) -> bool:
-    if channel.kind == Channel.Kind.EMAIL:
-        template = MessageTemplate(key="bulletin-guard", subject="Bulletin deliverability guard", html=text, text=text)
-        messages = [RenderedMessage(0, email, template=template) for email in settings.GUARD_ALERT_EMAILS]
-    else:
-        payload = notice_payload(kind=channel.kind, text=text, type="bulletin.guard")
-        recipient = "" if channel.audience == Channel.Audience.BROADCAST else channel.config.get("alert_recipient", "")
-        messages = [RenderedMessage(0, recipient, payload=payload)]
-    try:
-        results = adapter_for(channel).send_batch(messages) if messages else []
-    except ProviderError as exc:
-        logger.error("guard alert to %s failed: %s", channel.name, exc.message)
-        return False
-    failed = [r.error for r in results if not r.ok]
-    if failed:
-        logger.error("guard alert to %s refused: %s", channel.name, failed[0])
-    return bool(results) and not failed
+    return operator_alert(
+        subject="Bulletin paused a send: deliverability guard", text=text, event_type="bulletin.guard"
+    )

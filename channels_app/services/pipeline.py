@@ -18,6 +18,7 @@ What a batch guarantees (README: delivery guarantees):
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from channels_app.services.deliveries import (
 )
 from core.clock import clock
 from core.crypto import DecryptionError
+from core.observability.metrics import DELIVERIES_RECORDED, PROVIDER_CALLS, PROVIDER_SECONDS
 from core.resilience import INFRA_ERRORS, with_db_retry
 
 logger = logging.getLogger(__name__)
@@ -83,8 +85,8 @@ class Batch:
     restart) and marks its deliveries settled; `release` puts back whatever is not.
     """
 
-    def __init__(self, claim: Claim, outcome: BatchOutcome):
-        self.claim, self.outcome = claim, outcome
+    def __init__(self, claim: Claim, outcome: BatchOutcome, kind: str = ""):
+        self.claim, self.outcome, self.kind = claim, outcome, kind
         self.settled: set[int] = set()
         self._renewed_at = clock.time()
 
@@ -96,6 +98,8 @@ class Batch:
             lambda: deliveries_record(results=results, via=via, token=self.claim.token), "recording outcomes"
         )
         self.outcome.add(recorded)
+        for name in ("sent", "failed", "retrying", "dead"):
+            DELIVERIES_RECORDED.labels(kind=self.kind, outcome=name).inc(getattr(recorded, name))
         self.settled.update(r.delivery_id for r in results)
 
     def fail(self, ids: Sequence[int], reason: str) -> None:
@@ -109,10 +113,12 @@ class Batch:
         """Back to queued without spending an attempt, due in `wait` seconds."""
         ids = self.unsettled(ids)
         until = clock.now() + timedelta(seconds=wait)
-        self.outcome.deferred += self._write(
+        deferred = self._write(
             lambda: deliveries_defer(ids=ids, until=until, reason=reason, token=self.claim.token),
             "deferring deliveries",
         )
+        self.outcome.deferred += deferred
+        DELIVERIES_RECORDED.labels(kind=self.kind, outcome="deferred").inc(deferred)
         self.outcome.retry_due += [(i, wait) for i in ids]
         self.settled.update(ids)
 
@@ -161,6 +167,7 @@ def delivery_batch_send(*, channel_id: int, delivery_ids: Sequence[int]) -> Batc
 
 def _send_claimed(channel_id: int, batch: Batch) -> None:
     channel = Channel.objects.select_related("fallback").get(pk=channel_id)
+    batch.kind = channel.kind
     if not channel.is_active:
         batch.fail(batch.claim.ids, f"channel disabled: {channel.disabled_reason}")
         return
@@ -290,7 +297,7 @@ class _ChunkRunner:
         self._record_while_waiting(reservation.wait)
         if not self.stopped:
             chunk = queue.pop(0)
-            self.in_flight[pool.submit(self.adapter.send_batch, chunk)] = chunk
+            self.in_flight[pool.submit(_call_provider, self.adapter, self.carrier.kind, chunk)] = chunk
 
     def _record_while_waiting(self, seconds: float) -> None:
         deadline = clock.time() + seconds
@@ -324,6 +331,29 @@ class _ChunkRunner:
                 error = error or exc
         if error is not None:
             raise error
+
+
+def _call_provider(adapter: ChannelAdapter, kind: str, chunk: list[RenderedMessage]) -> list[SendResult]:
+    """One provider call, timed and counted by outcome for /metrics."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        results = adapter.send_batch(chunk)
+        outcome = "ok"
+        return results
+    except ProviderError as exc:
+        outcome = _OUTCOMES.get(type(exc), "transient")
+        raise
+    finally:
+        PROVIDER_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+        PROVIDER_CALLS.labels(kind=kind, outcome=outcome).inc()
+
+
+_OUTCOMES = {
+    PermanentProviderError: "permanent",
+    ProviderThrottledError: "throttled",
+    ProviderPausedError: "paused",
+}
 
 
 def _record_chunk(

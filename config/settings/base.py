@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -463,11 +464,38 @@ HEALTH_REQUIRE_WORKER = env.bool("HEALTH_REQUIRE_WORKER", default=False)
 # so the demo channels deliver somewhere safe. Never enabled in production settings.
 DEV_SINKS_ENABLED = env.bool("DEV_SINKS_ENABLED", default=False)
 
+# LOG_FORMAT=json: one JSON object per line with request_id and task_id (core.observability).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "core.observability.logs.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.observability.logs.BulletinJsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Observability (core.observability) ----------------------------------------------------
+# /metrics answers scrapers with this bearer token, or from these networks (REMOTE_ADDR).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# Workers serve their own metrics (provider latency, task times) on this port when set.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104 (a container port)
+# The operations watchdog (every worker, every OPS_CHECK_SECONDS; 0 turns it off) alerts the
+# guard's alert channel/emails at most once per OPS_ALERT_REPEAT_SECONDS per problem.
+OPS_CHECK_SECONDS = env.float("OPS_CHECK_SECONDS", default=60.0)
+OPS_ALERT_REPEAT_SECONDS = env.int("OPS_ALERT_REPEAT_SECONDS", default=3600)
+OPS_ALERT_DEAD_LETTERS_GROWTH = env.int("OPS_ALERT_DEAD_LETTERS_GROWTH", default=50)
+OPS_ALERT_QUEUE_AGE_SECONDS = env.float("OPS_ALERT_QUEUE_AGE_SECONDS", default=300.0)
+OPS_ALERT_BEAT_LAG_SECONDS = env.float("OPS_ALERT_BEAT_LAG_SECONDS", default=120.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -33,6 +34,10 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("wheel")
+    # A copy of the working tree, so the build's own files (build/, *.egg-info) stay out of it.
+    source = root / "source"
+    ignore = shutil.ignore_patterns(".git", ".venv", "var", "build", "*.egg-info", "__pycache__", "staticfiles")
+    shutil.copytree(settings.BASE_DIR, source, ignore=ignore)
     subprocess.run(
         [
             sys.executable,
@@ -41,7 +46,7 @@ def installed(tmp_path_factory):
             "wheel",
             "--quiet",
             "--no-deps",
-            str(settings.BASE_DIR),
+            str(source),
             "-w",
             str(root / "dist"),
         ],
