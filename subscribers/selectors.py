@@ -9,7 +9,16 @@ import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from subscribers.models import ChannelKind, ImportJob, Subscriber, Subscription, Suppression, Topic
+from subscribers.models import (
+    ChannelKind,
+    ImportJob,
+    Segment,
+    Subscriber,
+    SubscriberField,
+    Subscription,
+    Suppression,
+    Topic,
+)
 from subscribers.tokens import InvalidToken, TokenData, TokenPurpose, subscriber_token_read
 
 
@@ -72,6 +81,23 @@ def mailable_subscribers(*, now: datetime | None = None) -> QuerySet[Subscriber]
         ~Exists(suppressed),
         status=Subscriber.Status.ACTIVE,
     )
+
+
+def segment_subscribers(*, rules: dict, now: datetime | None = None) -> QuerySet[Subscriber]:
+    """Mailable subscribers matching a validated segment tree: one query, however deep the tree.
+    Suppressed, unsubscribed, pending and paused subscribers are never in it."""
+    from subscribers.segments.compile import segment_q
+
+    now = now or timezone.now()
+    return mailable_subscribers(now=now).filter(segment_q(rules, now=now))
+
+
+def segment_list() -> QuerySet[Segment]:
+    return Segment.objects.select_related("created_by").order_by("name")
+
+
+def subscriber_field_list() -> QuerySet[SubscriberField]:
+    return SubscriberField.objects.order_by("key")
 
 
 def audience_subscriptions(
