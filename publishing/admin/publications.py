@@ -18,7 +18,7 @@ from core.roles import Role, user_has_role
 from publishing.admin.forms import PublicationAdminForm, PublishForm, TestSendForm
 from publishing.markup import body_problems
 from publishing.models import Publication
-from publishing.selectors import publication_audience, publication_stats
+from publishing.selectors import publication_audience_of, publication_stats
 from publishing.services.abtests import abtest_configure
 from publishing.services.publish import publication_publish
 from publishing.services.rendering import archive_url, publication_preview
@@ -78,7 +78,10 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["title", "slug", "email_subject", "summary", "body"]}),
-        ("Audience and ranking", {"fields": ["topics", "priority", "quality_score", "canonical_url"]}),
+        (
+            "Audience and ranking",
+            {"fields": ["topics", "segment", "exclude_segment", "priority", "quality_score", "canonical_url"]},
+        ),
         (
             "A/B subject test (newsletters)",
             {
@@ -298,7 +301,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
                 self.message_user(request, f"“{published}” is {published.get_state_display().lower()} ({when}).")
                 return redirect("admin:publishing_publication_change", pk)
         # Counted once, for the page shown: the service counts again when it publishes.
-        audience = publication_audience(topic_ids=[t.pk for t in publication.topics.all()])
+        audience = publication_audience_of(publication=publication)
         if not form.is_bound:
             form.initial["confirmed_total"] = audience["total"]
         elif failed:  # the count may have moved: confirm the current one

@@ -23,7 +23,7 @@ from publishing.api.serializers import (
     TestSendOutputSerializer,
 )
 from publishing.models import ABTest, Publication
-from publishing.selectors import publication_audience, publication_list
+from publishing.selectors import publication_audience_of, publication_list
 from publishing.services.abtests import abtest_configure
 from publishing.services.publish import publication_publish
 from publishing.services.rendering import publication_preview
@@ -162,7 +162,7 @@ class PublicationAudienceApi(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="channels, total, digest_subscribers")})
     def get(self, request, pk: int):
         publication = _publication(pk)
-        return Response(publication_audience(topic_ids=[t.pk for t in publication.topics.all()]))
+        return Response(publication_audience_of(publication=publication))
 
 
 class PublicationPreviewApi(APIView):

@@ -82,6 +82,7 @@ def candidates_load(*, since: datetime, until: datetime) -> list[Candidate]:
     publications = (
         Publication.objects.filter(state=Publication.State.PUBLISHED, published_at__gt=since, published_at__lte=until)
         .defer("body")
+        .select_related("segment", "exclude_segment")
         .prefetch_related("topics")
         .order_by("-published_at", "-id")
     )

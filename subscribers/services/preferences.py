@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from subscribers.fields import attributes_clean, attributes_merge
 from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Topic
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
@@ -89,8 +90,8 @@ def subscriber_preferences_update(
 ) -> Subscriber:
     """Validate everything first, then write everything, or nothing (ApplicationError with field errors)."""
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-    changes = changes or {}
-    errors = _field_errors(changes)
+    changes, errors = _typed_attributes(subscriber, changes or {})
+    errors.update(_field_errors(changes))
     current = {(s.topic_id, s.channel_kind): s for s in subscriber.subscriptions.all()}
     errors.update(_subscription_errors(subscriber, changes, current, subscriptions))
     if errors:
@@ -104,6 +105,18 @@ def subscriber_preferences_update(
             wording="; ".join(summary),
         )
     return subscriber
+
+
+def _typed_attributes(subscriber: Subscriber, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list]]:
+    """Attributes given are checked against the custom fields and merged into the current ones
+    (a null removes a key); errors name each attribute (`attributes.<key>`)."""
+    if not isinstance(changes.get("attributes"), dict):
+        return changes, {}
+    try:
+        cleaned = attributes_clean(changes["attributes"])
+    except ValidationError as exc:
+        return {k: v for k, v in changes.items() if k != "attributes"}, exc.message_dict
+    return {**changes, "attributes": attributes_merge(subscriber.attributes, cleaned)}, {}
 
 
 def _field_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
