@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from analytics.links import click_url, open_url
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
 from channels_app.models import Channel, Send
+from publishing.merge import Recipient, merge_defaults, merge_values
 from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
 
 
@@ -43,6 +44,10 @@ class DeliveryRow:
     email: str = ""
     token_version: int = 1
     context: Mapping[str, Any] | None = None
+    # What merge fields may read (publishing.merge): nothing else of the subscriber is loaded.
+    attributes: Mapping[str, Any] | None = None
+    locale: str = ""
+    timezone: str = ""
 
 
 class PreparedSend(Protocol):
@@ -86,6 +91,8 @@ class TemplateRenderer:
         self.topic_id: int | None = content.get("topic_id")
         self.tracking = channel.tracking_enabled and content.get("tracking", True)
         self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
+        self.merge_fields = content.get("merge_fields") or []
+        self.merge_defaults = merge_defaults() if self.merge_fields else {}
         part = content.get(self.kind) or {}
         if self.kind == Channel.Kind.EMAIL:
             html = part.get("html", "")
@@ -126,6 +133,9 @@ class TemplateRenderer:
             )
         if row.context:
             values.update({k: str(v) for k, v in row.context.items() if isinstance(v, (str, int, float))})
+        if self.merge_fields:  # a broadcast destination has no subscriber: the defaults print
+            recipient = Recipient(row.name, row.email, row.locale, row.timezone, row.attributes)
+            values.update(merge_values(self.merge_fields, recipient, self.merge_defaults))
         return values
 
     def render(self, row: DeliveryRow) -> RenderedMessage:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
@@ -145,6 +145,48 @@ def publication_audience(
     )
     total = sum(row["recipients"] for row in personal + broadcast)
     return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}
+
+
+def publication_merge_warnings(*, publication: Publication) -> list[dict[str, Any]]:
+    """Merge fields with neither a `default` filter nor a custom field default that some of the
+    email audience has no value for, with how many: one aggregate query over the audience."""
+    from publishing.merge import MergeField, merge_defaults
+    from publishing.services.rendering import publication_content
+
+    fields = [MergeField.from_json(f) for f in publication_content(publication=publication).get("merge_fields", [])]
+    defaults = merge_defaults()
+    checks = {f.label: _missing(f) for f in fields if not f.has_default and f.attribute not in defaults}
+    checks = {label: q for label, q in checks.items() if q is not None}
+    if not checks:
+        return []
+    spec = publication_segments(publication=publication)
+    audience = audience_recipients(
+        kind=ChannelKind.EMAIL,
+        topic_ids=list(publication.topics.values_list("pk", flat=True)),
+        frequencies=["instant"],
+        segment=spec.get("segment"),
+        exclude_segment=spec.get("exclude_segment"),
+    )
+    names = {label: f"m{i}" for i, label in enumerate(checks)}
+    counts = audience.order_by().aggregate(
+        total=Count("pk"), **{names[label]: Count("pk", filter=q) for label, q in checks.items()}
+    )
+    return [
+        {"field": label, "missing": counts[names[label]], "audience": counts["total"]}
+        for label in checks
+        if counts[names[label]]
+    ]
+
+
+def _missing(field) -> Q | None:
+    key = field.attribute
+    if key is not None:
+        return ~Q(attributes__has_key=key) | Q(attributes__contains={key: ""}) | Q(attributes__contains={key: None})
+    if field.variable in ("first_name", "name"):
+        return Q(name="")
+    if field.variable == "last_name":
+        return ~Q(name__regex=r"\S\s+\S")
+    return None  # email, locale and time zone are always set
 
 
 def publication_stats(*, publication: Publication) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from channels_app.models import Channel
 from publishing.models import ABTest, Publication
 from publishing.services.rendering import archive_url
 from subscribers.api.serializers import StrictSerializer
-from subscribers.models import Segment, Topic
+from subscribers.models import Segment, Subscriber, Topic
 
 
 class PublicationSerializer(serializers.ModelSerializer):
@@ -112,6 +112,9 @@ class ReturnInputSerializer(StrictSerializer):
 class TestSendInputSerializer(StrictSerializer):
     channel = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all())
     recipient = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    subscriber = serializers.PrimaryKeyRelatedField(
+        queryset=Subscriber.objects.all(), required=False, help_text="Render it as this subscriber would get it."
+    )
 
 
 class TestSendOutputSerializer(serializers.Serializer):

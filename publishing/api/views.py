@@ -4,8 +4,9 @@ Views validate shapes, call one service, serialize the result; roles are checked
 import django_filters
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -36,6 +37,7 @@ from publishing.services.states import (
     publication_update,
 )
 from publishing.services.testsend import publication_test_send
+from subscribers.models import Subscriber
 
 
 class PublicationFilter(django_filters.FilterSet):
@@ -172,7 +174,9 @@ class PublicationPreviewApi(APIView):
     permission_classes = [requires(Role.EDITOR)]
 
     @extend_schema(
-        request=PublicationWriteSerializer, responses={200: OpenApiResponse(description="email, slack, ...")}
+        request=PublicationWriteSerializer,
+        parameters=[OpenApiParameter("subscriber", int, description="Render it as this subscriber would get it.")],
+        responses={200: OpenApiResponse(description="email, slack, ...")},
     )
     def post(self, request, pk: int):
         publication = _publication(pk)
@@ -182,7 +186,19 @@ class PublicationPreviewApi(APIView):
         topics = fields.pop("topics", None)
         for name, value in fields.items():
             setattr(publication, name, value)
-        return Response(publication_preview(publication=publication, topics=topics, actor=request.user))
+        subscriber = _preview_subscriber(request)
+        preview = publication_preview(publication=publication, topics=topics, actor=request.user, subscriber=subscriber)
+        return Response(preview)
+
+
+def _preview_subscriber(request) -> Subscriber | None:
+    """`?subscriber=<id>`: render for that subscriber (404 when there is none)."""
+    raw = request.query_params.get("subscriber")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise ValidationError({"subscriber": ["A subscriber id."]})
+    return get_object_or_404(Subscriber, pk=int(raw))
 
 
 class PublicationTestApi(APIView):
@@ -202,6 +218,7 @@ class PublicationTestApi(APIView):
             channel=data.validated_data["channel"],
             actor=request.user,
             recipient=data.validated_data.get("recipient", ""),
+            subscriber=data.validated_data.get("subscriber"),
         )
         if not result.ok:
             body = {"message": f"The provider refused the test: {result.error}", "extra": {"error": result.error}}

@@ -12,17 +12,21 @@ from channels_app.services.channels import TestSendResult, channel_test_message_
 from core.exceptions import ApplicationError
 from core.roles import Role
 from publishing.models import Publication
-from publishing.services.rendering import content_render, publication_content, sample_variables
+from publishing.services.rendering import content_render, preview_variables, publication_content
 from publishing.services.states import role_require
+from subscribers.models import Subscriber
 
 
-def publication_test_send(*, publication: Publication, channel: Channel, actor, recipient: str = "") -> TestSendResult:
+def publication_test_send(
+    *, publication: Publication, channel: Channel, actor, recipient: str = "", subscriber: Subscriber | None = None
+) -> TestSendResult:
+    """To the editor (or `recipient`); rendered as `subscriber` would get it when one is chosen."""
     role_require(actor, Role.EDITOR, "Sending a test")
     if not channel.is_active:
         raise ApplicationError.for_fields({"channel": f"This channel is disabled: {channel.disabled_reason}"})
     recipient = channel_test_recipient(channel=channel, actor=actor, recipient=recipient)
     content = publication_content(publication=publication)
-    values = sample_variables(actor=actor, links=content["links"], channel_kind=channel.kind)
+    values = preview_variables(content=content, actor=actor, channel_kind=channel.kind, subscriber=subscriber)
     if channel.kind == Channel.Kind.SLACK and recipient:
         values["mention"] = f"<@{recipient}>"
     if channel.kind == Channel.Kind.EMAIL:
