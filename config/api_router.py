@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from analytics.api.views import EngagementApi, PerformanceApi
+from analytics.api.views import EngagementApi, EngagementTiersApi, PerformanceApi
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
 from publishing.api.views import (
     PublicationABTestApi,
@@ -58,6 +58,7 @@ _PUBLICATION_ACTIONS = [
 urlpatterns = [
     re_path(r"^analytics/engagement/?$", EngagementApi.as_view(), name="analytics-engagement"),
     re_path(r"^analytics/performance/?$", PerformanceApi.as_view(), name="analytics-performance"),
+    re_path(r"^analytics/engagement-tiers/?$", EngagementTiersApi.as_view(), name="analytics-engagement-tiers"),
     re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
     re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),
     re_path(r"^segments/preview/?$", SegmentDraftPreviewApi.as_view(), name="segment-draft-preview"),

@@ -98,7 +98,16 @@ class SubscriberAdminForm(forms.ModelForm):
 class SubscriberAdmin(CsvExportAdminMixin, admin.ModelAdmin):
     form = SubscriberAdminForm
     change_list_template = "admin/subscribers/subscriber/change_list.html"
-    list_display = ["email", "name", "status", "timezone", "engagement_score", "created_at", "confirmed_at"]
+    list_display = [
+        "email",
+        "name",
+        "status",
+        "timezone",
+        "engagement_score",
+        "engagement_tier",
+        "created_at",
+        "confirmed_at",
+    ]
     list_filter = ["status", "source", "locale", "created_at", "subscriptions__topic"]
     search_fields = ["email", "name"]
     date_hierarchy = "created_at"
@@ -111,6 +120,7 @@ class SubscriberAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         "unsubscribed_at",
         "last_confirmation_sent_at",
         "engagement_score",
+        "engagement_tier",
         "token_version",
     ]
     inlines = [SubscriptionInline, ConsentRecordInline]

@@ -121,6 +121,15 @@ class Subscriber(models.Model):
     def is_mailable(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def engagement_tier(self) -> str:
+        """new, active, at_risk or dormant (thresholds: subscribers/engagement.py)."""
+        from django.utils import timezone
+
+        from subscribers.engagement import engagement_tier
+
+        return engagement_tier(score=self.engagement_score, created_at=self.created_at, now=timezone.now())
+
 
 class Subscription(models.Model):
     """A subscriber's choice for one topic on one kind of channel."""

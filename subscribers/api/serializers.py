@@ -1,6 +1,7 @@
 from django.utils import timezone
 from rest_framework import serializers
 
+from subscribers.engagement import EngagementTier
 from subscribers.models import ChannelKind, FieldType, Segment, Subscriber, SubscriberField, Subscription, Topic
 
 
@@ -21,6 +22,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
 class SubscriberSerializer(serializers.ModelSerializer):
     subscriptions = SubscriptionSerializer(many=True, read_only=True)
+    engagement_tier = serializers.ChoiceField(
+        choices=EngagementTier.choices, read_only=True, help_text="From the engagement score; see the README."
+    )
 
     class Meta:
         model = Subscriber
@@ -37,6 +41,7 @@ class SubscriberSerializer(serializers.ModelSerializer):
             "slack_member_id",
             "webhook_url",
             "engagement_score",
+            "engagement_tier",
             "paused_until",
             "source",
             "created_at",
