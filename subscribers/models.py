@@ -268,6 +268,9 @@ class ImportJob(models.Model):
     filename = models.CharField(max_length=255)
     source = models.BinaryField(default=b"", editable=False)
     topics = models.ManyToManyField(Topic, blank=True, related_name="+", help_text="Added to every imported row.")
+    column_map = models.JSONField(
+        default=dict, blank=True, help_text="CSV column -> custom field key, for columns not named like the field."
+    )
     status = models.CharField(max_length=16, choices=ImportJobStatus.choices, default=ImportJobStatus.PENDING)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
