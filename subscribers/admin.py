@@ -459,3 +459,6 @@ class ImportJobAdmin(CsvExportAdminMixin, admin.ModelAdmin):
 
 def _max_upload_mb() -> str:
     return f"{settings.SUBSCRIBERS_IMPORT_MAX_BYTES / 1e6:.1f}"
+
+
+from subscribers import admin_segments  # noqa: E402,F401  (registers Segment and SubscriberField)
