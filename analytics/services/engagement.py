@@ -20,7 +20,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from analytics.models import EngagementTierSnapshot
-from publishing.services.ranking import _age_days_sql
+from publishing.services.ranking import age_days_sql
 from subscribers.engagement import EngagementTier, engagement_tier_q
 from subscribers.models import Subscriber
 
@@ -42,7 +42,7 @@ def engagement_scores_update(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     since = now - timedelta(days=settings.ENGAGEMENT_SCORE_LOOKBACK_DAYS)
-    scores = _SCORES.format(age=_age_days_sql("e.occurred_at"))
+    scores = _SCORES.format(age=age_days_sql("e.occurred_at"))
     params = [
         settings.ENGAGEMENT_SCORE_CLICK_WEIGHT,
         adapt(now),
