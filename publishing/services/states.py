@@ -112,7 +112,13 @@ def publication_update(
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ApplicationError.for_fields(dict.fromkeys(sorted(unknown), "cannot be changed"))
-    publication_validate(fields=fields)
+    publication_validate(
+        fields={
+            "segment": publication.segment,
+            "exclude_segment": publication.exclude_segment,
+            **fields,
+        }
+    )
     if "slug" in fields and fields["slug"] != publication.slug:
         if publication.state in (State.PUBLISHED, State.ARCHIVED):
             raise ApplicationError.for_fields({"slug": "The slug of a published publication is its address."})

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from channels_app.models import Channel, Delivery, Send
 from core.exceptions import ApplicationError
+from core.roles import Role
 from publishing.models import Publication
 from publishing.selectors import publication_audience_of
 from publishing.services.abtests import abtest_configure
@@ -144,3 +145,22 @@ def test_digests_carry_a_segment_limited_topic_only_to_its_members(topic, email_
     digests_run(now=now)
     items = {d.subscriber.email: d.context["items"] for d in Delivery.objects.select_related("subscriber")}
     assert items == {"vip@example.com": [limited.pk]}
+
+
+def test_the_api_takes_segment_and_exclusion_and_its_audience_honours_them(client_for, topic, readers, segments):
+    germans, vips = segments
+    editor = client_for(Role.EDITOR)
+    created = editor.post(
+        "/api/v1/publishing/publications/",
+        {"title": "For Germans", "topics": [topic.slug], "segment": germans.pk, "exclude_segment": vips.pk},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert (created.json()["segment"], created.json()["exclude_segment"]) == (germans.pk, vips.pk)
+    pk = created.json()["id"]
+    ChannelFactory(name="Email", kind=Channel.Kind.EMAIL, is_default=True)
+    assert editor.get(f"/api/v1/publishing/publications/{pk}/audience/").json()["total"] == 2
+    same = editor.patch(f"/api/v1/publishing/publications/{pk}/", {"exclude_segment": germans.pk}, format="json")
+    assert same.status_code == 400 and "exclude_segment" in same.json()["extra"]["fields"]
+    unknown = editor.patch(f"/api/v1/publishing/publications/{pk}/", {"segment": 99999}, format="json")
+    assert unknown.status_code == 400 and "segment" in unknown.json()["extra"]["fields"]
