@@ -27,8 +27,10 @@ def subscribers(
     seed: int = SEED,
     frequency: str = "instant",
     attributes: Callable[[random.Random], dict] | None = None,
+    score: Callable[[random.Random], float] | None = None,
 ) -> int:
-    """Insert n active subscribers with an email subscription to the topic; returns n."""
+    """Insert n active subscribers with an email subscription to the topic; returns n.
+    `attributes` and `score` draw each one's attributes and engagement score (default: none, 0-1)."""
     from django.db import connection
 
     rng = random.Random(seed)
@@ -68,7 +70,7 @@ def subscribers(
                         0,
                         "",
                         "",
-                        round(rng.random(), 3),
+                        round(score(rng) if score else rng.random(), 3),
                         1,
                         "bench",
                         created,

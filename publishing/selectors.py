@@ -14,7 +14,7 @@ from channels_app.selectors import delivery_counts
 from publishing.models import Publication
 from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
 from subscribers.segments.compile import segment_q
-from subscribers.selectors import mailable_subscribers
+from subscribers.selectors import audience_count, mailable_subscribers
 
 # Where a personal message of each kind goes: the subscriber's address, member ID or URL.
 _ADDRESS = {ChannelKind.EMAIL: "email", ChannelKind.SLACK: "slack_member_id", ChannelKind.WEBHOOK: "webhook_url"}
@@ -124,7 +124,7 @@ def publication_audience(
     for kind in kinds:
         channel = channels.get(kind)
         rows = audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"], **limits)
-        count = rows.count() if channel else 0
+        count = audience_count(rows) if channel else 0
         personal.append(
             {"kind": kind, "channel_id": channel.pk if channel else None, "channel": channel.name if channel else None}
             | {"recipients": count}
@@ -134,12 +134,14 @@ def publication_audience(
         for c in (broadcast_channels(topic_ids=topic_ids) if segment is None else [])
     ]
     digest = (
-        audience_recipients(
-            kind=ChannelKind.EMAIL,
-            topic_ids=topic_ids,
-            frequencies=[Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY],
-            **limits,
-        ).count()
+        audience_count(
+            audience_recipients(
+                kind=ChannelKind.EMAIL,
+                topic_ids=topic_ids,
+                frequencies=[Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY],
+                **limits,
+            )
+        )
         if topic_ids
         else 0
     )

@@ -363,6 +363,8 @@ ENGAGEMENT_SCORE_CLICK_WEIGHT = env.float("ENGAGEMENT_SCORE_CLICK_WEIGHT", defau
 ENGAGEMENT_SCORE_LOOKBACK_DAYS = env.int("ENGAGEMENT_SCORE_LOOKBACK_DAYS", default=180)
 # Subscribers shown per page of a segment preview (API and the admin editor's sample).
 SEGMENT_PREVIEW_PAGE_SIZE = env.int("SEGMENT_PREVIEW_PAGE_SIZE", default=20)
+# Memory per sort or hash of an audience count (PostgreSQL work_mem, for that query only).
+SEGMENT_QUERY_WORK_MEM = env.str("SEGMENT_QUERY_WORK_MEM", default="64MB")
 
 # --- Analytics: tracking, SES feedback, list hygiene, deliverability guard, rollups -------
 # Tracking hits go to a Redis stream ("redis", the default with REDIS_URL) and a beat task
