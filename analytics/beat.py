@@ -37,4 +37,10 @@ PERIODIC_TASKS = [
         "crontab": {"minute": "41", "hour": "4"},
         "queue": "default",
     },
+    {
+        "name": "Engagement scores and tier counts",
+        "task": "analytics.tasks.engagement_scores_update_task",
+        "crontab": {"minute": "23", "hour": "2"},
+        "queue": "default",
+    },
 ]

@@ -327,3 +327,20 @@ class Dashboard(DailyRollup):
         proxy = True
         verbose_name = "dashboard"
         verbose_name_plural = "dashboard"
+
+
+class EngagementTierSnapshot(models.Model):
+    """How many active subscribers were in each engagement tier on a day (UTC), written by the
+    nightly score update: the analytics API's counts per tier over time."""
+
+    day = models.DateField()
+    tier = models.CharField(max_length=16)
+    count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["day", "tier"]
+        constraints = [models.UniqueConstraint(fields=["day", "tier"], name="tiersnapshot_unique_day_tier")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.tier}: {self.count}"

@@ -326,3 +326,22 @@ def dashboard_data(*, start: date, end: date, topic_id: int | None = None, chann
         "links": top_links(start=start, end=end, **filters),
         "trips": list(GuardTrip.objects.select_related("send", "channel").order_by("-created_at")[:5]),
     }
+
+
+def engagement_tier_report(*, start, end) -> dict:
+    """Active subscribers per engagement tier: now (one aggregate query), and per day from the
+    nightly snapshots between `start` and `end` (days without a snapshot are left out)."""
+    from analytics.models import EngagementTierSnapshot
+    from analytics.services.engagement import engagement_tier_counts
+    from subscribers.engagement import EngagementTier, tier_thresholds
+
+    by_day: dict = {}
+    rows = EngagementTierSnapshot.objects.filter(day__gte=start, day__lte=end).values_list("day", "tier", "count")
+    for day, tier, count in rows:
+        by_day.setdefault(day, dict.fromkeys(EngagementTier.values, 0))[tier] = count
+    return {
+        "tiers": list(EngagementTier.values),
+        "thresholds": tier_thresholds(),
+        "current": engagement_tier_counts(),
+        "series": [{"day": day, **counts} for day, counts in sorted(by_day.items())],
+    }

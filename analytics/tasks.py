@@ -71,3 +71,10 @@ def reengage_message_send_task(*, subscriber_id: int) -> bool:
     from analytics.services.sunset import reengage_message_send
 
     return reengage_message_send(subscriber_id=subscriber_id)
+
+
+@shared_task(acks_late=True, **_RETRY)
+def engagement_scores_update_task() -> int:
+    from analytics.services.engagement import engagement_scores_update
+
+    return engagement_scores_update()

@@ -1,12 +1,17 @@
 """Reproducible datasets for every benchmark, built fast with PostgreSQL COPY (fixed seed).
 
 subscribers(n)       n active subscribers, each subscribed to `topic` (instant email)
+                     (`attributes`: a function of the seeded generator giving each one's attributes)
 events(n, days)      n engagement events over the last `days` days on existing deliveries
+events_copy(n)       n engagement events straight into the table by COPY, and the per-subscriber
+                     summaries (last human open and click) derived from them in SQL
 """
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 SEED = 20261123
@@ -15,8 +20,17 @@ LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney"]
 
 
-def subscribers(n: int, *, topic_id: int, seed: int = SEED, frequency: str = "instant") -> int:
-    """Insert n active subscribers with an email subscription to the topic; returns n."""
+def subscribers(
+    n: int,
+    *,
+    topic_id: int,
+    seed: int = SEED,
+    frequency: str = "instant",
+    attributes: Callable[[random.Random], dict] | None = None,
+    score: Callable[[random.Random], float] | None = None,
+) -> int:
+    """Insert n active subscribers with an email subscription to the topic; returns n.
+    `attributes` and `score` draw each one's attributes and engagement score (default: none, 0-1)."""
     from django.db import connection
 
     rng = random.Random(seed)
@@ -51,12 +65,12 @@ def subscribers(n: int, *, topic_id: int, seed: int = SEED, frequency: str = "in
                         "active",
                         rng.choice(ZONES),
                         "en",
-                        "{}",
+                        json.dumps(attributes(rng)) if attributes else "{}",
                         rng.choice([7, 8, 9, 17]),
                         0,
                         "",
                         "",
-                        round(rng.random(), 3),
+                        round(score(rng) if score else rng.random(), 3),
                         1,
                         "bench",
                         created,
@@ -140,3 +154,42 @@ def events(n: int, *, send_id: int, channel_id: int, days: int = 30, seed: int =
             events_record(events=batch, deliveries=infos)
         written += len(batch)
     return written
+
+
+def events_copy(
+    n: int, *, delivery_ids: Sequence[tuple[int, int]], days: int = 120, seed: int = SEED, now: datetime | None = None
+) -> int:
+    """n events (opens 60%, clicks 25%, delivered 12%, bounces 2%, complaints 1%; a tenth of
+    opens by machines) on deliveries whose ids lie in the given [first, last] ranges, over the
+    last `days`, by COPY; then SubscriberEngagement (last human open and click) from them."""
+    from django.db import connection
+
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    kinds = [
+        k
+        for k, weight in (("open", 60), ("click", 25), ("delivered", 12), ("bounce", 2), ("complaint", 1))
+        for _ in range(weight)
+    ]
+    sizes = [last - first + 1 for first, last in delivery_ids]
+    columns = "delivery_id, kind, occurred_at, is_machine, metadata, created_at"
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY analytics_engagementevent ({columns}) FROM STDIN") as copy:
+            for _ in range(n):
+                first, _last = rng.choices(delivery_ids, weights=sizes)[0]
+                size = sizes[delivery_ids.index((first, _last))]
+                kind = rng.choice(kinds)
+                metadata = '{"bounce_type": "soft"}' if kind == "bounce" else "{}"
+                machine = kind == "open" and rng.random() < 0.1
+                at = now - timedelta(seconds=rng.randrange(days * 86400))
+                copy.write_row((first + rng.randrange(size), kind, at, machine, metadata, now))
+        cursor.execute(
+            "INSERT INTO analytics_subscriberengagement (subscriber_id, last_open_at, last_click_at, last_engaged_at) "
+            "SELECT d.subscriber_id, max(e.occurred_at) FILTER (WHERE e.kind = 'open'), "
+            "max(e.occurred_at) FILTER (WHERE e.kind = 'click'), max(e.occurred_at) "
+            "FROM analytics_engagementevent e JOIN channels_app_delivery d ON d.id = e.delivery_id "
+            "WHERE e.kind IN ('open', 'click') AND NOT e.is_machine AND d.subscriber_id IS NOT NULL "
+            "GROUP BY d.subscriber_id ON CONFLICT (subscriber_id) DO NOTHING"
+        )
+        cursor.execute("ANALYZE analytics_engagementevent; ANALYZE analytics_subscriberengagement")
+    return n

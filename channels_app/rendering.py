@@ -32,6 +32,7 @@ from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
 from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.models import Channel, Send
+from publishing.merge import Recipient, merge_defaults, merge_values
 from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
 
 
@@ -46,6 +47,10 @@ class DeliveryRow:
     email: str = ""
     token_version: int = 1
     context: Mapping[str, Any] | None = None
+    # What merge fields may read (publishing.merge): nothing else of the subscriber is loaded.
+    attributes: Mapping[str, Any] | None = None
+    locale: str = ""
+    timezone: str = ""
 
 
 class PreparedSend(Protocol):
@@ -91,6 +96,8 @@ class TemplateRenderer:
         self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
         # Subscribers choose their own names: inert in the kind's markup (Slack mentions).
         self.escape_text = ADAPTERS[self.kind].escape_text
+        self.merge_fields = content.get("merge_fields") or []
+        self.merge_defaults = merge_defaults() if self.merge_fields else {}
         part = content.get(self.kind) or {}
         if self.kind == Channel.Kind.EMAIL:
             html = part.get("html", "")
@@ -131,6 +138,9 @@ class TemplateRenderer:
             )
         if row.context:
             values.update({k: str(v) for k, v in row.context.items() if isinstance(v, (str, int, float))})
+        if self.merge_fields:  # a broadcast destination has no subscriber: the defaults print
+            recipient = Recipient(row.name, row.email, row.locale, row.timezone, row.attributes)
+            values.update(merge_values(self.merge_fields, recipient, self.merge_defaults))
         return values
 
     def render(self, row: DeliveryRow) -> RenderedMessage:

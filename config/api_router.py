@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from analytics.api.views import EngagementApi, PerformanceApi
+from analytics.api.views import EngagementApi, EngagementTiersApi, PerformanceApi
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
 from publishing.api.views import (
     PublicationABTestApi,
@@ -16,7 +16,15 @@ from publishing.api.views import (
     PublicationTestApi,
     PublicationViewSet,
 )
-from subscribers.api.views import SubscriberExportApi, SubscriberViewSet, TopicViewSet
+from subscribers.api.views import (
+    SegmentDraftPreviewApi,
+    SegmentPreviewApi,
+    SegmentViewSet,
+    SubscriberExportApi,
+    SubscriberFieldViewSet,
+    SubscriberViewSet,
+    TopicViewSet,
+)
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -33,6 +41,8 @@ router.register("subscribers", SubscriberViewSet, basename="subscriber")
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("sends", SendViewSet, basename="send")
 router.register("publications", PublicationViewSet, basename="publication")
+router.register("segments", SegmentViewSet, basename="segment")
+router.register("subscriber-fields", SubscriberFieldViewSet, basename="subscriber-field")
 
 _PUBLICATION_ACTIONS = [
     ("publish", PublicationPublishApi),
@@ -48,8 +58,11 @@ _PUBLICATION_ACTIONS = [
 urlpatterns = [
     re_path(r"^analytics/engagement/?$", EngagementApi.as_view(), name="analytics-engagement"),
     re_path(r"^analytics/performance/?$", PerformanceApi.as_view(), name="analytics-performance"),
+    re_path(r"^analytics/engagement-tiers/?$", EngagementTiersApi.as_view(), name="analytics-engagement-tiers"),
     re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
     re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),
+    re_path(r"^segments/preview/?$", SegmentDraftPreviewApi.as_view(), name="segment-draft-preview"),
+    re_path(r"^segments/(?P<pk>[0-9]+)/preview/?$", SegmentPreviewApi.as_view(), name="segment-preview"),
     *[
         re_path(rf"^publications/(?P<pk>\d+)/{action}/?$", view.as_view(), name=f"publication-{action}")
         for action, view in _PUBLICATION_ACTIONS

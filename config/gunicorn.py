@@ -8,6 +8,7 @@ import gc
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 # Each worker process records its own metrics into files here; /metrics adds them up
 # (prometheus_client's multiprocess mode). Set in the master, before any worker imports Django.
@@ -19,7 +20,7 @@ def on_starting(server):
     """A restarted master starts from empty metric files (counters restart, as Prometheus expects)."""
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
+    Path(folder).mkdir(parents=True, exist_ok=True)
 
 
 def child_exit(server, worker):

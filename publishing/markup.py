@@ -109,10 +109,23 @@ def body_problems(body: str) -> list[str]:
         return [f"the body is longer than {BODY_MAX_CHARS:,} characters"]
     if body and any(ord(c) < 32 and c not in "\t\n\r" for c in body):
         return ["the body contains control characters (NUL or similar)"]
+    if body and any("\ue000" <= c <= "\uf8ff" for c in body):
+        return ["the body contains private-use characters"]  # they would read as merge-field markers
     inspector = _Inspector()
     inspector.feed(markdown_render(body))
     inspector.close()
-    return inspector.problems
+    return inspector.problems + _merge_problems(body)
+
+
+def _merge_problems(body: str) -> list[str]:
+    from publishing.merge import MergeTable, marked_in, merge_problems
+
+    problems = merge_problems(body)
+    merge = MergeTable()
+    html = body_html(merge.mark(body), base_url="https://example.invalid")
+    if not problems and marked_in(html) != set(range(len(merge.fields))):
+        problems.append("merge fields work in text, not inside link or image addresses")
+    return problems
 
 
 def placeholder(name: str) -> str:
@@ -156,9 +169,10 @@ def body_html(body: str, *, base_url: str) -> str:
     return _HREF.sub(lambda m: m[1] + attribute_safe(absolute_url(unescape(m[2]), base_url)) + m[3], html)
 
 
-def body_html_with_placeholders(body: str, *, base_url: str, links: LinkTable) -> str:
-    """Sanitized, defused HTML whose http(s) links are `{{{link_N}}}` placeholders of `links`."""
-    html = defuse(body_html(body, base_url=base_url))
+def body_html_with_placeholders(body: str, *, base_url: str, links: LinkTable, merge=None) -> str:
+    """Sanitized, defused HTML whose http(s) links are `{{{link_N}}}` placeholders of `links`
+    and whose merge fields are markers of `merge` (a publishing.merge.MergeTable)."""
+    html = defuse(body_html(merge.mark(body) if merge is not None else body, base_url=base_url))
 
     def replace(match: re.Match) -> str:
         url = unescape(match[2]).replace("{\u200b", "{")

@@ -29,6 +29,24 @@ class Publication(models.Model):
     body = models.TextField(blank=True, help_text="Markdown; sanitized when rendered.")
     canonical_url = models.URLField(max_length=500, blank=True)
     topics = models.ManyToManyField("subscribers.Topic", related_name="publications")
+    # The audience: subscribers of the topics (or, with no topic, every mailable subscriber by
+    # email) who are in `segment` and not in `exclude_segment`, both evaluated when it is sent.
+    segment = models.ForeignKey(
+        "subscribers.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="publications",
+        help_text="Only subscribers in this segment.",
+    )
+    exclude_segment = models.ForeignKey(
+        "subscribers.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="excluded_from",
+        help_text="Never subscribers in this segment.",
+    )
     priority = models.CharField(max_length=16, choices=PublicationPriority.choices, default=PublicationPriority.NORMAL)
     quality_score = models.FloatField(null=True, blank=True, help_text="0 to 1, optional; used in ranking.")
     state = models.CharField(max_length=16, choices=PublicationState.choices, default=PublicationState.DRAFT)

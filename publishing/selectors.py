@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
 from publishing.models import Publication
 from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
-from subscribers.selectors import mailable_subscribers
+from subscribers.segments.compile import segment_q
+from subscribers.selectors import audience_count, mailable_subscribers
 
 # Where a personal message of each kind goes: the subscriber's address, member ID or URL.
 _ADDRESS = {ChannelKind.EMAIL: "email", ChannelKind.SLACK: "slack_member_id", ChannelKind.WEBHOOK: "webhook_url"}
@@ -25,16 +27,29 @@ def audience_recipients(
     frequencies: Sequence[str],
     subscriber_ids: Sequence[int] | None = None,
     exclude_send_ids: Sequence[int] = (),
+    segment: dict | None = None,
+    exclude_segment: dict | None = None,
 ) -> QuerySet[Subscriber]:
     """Mailable subscribers with a subscription of `kind` to one of the topics at one of the
     frequencies, annotated with `address`. One query; no rows are loaded here.
     `exclude_send_ids` leaves out whoever has a delivery in those sends (an A/B test's winner
-    goes to everyone the variants did not reach)."""
-    wanted = Subscription.objects.filter(
-        subscriber=OuterRef("pk"), topic_id__in=list(topic_ids), channel_kind=kind, frequency__in=list(frequencies)
-    )
+    goes to everyone the variants did not reach). `segment` keeps only the members of that
+    segment tree, `exclude_segment` drops its members; with a segment and no topics, the
+    audience is every member with an email address (by email only)."""
     field = _ADDRESS[kind]
-    recipients = mailable_subscribers().filter(Exists(wanted)).exclude(**{field: ""}).annotate(address=F(field))
+    now = timezone.now()
+    recipients = mailable_subscribers(now=now).exclude(**{field: ""}).annotate(address=F(field))
+    if topic_ids:
+        wanted = Subscription.objects.filter(
+            subscriber=OuterRef("pk"), topic_id__in=list(topic_ids), channel_kind=kind, frequency__in=list(frequencies)
+        )
+        recipients = recipients.filter(Exists(wanted))
+    elif segment is None or kind != ChannelKind.EMAIL:
+        recipients = recipients.filter(pk__lt=0)  # nobody, as a query that still compiles to SQL
+    if segment is not None:
+        recipients = recipients.filter(segment_q(segment, now=now))
+    if exclude_segment is not None:
+        recipients = recipients.filter(~segment_q(exclude_segment, now=now))
     if subscriber_ids is not None:
         recipients = recipients.filter(pk__in=list(subscriber_ids))
     if exclude_send_ids:
@@ -65,34 +80,115 @@ def broadcast_channels(*, topic_ids: Sequence[int]) -> QuerySet[Channel]:
 
 
 def publication_list() -> QuerySet[Publication]:
-    return Publication.objects.select_related("author", "approved_by").prefetch_related("topics").order_by("-id")
+    return (
+        Publication.objects.select_related("author", "approved_by", "segment", "exclude_segment")
+        .prefetch_related("topics")
+        .order_by("-id")
+    )
 
 
-def publication_audience(*, topic_ids: Sequence[int]) -> dict[str, Any]:
+def publication_segments(*, publication: Publication) -> dict[str, Any]:
+    """The publication's segment and exclusion as a send's audience keeps them: the trees as they
+    are now (what the publisher confirmed), and no broadcast destinations when a segment
+    chooses the people."""
+    segment, exclude = publication.segment, publication.exclude_segment
+    spec: dict[str, Any] = {}
+    if segment is not None:
+        spec.update(segment=segment.rules, segment_id=segment.pk, broadcast=False)
+    if exclude is not None:
+        spec.update(exclude_segment=exclude.rules, exclude_segment_id=exclude.pk)
+    return spec
+
+
+def publication_audience_of(*, publication: Publication) -> dict[str, Any]:
+    """`publication_audience` for a saved publication: its topics, segment and exclusion."""
+    spec = publication_segments(publication=publication)
+    return publication_audience(
+        topic_ids=list(publication.topics.values_list("pk", flat=True)),
+        segment=spec.get("segment"),
+        exclude_segment=spec.get("exclude_segment"),
+    )
+
+
+def publication_audience(
+    *, topic_ids: Sequence[int], segment: dict | None = None, exclude_segment: dict | None = None
+) -> dict[str, Any]:
     """Exactly who a publication of these topics would reach now, per channel: personal channels
-    (instant subscribers with an address for that kind) and broadcast destinations. Digest
-    readers are counted apart: they get it later, in their digest."""
+    (instant subscribers with an address for that kind, in the segment, not in the exclusion)
+    and broadcast destinations (none when a segment chooses the people). Digest readers are
+    counted apart: they get it later, in their digest."""
     personal = []
     kinds = [ChannelKind.EMAIL, ChannelKind.SLACK, ChannelKind.WEBHOOK]
     channels = personal_channels(kinds=kinds)
+    limits = {"segment": segment, "exclude_segment": exclude_segment}
     for kind in kinds:
         channel = channels.get(kind)
-        count = audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"]).count() if channel else 0
+        rows = audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"], **limits)
+        count = audience_count(rows) if channel else 0
         personal.append(
             {"kind": kind, "channel_id": channel.pk if channel else None, "channel": channel.name if channel else None}
             | {"recipients": count}
         )
     broadcast = [
         {"kind": c.kind, "channel_id": c.pk, "channel": c.name, "recipients": 1}
-        for c in broadcast_channels(topic_ids=topic_ids)
+        for c in (broadcast_channels(topic_ids=topic_ids) if segment is None else [])
     ]
-    digest = audience_recipients(
-        kind=ChannelKind.EMAIL,
-        topic_ids=topic_ids,
-        frequencies=[Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY],
-    ).count()
+    digest = (
+        audience_count(
+            audience_recipients(
+                kind=ChannelKind.EMAIL,
+                topic_ids=topic_ids,
+                frequencies=[Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY],
+                **limits,
+            )
+        )
+        if topic_ids
+        else 0
+    )
     total = sum(row["recipients"] for row in personal + broadcast)
     return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}
+
+
+def publication_merge_warnings(*, publication: Publication) -> list[dict[str, Any]]:
+    """Merge fields with neither a `default` filter nor a custom field default that some of the
+    email audience has no value for, with how many: one aggregate query over the audience."""
+    from publishing.merge import MergeField, merge_defaults
+    from publishing.services.rendering import publication_content
+
+    fields = [MergeField.from_json(f) for f in publication_content(publication=publication).get("merge_fields", [])]
+    defaults = merge_defaults()
+    checks = {f.label: _missing(f) for f in fields if not f.has_default and f.attribute not in defaults}
+    checks = {label: q for label, q in checks.items() if q is not None}
+    if not checks:
+        return []
+    spec = publication_segments(publication=publication)
+    audience = audience_recipients(
+        kind=ChannelKind.EMAIL,
+        topic_ids=list(publication.topics.values_list("pk", flat=True)),
+        frequencies=["instant"],
+        segment=spec.get("segment"),
+        exclude_segment=spec.get("exclude_segment"),
+    )
+    names = {label: f"m{i}" for i, label in enumerate(checks)}
+    counts = audience.order_by().aggregate(
+        total=Count("pk"), **{names[label]: Count("pk", filter=q) for label, q in checks.items()}
+    )
+    return [
+        {"field": label, "missing": counts[names[label]], "audience": counts["total"]}
+        for label in checks
+        if counts[names[label]]
+    ]
+
+
+def _missing(field) -> Q | None:
+    key = field.attribute
+    if key is not None:
+        return ~Q(attributes__has_key=key) | Q(attributes__contains={key: ""}) | Q(attributes__contains={key: None})
+    if field.variable in ("first_name", "name"):
+        return Q(name="")
+    if field.variable == "last_name":
+        return ~Q(name__regex=r"\S\s+\S")
+    return None  # email, locale and time zone are always set
 
 
 def publication_stats(*, publication: Publication) -> dict[str, Any]:

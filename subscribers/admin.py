@@ -106,7 +106,16 @@ class SubscriberAdminForm(forms.ModelForm):
 class SubscriberAdmin(ServiceErrorAdminMixin, CsvExportAdminMixin, admin.ModelAdmin):
     form = SubscriberAdminForm
     change_list_template = "admin/subscribers/subscriber/change_list.html"
-    list_display = ["email", "name", "status", "timezone", "engagement_score", "created_at", "confirmed_at"]
+    list_display = [
+        "email",
+        "name",
+        "status",
+        "timezone",
+        "engagement_score",
+        "engagement_tier",
+        "created_at",
+        "confirmed_at",
+    ]
     list_filter = ["status", "source", "locale", "created_at", "subscriptions__topic"]
     search_fields = ["email", "name"]
     date_hierarchy = "created_at"
@@ -119,6 +128,7 @@ class SubscriberAdmin(ServiceErrorAdminMixin, CsvExportAdminMixin, admin.ModelAd
         "unsubscribed_at",
         "last_confirmation_sent_at",
         "engagement_score",
+        "engagement_tier",
         "token_version",
     ]
     inlines = [SubscriptionInline, ConsentRecordInline]
@@ -375,6 +385,18 @@ class ImportUploadForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Added to every row (besides the row's own topics column).",
     )
+    column_map = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Columns to import into custom fields not named like them, one per line: Column name = field_key. "
+        "Columns named like a custom field's key or label are typed automatically; type errors are reported per row.",
+    )
+
+    def clean_column_map(self) -> dict[str, str]:
+        pairs = [line.split("=", 1) for line in self.cleaned_data["column_map"].splitlines() if line.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise forms.ValidationError("One “Column name = field_key” per line.")
+        return {column.strip(): key.strip() for column, key in pairs}
 
 
 @admin.register(ImportJob)
@@ -490,12 +512,16 @@ class ImportJobAdmin(CsvExportAdminMixin, admin.ModelAdmin):
                 content=upload.read(),
                 topics=list(form.cleaned_data["topics"]),
                 actor=request.user,
+                column_map=form.cleaned_data["column_map"],
             )
         except ApplicationError as exc:
-            for messages_ in exc.extra.get("fields", {}).values():
-                form.add_error("file", messages_)
+            for name, messages_ in exc.extra.get("fields", {}).items():
+                form.add_error("column_map" if name == "column_map" else "file", messages_)
             return None
 
 
 def _max_upload_mb() -> str:
     return f"{settings.SUBSCRIBERS_IMPORT_MAX_BYTES / 1e6:.1f}"
+
+
+from subscribers import admin_segments  # noqa: E402,F401  (registers Segment and SubscriberField)

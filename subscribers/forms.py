@@ -12,10 +12,29 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
-from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
+from subscribers.models import ChannelKind, FieldType, Subscriber, SubscriberField, Subscription, Topic
 from subscribers.selectors import public_topics
 from subscribers.services import SubscriptionChoice
 from subscribers.validators import timezone_names
+
+
+def _custom_form_field(field: SubscriberField) -> forms.Field:
+    """A preference-centre input for a subscriber-editable custom field (the service validates)."""
+    common = {"label": field.label, "required": False, "help_text": field.help_text}
+    if field.type == FieldType.BOOLEAN:
+        return forms.NullBooleanField(
+            widget=forms.Select(choices=[("", "—"), ("true", "Yes"), ("false", "No")]), **common
+        )
+    if field.type == FieldType.CHOICE:
+        return forms.ChoiceField(choices=[("", "—"), *[(c, c) for c in field.choices]], **common)
+    if field.type == FieldType.DATE:
+        return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), max_length=10, **common)
+    return forms.CharField(max_length=1000, **common)
+
+
+def _form_value(value: Any) -> Any:
+    return None if value in ("", None) else value
+
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
@@ -133,6 +152,18 @@ class PreferencesForm(PublicForm):
                 self.fields[self.frequency_field(topic, kind)] = forms.ChoiceField(
                     label=f"{topic.name} by {kind.label.lower()}", choices=Subscription.Frequency.choices
                 )
+        self.custom_fields = list(SubscriberField.objects.filter(subscriber_editable=True).order_by("label"))
+        for field in self.custom_fields:
+            self.fields[f"attr_{field.key}"] = _custom_form_field(field)
+            self.initial[f"attr_{field.key}"] = subscriber.attributes.get(field.key)
+
+    def custom_field_items(self) -> list:
+        return [self[f"attr_{field.key}"] for field in self.custom_fields]
+
+    def add_service_errors(self, exc: ApplicationError) -> None:
+        fields = exc.extra.get("fields") or {}
+        renamed = {name.replace("attributes.", "attr_", 1): messages for name, messages in fields.items()}
+        super().add_service_errors(ApplicationError(exc.message, {**exc.extra, "fields": renamed}) if fields else exc)
 
     @staticmethod
     def frequency_field(topic: Topic, kind: str) -> str:
@@ -160,6 +191,8 @@ class PreferencesForm(PublicForm):
         ended = current is None or current <= timezone.now()
         if changes["paused_until"] == current or (pause is None and ended):
             del changes["paused_until"]  # unchanged, or a pause that already ended
+        if self.custom_fields:  # blank clears; the service types and checks each value
+            changes["attributes"] = {f.key: _form_value(data.get(f"attr_{f.key}")) for f in self.custom_fields}
         return changes
 
     def subscription_choices(self) -> list[SubscriptionChoice]:

@@ -3,9 +3,11 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+
+from core.indexes import PortableGinIndex
 
 
 def email_hash(email: str) -> str:
@@ -28,6 +30,14 @@ class Topic(models.Model):
     is_public = models.BooleanField(default=True, help_text="Shown on the subscribe page and the archive.")
     tracking_enabled = models.BooleanField(
         default=True, help_text="Track opens and clicks of this topic's messages (off: links go straight out)."
+    )
+    digest_segment = models.ForeignKey(
+        "Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="digest_topics",
+        help_text="Digests carry this topic's publications only to subscribers in this segment.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -96,6 +106,12 @@ class Subscriber(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="subscriber_status_created"),
             models.Index(fields=["created_at"], name="subscriber_created"),
+            # Segments: equality, "in" and "exists" conditions on custom attributes (@> and ?).
+            PortableGinIndex(fields=["attributes"], name="subscriber_attributes_gin"),
+            # Segments by engagement tier among those who can be mailed.
+            models.Index(
+                fields=["engagement_score"], condition=models.Q(status="active"), name="subscriber_active_score"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -104,6 +120,15 @@ class Subscriber(models.Model):
     @property
     def is_mailable(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def engagement_tier(self) -> str:
+        """new, active, at_risk or dormant (thresholds: subscribers/engagement.py)."""
+        from django.utils import timezone
+
+        from subscribers.engagement import engagement_tier
+
+        return engagement_tier(score=self.engagement_score, created_at=self.created_at, now=timezone.now())
 
 
 class Subscription(models.Model):
@@ -243,6 +268,9 @@ class ImportJob(models.Model):
     filename = models.CharField(max_length=255)
     source = models.BinaryField(default=b"", editable=False)
     topics = models.ManyToManyField(Topic, blank=True, related_name="+", help_text="Added to every imported row.")
+    column_map = models.JSONField(
+        default=dict, blank=True, help_text="CSV column -> custom field key, for columns not named like the field."
+    )
     status = models.CharField(max_length=16, choices=ImportJobStatus.choices, default=ImportJobStatus.PENDING)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
@@ -279,3 +307,64 @@ class ImportJob(models.Model):
         if self.status == self.Status.COMPLETED:
             return 100
         return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date (YYYY-MM-DD)"
+    BOOLEAN = "boolean", "Yes/no"
+    CHOICE = "choice", "Choice"
+
+
+class SubscriberField(models.Model):
+    """An admin-defined custom attribute: the type every write of `Subscriber.attributes[key]`
+    is checked against (imports, API, preference centre) and that segments compare with."""
+
+    Type = FieldType
+
+    key = models.CharField(
+        max_length=50,
+        unique=True,
+        validators=[
+            RegexValidator(r"^[a-z](_?[a-z0-9])*$", "Lower-case letters, digits and single _, starting with a letter.")
+        ],
+        help_text="The attribute's key, e.g. company; merge field {{ subscriber.attributes.company }}.",
+    )
+    label = models.CharField(max_length=120)
+    type = models.CharField(max_length=16, choices=FieldType.choices, default=FieldType.TEXT)
+    choices = models.JSONField(default=list, blank=True, help_text="Choice fields: the allowed values.")
+    default = models.JSONField(null=True, blank=True, help_text="Used in messages when a subscriber has no value.")
+    subscriber_editable = models.BooleanField(
+        default=False, help_text="Subscribers may edit it on their preference centre."
+    )
+    help_text = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.CheckConstraint(condition=models.Q(type__in=FieldType.values), name="field_type_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.key})"
+
+
+class Segment(models.Model):
+    """A saved, named, live filter over subscribers: a validated JSON tree (subscribers.segments)
+    compiled to one SQL query each time it is used, never a copied list."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    rules = models.JSONField(help_text="The filter tree; see subscribers/segments/rules.py.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.api.serializers import DateRangeSerializer, EngagementQuerySerializer
-from analytics.selectors import DEFAULT_METRICS, engagement_report, performance_report
+from analytics.selectors import DEFAULT_METRICS, engagement_report, engagement_tier_report, performance_report
 from core.roles import Role
 
 
@@ -55,3 +55,17 @@ class PerformanceApi(APIView):
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start_date"], query.validated_data["end_date"]
         return Response({"start_date": start, "end_date": end, **performance_report(start=start, end=end)})
+
+
+class EngagementTiersApi(APIView):
+    """Active subscribers per engagement tier (new, active, at risk, dormant): now, and per day
+    over the range from the nightly snapshots. Thresholds are in the answer."""
+
+    read_role = Role.VIEWER
+
+    @extend_schema(parameters=[DateRangeSerializer], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        query = DateRangeSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start_date"], query.validated_data["end_date"]
+        return Response({"start_date": start, "end_date": end, **engagement_tier_report(start=start, end=end)})

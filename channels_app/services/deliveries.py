@@ -122,11 +122,14 @@ def deliveries_rows(*, ids: Sequence[int]) -> dict[int, list[DeliveryRow]]:
             "subscriber__email",
             "subscriber__token_version",
             "context",
+            "subscriber__attributes",
+            "subscriber__locale",
+            "subscriber__timezone",
         )
     )
-    for pk, send_id, recipient, sub_id, name, email, version, context in queryset:
+    for pk, send_id, recipient, sub_id, name, email, version, context, attributes, locale, zone in queryset:
         rows.setdefault(send_id, []).append(
-            DeliveryRow(pk, recipient, sub_id, name or "", email or "", version or 1, context)
+            DeliveryRow(pk, recipient, sub_id, name or "", email or "", version or 1, context, attributes, locale, zone)
         )
     return rows
 

@@ -388,6 +388,23 @@ SUBSCRIBER_WEBHOOK_ALLOW_HTTP = env.bool("SUBSCRIBER_WEBHOOK_ALLOW_HTTP", defaul
 SUBSCRIBERS_IMPORT_MAX_BYTES = env.int("SUBSCRIBERS_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 SUBSCRIBERS_IMPORT_CHUNK_SIZE = env.int("SUBSCRIBERS_IMPORT_CHUNK_SIZE", default=5000)
 
+# --- Segments and engagement tiers -----------------------------------------------------------
+# Engagement tiers (subscribers/engagement.py): active from this score up; otherwise new while
+# younger than ENGAGEMENT_TIER_NEW_DAYS; otherwise at risk from ENGAGEMENT_TIER_AT_RISK_MIN up;
+# otherwise dormant. The score (analytics/services/engagement.py, nightly) sums human opens (1)
+# and clicks (ENGAGEMENT_SCORE_CLICK_WEIGHT) of the last ENGAGEMENT_SCORE_LOOKBACK_DAYS, each
+# halved every ENGAGEMENT_SCORE_HALF_LIFE_DAYS.
+ENGAGEMENT_TIER_ACTIVE_MIN = env.float("ENGAGEMENT_TIER_ACTIVE_MIN", default=2.0)
+ENGAGEMENT_TIER_AT_RISK_MIN = env.float("ENGAGEMENT_TIER_AT_RISK_MIN", default=0.25)
+ENGAGEMENT_TIER_NEW_DAYS = env.int("ENGAGEMENT_TIER_NEW_DAYS", default=30)
+ENGAGEMENT_SCORE_HALF_LIFE_DAYS = env.float("ENGAGEMENT_SCORE_HALF_LIFE_DAYS", default=30.0)
+ENGAGEMENT_SCORE_CLICK_WEIGHT = env.float("ENGAGEMENT_SCORE_CLICK_WEIGHT", default=3.0)
+ENGAGEMENT_SCORE_LOOKBACK_DAYS = env.int("ENGAGEMENT_SCORE_LOOKBACK_DAYS", default=180)
+# Subscribers shown per page of a segment preview (API and the admin editor's sample).
+SEGMENT_PREVIEW_PAGE_SIZE = env.int("SEGMENT_PREVIEW_PAGE_SIZE", default=20)
+# Memory per sort or hash of an audience count (PostgreSQL work_mem, for that query only).
+SEGMENT_QUERY_WORK_MEM = env.str("SEGMENT_QUERY_WORK_MEM", default="64MB")
+
 # --- Analytics: tracking, SES feedback, list hygiene, deliverability guard, rollups -------
 # Tracking hits go to a Redis stream ("redis", the default with REDIS_URL) and a beat task
 # writes them in bulk; "direct" writes each hit in the request (the embedded default).

@@ -20,7 +20,7 @@ from core.roles import Role, user_has_role
 from publishing.admin.forms import PublicationAdminForm, PublishForm, TestSendForm
 from publishing.markup import body_problems
 from publishing.models import Publication
-from publishing.selectors import publication_audience, publication_stats
+from publishing.selectors import publication_audience_of, publication_merge_warnings, publication_stats
 from publishing.services.abtests import abtest_configure
 from publishing.services.publish import publication_publish
 from publishing.services.rendering import archive_url, publication_preview
@@ -35,7 +35,7 @@ from publishing.services.states import (
     publication_update,
 )
 from publishing.services.testsend import publication_test_send
-from subscribers.models import Topic
+from subscribers.models import Subscriber, Topic
 
 State = Publication.State
 TRANSITIONS = {"submit": publication_submit, "return": publication_return_to_draft, "archive": publication_archive}
@@ -80,7 +80,10 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["title", "slug", "email_subject", "summary", "body"]}),
-        ("Audience and ranking", {"fields": ["topics", "priority", "quality_score", "canonical_url"]}),
+        (
+            "Audience and ranking",
+            {"fields": ["topics", "segment", "exclude_segment", "priority", "quality_score", "canonical_url"]},
+        ),
         (
             "A/B subject test (newsletters)",
             {
@@ -263,8 +266,12 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             topics = list(Topic.objects.filter(pk__in=[t for t in request.POST.getlist("topics") if t.isdigit()]))
         else:
             topics = None
-        preview = publication_preview(publication=publication, topics=topics, actor=request.user)
+        chosen = request.POST.get("preview_subscriber", "").strip()
+        subscriber = Subscriber.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        preview = publication_preview(publication=publication, topics=topics, actor=request.user, subscriber=subscriber)
         preview["problems"] = body_problems(publication.body)
+        if chosen and subscriber is None:
+            preview["problems"].append(f"No subscriber #{chosen[:20]}: previewing as you.")
         return JsonResponse(preview)
 
     def transition_view(self, request, pk: int, action: str):
@@ -301,7 +308,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
                 self.message_user(request, f"“{published}” is {published.get_state_display().lower()} ({when}).")
                 return redirect("admin:publishing_publication_change", pk)
         # Counted once, for the page shown: the service counts again when it publishes.
-        audience = publication_audience(topic_ids=[t.pk for t in publication.topics.all()])
+        audience = publication_audience_of(publication=publication)
         if not form.is_bound:
             form.initial["confirmed_total"] = audience["total"]
         elif failed:  # the count may have moved: confirm the current one
@@ -313,6 +320,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             "title": f"Publish “{publication}”",
             "publication": publication,
             "audience": audience,
+            "merge_warnings": publication_merge_warnings(publication=publication),
             "form": form,
             "is_alert": publication.priority == Publication.Priority.ALERT,
         }

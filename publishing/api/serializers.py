@@ -5,7 +5,7 @@ from channels_app.models import Channel
 from publishing.models import ABTest, Publication
 from publishing.services.rendering import archive_url
 from subscribers.api.serializers import StrictSerializer
-from subscribers.models import Topic
+from subscribers.models import Segment, Subscriber, Topic
 
 
 class PublicationSerializer(serializers.ModelSerializer):
@@ -27,6 +27,8 @@ class PublicationSerializer(serializers.ModelSerializer):
             "topics",
             "priority",
             "quality_score",
+            "segment",
+            "exclude_segment",
             "state",
             "publish_at",
             "published_at",
@@ -87,6 +89,12 @@ class PublicationWriteSerializer(StrictSerializer):
     topics = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all(), many=True, required=False)
     priority = serializers.ChoiceField(choices=Publication.Priority.choices, required=False)
     quality_score = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    segment = serializers.PrimaryKeyRelatedField(
+        queryset=Segment.objects.all(), required=False, allow_null=True, help_text="Only subscribers in this segment."
+    )
+    exclude_segment = serializers.PrimaryKeyRelatedField(
+        queryset=Segment.objects.all(), required=False, allow_null=True, help_text="Never subscribers in this segment."
+    )
 
 
 class PublishInputSerializer(StrictSerializer):
@@ -104,6 +112,9 @@ class ReturnInputSerializer(StrictSerializer):
 
 class TestSendInputSerializer(TestRecipientsInputSerializer, StrictSerializer):
     channel = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all())
+    subscriber = serializers.PrimaryKeyRelatedField(
+        queryset=Subscriber.objects.all(), required=False, help_text="Render it as this subscriber would get it."
+    )
 
 
 class ABTestSerializer(serializers.ModelSerializer):

@@ -4,8 +4,9 @@ Views validate shapes, call one service, serialize the result; roles are checked
 import django_filters
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,7 +25,7 @@ from publishing.api.serializers import (
     TestSendInputSerializer,
 )
 from publishing.models import ABTest, Publication
-from publishing.selectors import publication_audience, publication_list
+from publishing.selectors import publication_audience_of, publication_list
 from publishing.services.abtests import abtest_configure
 from publishing.services.publish import publication_publish
 from publishing.services.rendering import publication_preview
@@ -37,6 +38,7 @@ from publishing.services.states import (
     publication_update,
 )
 from publishing.services.testsend import publication_test_send
+from subscribers.models import Subscriber
 
 
 class PublicationFilter(django_filters.FilterSet):
@@ -163,7 +165,7 @@ class PublicationAudienceApi(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="channels, total, digest_subscribers")})
     def get(self, request, pk: int):
         publication = _publication(pk)
-        return Response(publication_audience(topic_ids=[t.pk for t in publication.topics.all()]))
+        return Response(publication_audience_of(publication=publication))
 
 
 class PublicationPreviewApi(APIView):
@@ -173,7 +175,9 @@ class PublicationPreviewApi(APIView):
     permission_classes = [requires(Role.EDITOR)]
 
     @extend_schema(
-        request=PublicationWriteSerializer, responses={200: OpenApiResponse(description="email, slack, ...")}
+        request=PublicationWriteSerializer,
+        parameters=[OpenApiParameter("subscriber", int, description="Render it as this subscriber would get it.")],
+        responses={200: OpenApiResponse(description="email, slack, ...")},
     )
     def post(self, request, pk: int):
         publication = _publication(pk)
@@ -183,7 +187,19 @@ class PublicationPreviewApi(APIView):
         topics = fields.pop("topics", None)
         for name, value in fields.items():
             setattr(publication, name, value)
-        return Response(publication_preview(publication=publication, topics=topics, actor=request.user))
+        subscriber = _preview_subscriber(request)
+        preview = publication_preview(publication=publication, topics=topics, actor=request.user, subscriber=subscriber)
+        return Response(preview)
+
+
+def _preview_subscriber(request) -> Subscriber | None:
+    """`?subscriber=<id>`: render for that subscriber (404 when there is none)."""
+    raw = request.query_params.get("subscriber")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise ValidationError({"subscriber": ["A subscriber id."]})
+    return get_object_or_404(Subscriber, pk=int(raw))
 
 
 class PublicationTestApi(APIView):
@@ -203,6 +219,7 @@ class PublicationTestApi(APIView):
             channel=data.validated_data["channel"],
             actor=request.user,
             recipients=data.recipient_list(),
+            subscriber=data.validated_data.get("subscriber"),
         )
         return testsend_response(results)
 

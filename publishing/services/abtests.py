@@ -27,7 +27,7 @@ from channels_app.models import HANDED_OVER, Delivery, Send
 from core.exceptions import ApplicationError
 from core.roles import Role
 from publishing.models import ABTest, ABTestVariant, Publication
-from publishing.selectors import audience_recipients
+from publishing.selectors import audience_recipients, publication_segments
 from publishing.services.states import role_require
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 4
@@ -97,8 +97,16 @@ def abtest_validate(
 
 
 def _test_groups(test: ABTest, topic_ids: list[int]) -> list[list[int]]:
-    """Variant groups of the email audience: a shuffle that is the same on every run."""
-    audience = audience_recipients(kind="email", topic_ids=topic_ids, frequencies=["instant"])
+    """Variant groups of the email audience (its segment and exclusion applied): a shuffle that
+    is the same on every run."""
+    spec = publication_segments(publication=test.publication)
+    audience = audience_recipients(
+        kind="email",
+        topic_ids=topic_ids,
+        frequencies=["instant"],
+        segment=spec.get("segment"),
+        exclude_segment=spec.get("exclude_segment"),
+    )
     ids = list(audience.values_list("pk", flat=True))
     ids.sort(key=lambda pk: hashlib.sha256(f"{test.pk}:{pk}".encode()).digest())
     variants = test.variants.count()

@@ -53,7 +53,8 @@ from publishing.services.ranking import (
     candidates_rank,
     subscriber_profiles,
 )
-from subscribers.models import Subscription
+from subscribers.models import Subscriber, Subscription, Topic
+from subscribers.segments.compile import segment_q
 from subscribers.selectors import mailable_subscribers
 
 logger = logging.getLogger(__name__)
@@ -213,6 +214,7 @@ def digest_plans(
     """Rank each subscriber's items: one query for their profiles, one for their digest history."""
     ids = [subscriber_id for subscriber_id, _ in batch]
     profiles = subscriber_profiles(subscriber_ids=ids, frequencies=[frequency], now=now)
+    blocked = digest_segment_limits(profiles=profiles, candidates=candidates, now=now)
     history = digests_history(ids, now)
     prepared = candidates_prepare(candidates=candidates, now=now)
     plans = []
@@ -223,20 +225,68 @@ def digest_plans(
             history=history.get(subscriber_id, []),
             candidates=prepared,
             now=now,
+            blocked=blocked.get(subscriber_id, frozenset()),
         )
         plans.append(DigestPlan(subscriber_id, slot, start, tuple(item.publication_id for item in ranked)))
     return plans
 
 
+def digest_segment_limits(
+    *, profiles: dict[int, SubscriberProfile], candidates: Sequence[Candidate], now: datetime
+) -> dict[int, set[int]]:
+    """Segments in digests, for a batch: a topic limited to a digest segment is dropped from the
+    profile of every subscriber outside it, and a publication with a segment (or an exclusion)
+    is blocked for those outside it (or in it). One query per segment in use, whatever the batch."""
+    ids = list(profiles)
+    topics = Topic.objects.filter(digest_segment__isnull=False, pk__in={t for c in candidates for t in c.topic_ids})
+    for topic in topics.select_related("digest_segment"):
+        members = _members(topic.digest_segment.rules, ids, now)
+        for subscriber_id, profile in profiles.items():
+            if subscriber_id not in members:
+                profile.topic_ids.discard(topic.pk)
+    blocked: dict[int, set[int]] = {}
+    for candidate in candidates:
+        publication = candidate.publication
+        for rules, keep in _candidate_segments(publication):
+            members = _members(rules, ids, now)
+            for subscriber_id in ids:
+                if (subscriber_id in members) != keep:
+                    blocked.setdefault(subscriber_id, set()).add(candidate.id)
+    return blocked
+
+
+def _candidate_segments(publication) -> list[tuple[dict, bool]]:
+    if publication is None:
+        return []
+    pairs = [(publication.segment, True), (publication.exclude_segment, False)]
+    return [(segment.rules, keep) for segment, keep in pairs if segment is not None]
+
+
+def _members(rules: dict, ids: Sequence[int], now: datetime) -> set[int]:
+    return set(Subscriber.objects.filter(pk__in=ids).filter(segment_q(rules, now=now)).values_list("pk", flat=True))
+
+
 def digest_selection(
-    *, frequency: str, profile: SubscriberProfile, history: list, candidates: PreparedCandidates, now: datetime
+    *,
+    frequency: str,
+    profile: SubscriberProfile,
+    history: list,
+    candidates: PreparedCandidates,
+    now: datetime,
+    blocked: set[int] | frozenset[int] = frozenset(),
 ) -> tuple[datetime, set[int], list[ScoredItem]]:
     """One subscriber's digest now: where its window starts, what earlier digests carried (never
-    repeated), and its top DIGEST_TOP_N items. The digest run and admin's explanation share it."""
+    repeated), and its top DIGEST_TOP_N items (none of `blocked`, publications whose segment
+    leaves this subscriber out). The digest run and admin's explanation share it."""
     start = digest_window_start(frequency=frequency, history=history, now=now)
     sent_before = {pk for _, _, items in history for pk in items}
     ranked = candidates_rank(
-        profile=profile, candidates=candidates, now=now, since=start, exclude=sent_before, limit=settings.DIGEST_TOP_N
+        profile=profile,
+        candidates=candidates,
+        now=now,
+        since=start,
+        exclude=sent_before | set(blocked),
+        limit=settings.DIGEST_TOP_N,
     )
     return start, sent_before, ranked
 

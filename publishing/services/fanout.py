@@ -128,6 +128,8 @@ def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dic
         frequencies=audience.get("frequencies", ["instant"]),
         subscriber_ids=audience.get("subscriber_ids"),
         exclude_send_ids=audience.get("exclude_send_ids", ()),
+        segment=audience.get("segment"),
+        exclude_segment=audience.get("exclude_segment"),
     )
     page, last, created = settings.DELIVERY_MATERIALIZE_CHUNK, 0, 0
     while True:

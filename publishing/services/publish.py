@@ -22,7 +22,7 @@ from channels_app.services.sends import send_create
 from core.exceptions import ApplicationError
 from core.roles import Role
 from publishing.models import Publication
-from publishing.selectors import publication_audience
+from publishing.selectors import publication_audience_of, publication_segments
 from publishing.services.fanout import send_start
 from publishing.services.rendering import publication_content
 from publishing.services.states import publication_ready_check, publication_transition, role_require
@@ -38,7 +38,7 @@ def send_key(publication: Publication, part: str) -> str:
 
 def publication_audience_check(*, publication: Publication, confirmed: int) -> None:
     """The publisher confirmed `confirmed` recipients; refuse if the audience changed since."""
-    current = publication_audience(topic_ids=list(publication.topics.values_list("pk", flat=True)))["total"]
+    current = publication_audience_of(publication=publication)["total"]
     if current != confirmed:
         raise ApplicationError(
             f"The audience changed from {confirmed} to {current} recipients since you reviewed it; "
@@ -151,6 +151,7 @@ def _send(
         "frequencies": ["instant"],
         "channel_kinds": channel_kinds,
         "broadcast": broadcast,
+        **publication_segments(publication=publication),
         **(extra_audience or {}),
     }
     send, _ = send_create(

@@ -82,6 +82,7 @@ def candidates_load(*, since: datetime, until: datetime) -> list[Candidate]:
     publications = (
         Publication.objects.filter(state=Publication.State.PUBLISHED, published_at__gt=since, published_at__lte=until)
         .defer("body")
+        .select_related("segment", "exclude_segment")
         .prefetch_related("topics")
         .order_by("-published_at", "-id")
     )
@@ -91,7 +92,7 @@ def candidates_load(*, since: datetime, until: datetime) -> list[Candidate]:
     ]
 
 
-def _age_days_sql(column: str) -> str:
+def age_days_sql(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"(EXTRACT(EPOCH FROM (%s - {column})) / 86400.0)"
     return f"(julianday(%s) - julianday({column}))"
@@ -120,7 +121,7 @@ def subscriber_profiles(
           FROM subscribers_subscription s
          WHERE s.subscriber_id IN ({ids}) AND s.channel_kind = 'email' AND s.frequency IN ({kinds})
         UNION ALL
-        SELECT d.subscriber_id, pt.topic_id, 0, SUM(POWER(0.5, {_age_days_sql("e.occurred_at")} / %s))
+        SELECT d.subscriber_id, pt.topic_id, 0, SUM(POWER(0.5, {age_days_sql("e.occurred_at")} / %s))
           FROM analytics_engagementevent e
           JOIN channels_app_delivery d ON d.id = e.delivery_id
           JOIN channels_app_send sd ON sd.id = d.send_id

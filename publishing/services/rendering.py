@@ -18,6 +18,7 @@ from typing import Any
 
 import css_inline
 from django.conf import settings
+from django.template import engines
 from django.template.loader import render_to_string, select_template
 from django.utils.safestring import mark_safe
 
@@ -34,9 +35,10 @@ from publishing.markup import (
     defuse,
     placeholder,
 )
+from publishing.merge import MergeTable, Recipient, merge_defaults, merge_values, unmark, unmark_json
 from publishing.models import Publication
 from subscribers.links import testmessage_url
-from subscribers.models import Topic
+from subscribers.models import Subscriber, Topic
 
 ARCHIVE_PATH = "/archive/{slug}/"
 # Every per-recipient variable of channels_app.rendering, as a placeholder a template can print.
@@ -74,8 +76,23 @@ def topic_templates(kind: str, name: str, topics: Sequence[Topic]) -> list[str]:
     return [f"channels/{kind}/topics/{slug}/{name}" for slug in slugs] + [f"channels/{kind}/{name}"]
 
 
-def render_for_topics(kind: str, name: str, topics: Sequence[Topic], context: Mapping[str, Any]) -> str:
-    return select_template(topic_templates(kind, name, topics)).render(dict(context))
+def render_for_topics(
+    kind: str, name: str, topics: Sequence[Topic], context: Mapping[str, Any], merge: MergeTable | None = None
+) -> str:
+    """The template for these topics, rendered. With `merge`, its `{{ subscriber.… }}` merge
+    fields become markers first: Django never evaluates them, whatever the context holds."""
+    template = select_template(topic_templates(kind, name, topics))
+    if merge is not None:
+        source = template.template.source
+        marked = merge.mark(source)
+        if marked != source:
+            template = _from_string(marked)
+    return template.render(dict(context))
+
+
+@lru_cache(maxsize=64)
+def _from_string(source: str):
+    return engines["django"].from_string(source)
 
 
 def email_inline(html: str) -> str:
@@ -84,9 +101,12 @@ def email_inline(html: str) -> str:
     return css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False).inline(html)
 
 
-def email_subject(publication: Publication) -> str:
-    subject = publication.email_subject or publication.title
-    return defuse(" ".join(subject.split()))
+def email_subject(publication: Publication, merge: MergeTable | None = None) -> str:
+    """The subject; merge fields in `email_subject` become markers of `merge` (the title has none)."""
+    subject = " ".join((publication.email_subject or publication.title).split())
+    if merge is not None and publication.email_subject:
+        subject = merge.mark(subject)
+    return defuse(subject)
 
 
 @dataclass(frozen=True)
@@ -94,12 +114,14 @@ class _Parts:
     context: dict[str, Any]
     links: list[str]
     topics: list[Topic]
+    merge: MergeTable
 
 
 def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
     topics = sorted(topics if topics is not None else publication.topics.all(), key=lambda t: t.slug)
     links = LinkTable([publication_read_url(publication=publication)])
-    html = body_html_with_placeholders(publication.body, base_url=settings.SITE_URL, links=links)
+    merge = MergeTable()
+    html = body_html_with_placeholders(publication.body, base_url=settings.SITE_URL, links=links, merge=merge)
     title, summary = defuse(publication.title), defuse(publication.summary)
     topic_names = [defuse(t.name) for t in topics]
     is_alert = publication.priority == Publication.Priority.ALERT
@@ -110,7 +132,7 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
         "publication_id": publication.pk,
         "slug": publication.slug,
         "title": title,
-        "subject": email_subject(publication),
+        "subject": email_subject(publication, merge),
         "summary": summary,
         "topics": topic_names,
         "topic_slugs": [t.slug for t in topics],
@@ -134,15 +156,16 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
         "tracking": True,
         "ph": {**placeholders(), "read_url": mark_safe(placeholder("link_0"))},  # noqa: S308
     }
-    return _Parts(context=context, links=links.urls, topics=topics)
+    return _Parts(context=context, links=links.urls, topics=topics, merge=merge)
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _json_part(kind: str, topics: Sequence[Topic], context: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(render_for_topics(kind, "publication.json", topics, context))
+def _json_part(kind: str, parts: _Parts, context: Mapping[str, Any]) -> dict[str, Any]:
+    data = json.loads(render_for_topics(kind, "publication.json", parts.topics, context, parts.merge))
+    return unmark_json(data, "slack" if kind == "slack" else "")
 
 
 def publication_content(
@@ -153,20 +176,19 @@ def publication_content(
     tracking = all(t.tracking_enabled for t in parts.topics)
     context = {**parts.context, "tracking": tracking}
     if subject is not None:
-        context["subject"] = defuse(subject)
-    html = email_inline(render_for_topics("email", "publication.html", parts.topics, context))
+        context["subject"] = defuse(parts.merge.mark(" ".join(subject.split())))
+    html = email_inline(render_for_topics("email", "publication.html", parts.topics, context, parts.merge))
+    text = render_for_topics("email", "publication.txt", parts.topics, context, parts.merge).strip() + "\n"
     content: dict[str, Any] = {
-        "email": {
-            "subject": context["subject"],
-            "html": html,
-            "text": render_for_topics("email", "publication.txt", parts.topics, context).strip() + "\n",
-        },
-        "slack": _json_part("slack", parts.topics, context),
-        "discord": _json_part("discord", parts.topics, context),
-        "webhook": _json_part("webhook", parts.topics, context),
+        "email": {"subject": unmark(context["subject"]), "html": unmark(html, "html"), "text": unmark(text)},
+        "slack": _json_part("slack", parts, context),
+        "discord": _json_part("discord", parts, context),
+        "webhook": _json_part("webhook", parts, context),
         "links": parts.links,
         "tracking": tracking,
     }
+    if parts.merge.fields:
+        content["merge_fields"] = parts.merge.as_json()
     if len(parts.topics) == 1:  # unsubscribe links then leave only that topic
         content["topic_id"] = parts.topics[0].pk
     return content
@@ -212,14 +234,39 @@ def content_render(*, content: Mapping[str, Any], kind: str, variables: Mapping[
     return payload_substitute(json.dumps(part), variables)
 
 
-def publication_preview(*, publication: Publication, topics: Sequence[Topic] | None, actor) -> dict[str, Any]:
-    """Every channel's message for this (possibly unsaved) publication, as the editor would get it."""
+def preview_variables(
+    *, content: Mapping[str, Any], actor, channel_kind: str, subscriber: Subscriber | None = None
+) -> dict[str, str]:
+    """A preview's or a test's per-recipient values: the editor as the recipient, or a chosen
+    subscriber (their name, address and merge fields, exactly as the pipeline fills them)."""
+    values = sample_variables(actor=actor, links=content.get("links", []), channel_kind=channel_kind)
+    if subscriber is not None:
+        escape_text = ADAPTERS[channel_kind].escape_text
+        values.update(
+            name=escape_text(subscriber.name), name_html=_escape(subscriber.name), email=escape_text(subscriber.email)
+        )
+        recipient = Recipient(
+            subscriber.name, subscriber.email, subscriber.locale, subscriber.timezone, subscriber.attributes
+        )
+    else:
+        recipient = Recipient(name=values["name"], email=values["email"])
+    if content.get("merge_fields"):
+        values.update(merge_values(content["merge_fields"], recipient, merge_defaults()))
+    return values
+
+
+def publication_preview(
+    *, publication: Publication, topics: Sequence[Topic] | None, actor, subscriber: Subscriber | None = None
+) -> dict[str, Any]:
+    """Every channel's message for this (possibly unsaved) publication, as the editor (or the
+    chosen subscriber) would get it."""
     content = publication_content(publication=publication, topics=topics)
     preview = {}
     for kind in ("email", "slack", "discord", "webhook"):
-        variables = sample_variables(actor=actor, links=content["links"], channel_kind=kind)
+        variables = preview_variables(content=content, actor=actor, channel_kind=kind, subscriber=subscriber)
         preview[kind] = content_render(content=content, kind=kind, variables=variables)
     preview["links"] = content["links"]
+    preview["merge_fields"] = [f"subscriber.{f['variable']}" for f in content.get("merge_fields", [])]
     return preview
 
 

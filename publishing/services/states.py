@@ -31,6 +31,8 @@ EDITABLE_FIELDS = (
     "canonical_url",
     "priority",
     "quality_score",
+    "segment",
+    "exclude_segment",
 )
 # What an editor may still change; publishers may also edit scheduled and published ones.
 EDITOR_STATES = {State.DRAFT, State.IN_REVIEW}
@@ -56,6 +58,8 @@ def publication_validate(*, fields: dict[str, Any], topics: Sequence[Topic] | No
         errors["priority"] = [f"Must be one of {', '.join(Publication.Priority.values)}."]
     if fields.get("slug") in RESERVED_SLUGS:
         errors["slug"] = ["This slug is reserved."]
+    if fields.get("segment") is not None and fields.get("segment") == fields.get("exclude_segment"):
+        errors["exclude_segment"] = ["The exclusion cannot be the segment itself."]
     if errors:
         raise ApplicationError.for_fields(errors, message="Invalid publication")
 
@@ -102,7 +106,13 @@ def publication_update(
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ApplicationError.for_fields(dict.fromkeys(sorted(unknown), "cannot be changed"))
-    publication_validate(fields=fields)
+    publication_validate(
+        fields={
+            "segment": publication.segment,
+            "exclude_segment": publication.exclude_segment,
+            **fields,
+        }
+    )
     if "slug" in fields and fields["slug"] != publication.slug:
         if publication.state in (State.PUBLISHED, State.ARCHIVED):
             raise ApplicationError.for_fields({"slug": "The slug of a published publication is its address."})
@@ -143,10 +153,10 @@ def publication_transition(
 
 
 def publication_ready_check(publication: Publication) -> None:
-    """What must hold before review or publishing: a title, topics, a valid body."""
+    """What must hold before review or publishing: a title, topics or a segment, a valid body."""
     publication_validate(fields={"title": publication.title, "body": publication.body})
-    if not publication.topics.exists():
-        raise ApplicationError.for_fields({"topics": "Choose at least one topic."}, message="Not ready")
+    if not publication.topics.exists() and publication.segment_id is None:
+        raise ApplicationError.for_fields({"topics": "Choose at least one topic or a segment."}, message="Not ready")
 
 
 def _locked(publication: Publication, allowed: set[str], action: str) -> Publication:

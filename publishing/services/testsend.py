@@ -14,17 +14,25 @@ from channels_app.models import Channel
 from channels_app.services.testsend import TestSendResult, testsend_authorize, testsend_dispatch
 from core.exceptions import ApplicationError
 from publishing.models import Publication
-from publishing.services.rendering import content_render, publication_content, sample_variables
+from publishing.services.rendering import content_render, preview_variables, publication_content
+from subscribers.models import Subscriber
 
 
 def publication_test_send(
-    *, publication: Publication, channel: Channel, actor, recipients: Sequence[str] = ()
+    *,
+    publication: Publication,
+    channel: Channel,
+    actor,
+    recipients: Sequence[str] = (),
+    subscriber: Subscriber | None = None,
 ) -> list[TestSendResult]:
+    """To the editor (or allow-listed `recipients`), rendered as `subscriber` would get it when one
+    is chosen."""
     testsend_authorize(actor=actor)
     if not channel.is_active:
         raise ApplicationError.for_fields({"channel": f"This channel is disabled: {channel.disabled_reason}"})
     content = publication_content(publication=publication)
-    values = sample_variables(actor=actor, links=content["links"], channel_kind=channel.kind)
+    values = preview_variables(content=content, actor=actor, channel_kind=channel.kind, subscriber=subscriber)
 
     def compose(recipient: str) -> RenderedMessage:
         if channel.kind == Channel.Kind.EMAIL:

@@ -19,6 +19,8 @@
     const data = form ? new FormData(form) : new FormData();
     data.delete("csrfmiddlewaretoken");
     if (panel.dataset.objectId) data.set("object_id", panel.dataset.objectId);
+    const as = document.getElementById("preview-subscriber");
+    if (as && as.value.trim()) data.set("preview_subscriber", as.value.trim());
     return data;
   }
 
@@ -178,5 +180,7 @@
     form.addEventListener("input", schedule);
     form.addEventListener("change", schedule);
   }
+  const as = document.getElementById("preview-subscriber");
+  if (as) as.addEventListener("input", schedule);
   refresh();
 })();

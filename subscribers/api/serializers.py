@@ -1,7 +1,8 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
+from subscribers.engagement import EngagementTier
+from subscribers.models import ChannelKind, FieldType, Segment, Subscriber, SubscriberField, Subscription, Topic
 
 
 class TopicSerializer(serializers.ModelSerializer):
@@ -21,6 +22,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
 class SubscriberSerializer(serializers.ModelSerializer):
     subscriptions = SubscriptionSerializer(many=True, read_only=True)
+    engagement_tier = serializers.ChoiceField(
+        choices=EngagementTier.choices, read_only=True, help_text="From the engagement score; see the README."
+    )
 
     class Meta:
         model = Subscriber
@@ -37,6 +41,7 @@ class SubscriberSerializer(serializers.ModelSerializer):
             "slack_member_id",
             "webhook_url",
             "engagement_score",
+            "engagement_tier",
             "paused_until",
             "source",
             "created_at",
@@ -135,3 +140,58 @@ class SubscriberPreferencesSerializer(StrictSerializer):
     paused_until = serializers.DateTimeField(required=False, allow_null=True)
     attributes = serializers.DictField(required=False)
     subscriptions = SubscriptionChoiceSerializer(many=True, required=False)
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "description", "rules", "created_by", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class SegmentWriteSerializer(StrictSerializer):
+    """Shapes only; the tree's rules (names, types, operators, limits) are the service's."""
+
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    rules = serializers.JSONField(help_text="The filter tree (see the README: Segments).")
+
+
+class SegmentPreviewInputSerializer(StrictSerializer):
+    rules = serializers.JSONField(help_text="An unsaved tree to count and sample.")
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10_000, default=1)
+
+
+class SegmentMemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    attributes = serializers.DictField()
+    engagement_score = serializers.FloatField()
+
+
+class SegmentPreviewSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Mailable subscribers in the segment now.")
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    results = SegmentMemberSerializer(many=True)
+
+
+class SubscriberFieldSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SubscriberField
+        fields = ["id", "key", "label", "type", "choices", "default", "subscriber_editable", "help_text", "created_at"]
+        read_only_fields = fields
+
+
+class SubscriberFieldWriteSerializer(StrictSerializer):
+    key = serializers.CharField(max_length=50)
+    label = serializers.CharField(max_length=120)
+    type = serializers.ChoiceField(choices=FieldType.choices, required=False)
+    choices = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=200)
+    default = serializers.JSONField(required=False, allow_null=True)
+    subscriber_editable = serializers.BooleanField(required=False)
+    help_text = serializers.CharField(required=False, allow_blank=True, max_length=300)

@@ -1,6 +1,6 @@
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,15 +10,27 @@ from core.api.permissions import requires
 from core.roles import Role
 from subscribers.api.serializers import (
     SUBSCRIBE_ACCEPTED,
+    SegmentPreviewInputSerializer,
+    SegmentPreviewSerializer,
+    SegmentSerializer,
+    SegmentWriteSerializer,
     SubscriberAcceptedSerializer,
     SubscriberCreateSerializer,
+    SubscriberFieldSerializer,
+    SubscriberFieldWriteSerializer,
     SubscriberPreferencesSerializer,
     SubscriberSerializer,
     TopicSerializer,
 )
 from subscribers.http import client_ip, user_agent
 from subscribers.models import ConsentRecord
-from subscribers.selectors import SubscriberFilter, subscriber_list, topic_list
+from subscribers.selectors import (
+    SubscriberFilter,
+    segment_list,
+    subscriber_field_list,
+    subscriber_list,
+    topic_list,
+)
 from subscribers.services import (
     ConsentContext,
     SubscriptionChoice,
@@ -26,6 +38,15 @@ from subscribers.services import (
     subscriber_export,
     subscriber_preferences_update,
     subscriber_subscribe,
+)
+from subscribers.services.segments import (
+    segment_create,
+    segment_delete,
+    segment_preview,
+    segment_update,
+    subscriber_field_create,
+    subscriber_field_delete,
+    subscriber_field_update,
 )
 from subscribers.validators import email_normalize
 
@@ -130,3 +151,100 @@ class SubscriberExportApi(APIView):
     def get(self, request, pk: int):
         subscriber = get_object_or_404(subscriber_list(), pk=pk)
         return Response(subscriber_export(subscriber=subscriber))
+
+
+class SegmentViewSet(viewsets.ModelViewSet):
+    """Segments: saved live filters. Viewers read; editors create, change and delete them
+    (publishers send to them: see publications' `segment` and `exclude_segment`)."""
+
+    serializer_class = SegmentSerializer
+    read_role = Role.VIEWER
+    write_role = Role.EDITOR
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return segment_list()
+
+    @extend_schema(request=SegmentWriteSerializer, responses={201: SegmentSerializer})
+    def create(self, request):
+        data = SegmentWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        segment = segment_create(actor=request.user, **data.validated_data)
+        return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SegmentWriteSerializer, responses=SegmentSerializer)
+    def update(self, request, pk=None, partial=False):
+        data = SegmentWriteSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        segment = segment_update(segment=self.get_object(), actor=request.user, **data.validated_data)
+        return Response(SegmentSerializer(segment).data)
+
+    @extend_schema(request=SegmentWriteSerializer, responses=SegmentSerializer)
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk, partial=True)
+
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="In use by a publication or topic.")})
+    def destroy(self, request, pk=None):
+        segment_delete(segment=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SegmentPreviewApi(APIView):
+    """GET: how many mailable subscribers a saved segment selects now, and a page of them
+    (`?page=`). POST to segments/preview: the same for an unsaved tree (the admin editor)."""
+
+    permission_classes = [requires(Role.VIEWER)]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int, description="1-based page.")],
+        responses=SegmentPreviewSerializer,
+    )
+    def get(self, request, pk: int):
+        segment = get_object_or_404(segment_list(), pk=pk)
+        page = SegmentPreviewInputSerializer(data={"rules": segment.rules, "page": request.query_params.get("page", 1)})
+        page.is_valid(raise_exception=True)
+        return Response(segment_preview(rules=segment.rules, page=page.validated_data["page"]))
+
+
+class SegmentDraftPreviewApi(APIView):
+    """Count and sample an unsaved tree (editor): the admin segment editor calls it as you type."""
+
+    permission_classes = [requires(Role.EDITOR)]
+
+    @extend_schema(request=SegmentPreviewInputSerializer, responses=SegmentPreviewSerializer)
+    def post(self, request):
+        data = SegmentPreviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(segment_preview(**data.validated_data))
+
+
+class SubscriberFieldViewSet(viewsets.ModelViewSet):
+    """Custom fields (typed attributes). Viewers read; publishers define, change and delete them."""
+
+    serializer_class = SubscriberFieldSerializer
+    read_role = Role.VIEWER
+    write_role = Role.PUBLISHER
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return subscriber_field_list()
+
+    @extend_schema(request=SubscriberFieldWriteSerializer, responses={201: SubscriberFieldSerializer})
+    def create(self, request):
+        data = SubscriberFieldWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        field = subscriber_field_create(actor=request.user, **data.validated_data)
+        return Response(SubscriberFieldSerializer(field).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SubscriberFieldWriteSerializer, responses=SubscriberFieldSerializer)
+    def partial_update(self, request, pk=None):
+        data = SubscriberFieldWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        field = subscriber_field_update(field=self.get_object(), actor=request.user, **data.validated_data)
+        return Response(SubscriberFieldSerializer(field).data)
+
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="Used by a segment.")})
+    def destroy(self, request, pk=None):
+        subscriber_field_delete(field=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

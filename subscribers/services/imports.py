@@ -27,11 +27,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from subscribers.fields import attributes_clean, fields_by_key
 from subscribers.models import (
     ChannelKind,
     ConsentRecord,
     ImportJob,
     Subscriber,
+    SubscriberField,
     Subscription,
     Suppression,
     Topic,
@@ -55,7 +57,7 @@ class ImportRow:
     email: str
     name: str
     topic_ids: frozenset[int]
-    attributes: dict[str, str]
+    attributes: dict[str, Any]
 
 
 @dataclass
@@ -69,11 +71,20 @@ class ParsedFile:
 
 @transaction.atomic
 def import_job_create(
-    *, filename: str, content: bytes, topics: Sequence[Topic] = (), actor=None, enqueue: bool = True
+    *,
+    filename: str,
+    content: bytes,
+    topics: Sequence[Topic] = (),
+    actor=None,
+    enqueue: bool = True,
+    column_map: dict[str, str] | None = None,
 ) -> ImportJob:
-    """Check the file (size, encoding, header) and queue its import. ApplicationError if unusable."""
-    _header_read(source_decode(content))
-    job = ImportJob.objects.create(filename=filename[:255], source=content, created_by=actor)
+    """Check the file (size, encoding, header) and the column mapping, and queue its import.
+    ApplicationError if unusable."""
+    columns = _header_read(source_decode(content))
+    column_map = column_map or {}
+    _column_map_check(column_map, columns)
+    job = ImportJob.objects.create(filename=filename[:255], source=content, created_by=actor, column_map=column_map)
     job.topics.set(topics)
     if enqueue:
         from subscribers.tasks import subscribers_import_task
@@ -124,6 +135,29 @@ def _header_read(text: str) -> list[str]:
     return [name.lower() if name.lower() in RESERVED_COLUMNS else name for name in columns]
 
 
+def _column_map_check(column_map: dict[str, str], columns: list[str]) -> None:
+    fields = fields_by_key()
+    problems = [f"{column!r} is not a column of the file." for column in column_map if column not in columns]
+    problems += [f"{key!r} is not a custom field." for key in column_map.values() if key not in fields]
+    if problems:
+        raise ApplicationError.for_fields({"column_map": problems})
+
+
+def column_targets(
+    columns: list[str], column_map: dict[str, str], fields: dict[str, SubscriberField]
+) -> dict[str, str]:
+    """Attribute key of each extra column: the mapping's, else the custom field whose key or
+    label it is named (case-insensitively), else the column name itself (an untyped attribute)."""
+    by_name = {f.key.lower(): f.key for f in fields.values()} | {
+        f.label.strip().lower(): f.key for f in fields.values()
+    }
+    return {
+        column: column_map.get(column) or by_name.get(column.strip().lower(), column)
+        for column in columns
+        if column not in RESERVED_COLUMNS
+    }
+
+
 def subscribers_import(*, job_id: int) -> ImportJob | None:
     """Run one import job (the body of subscribers_import_task). Safe to run again: idempotent."""
     claimed = ImportJob.objects.filter(pk=job_id, status__in=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING])
@@ -155,6 +189,8 @@ def _error_text(exc: ApplicationError) -> str:
 def _file_parse(job: ImportJob) -> ParsedFile:
     text = source_decode(bytes(job.source))
     columns = _header_read(text)
+    fields = fields_by_key()
+    typing = _Typing(column_targets(columns, job.column_map or {}, fields), fields)
     topics = dict(Topic.objects.values_list("slug", "id"))
     default_topics = frozenset(job.topics.values_list("id", flat=True))
     parsed, first_line = ParsedFile(), {}
@@ -166,7 +202,7 @@ def _file_parse(job: ImportJob) -> ParsedFile:
                 continue  # blank line
             parsed.total += 1
             line = reader.line_num
-            row, problem = _row_parse(line, columns, cells, topics, default_topics)
+            row, problem = _row_parse(line, columns, cells, topics, default_topics, typing)
             if problem:
                 parsed.errors += 1
                 parsed.report.append((line, _cell(cells, columns.index("email")), "error", problem))
@@ -185,8 +221,28 @@ def _cell(cells: list[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
+@dataclass(frozen=True)
+class _Typing:
+    targets: dict[str, str]  # column -> attribute key
+    fields: dict[str, SubscriberField]
+
+    def attributes(self, values: dict[str, str]) -> tuple[dict[str, Any], str]:
+        """A row's attributes, typed by their custom fields; or why not (every bad cell named)."""
+        raw = {self.targets[k]: v for k, v in values.items() if k in self.targets and v}
+        try:
+            return attributes_clean(raw, fields=self.fields, prefix="attribute"), ""
+        except ValidationError as exc:
+            errors = "; ".join(f"{name.split('.', 1)[1]}: {' '.join(m)}" for name, m in exc.message_dict.items())
+            return {}, f"Type error: {errors}"
+
+
 def _row_parse(
-    line: int, columns: list[str], cells: list[str], topics: dict[str, int], default_topics: frozenset[int]
+    line: int,
+    columns: list[str],
+    cells: list[str],
+    topics: dict[str, int],
+    default_topics: frozenset[int],
+    typing: _Typing,
 ) -> tuple[ImportRow | None, str]:
     if len(cells) > len(columns):
         return None, f"{len(cells)} cells for {len(columns)} columns."
@@ -205,9 +261,11 @@ def _row_parse(
     unknown = sorted(slugs - topics.keys())
     if unknown:
         return None, f"Unknown topic(s): {', '.join(unknown)}."
-    attributes = {k: v for k, v in values.items() if k not in RESERVED_COLUMNS and v}
-    if any(len(v) > _MAX_ATTRIBUTE_LENGTH for v in attributes.values()):
+    if any(len(v) > _MAX_ATTRIBUTE_LENGTH for k, v in values.items() if k not in RESERVED_COLUMNS):
         return None, f"An attribute is longer than {_MAX_ATTRIBUTE_LENGTH} characters."
+    attributes, problem = typing.attributes(values)
+    if problem:
+        return None, problem
     topic_ids = frozenset(topics[slug] for slug in slugs) | default_topics
     return ImportRow(line, email, name, topic_ids, attributes), ""
 

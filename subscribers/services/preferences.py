@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
-from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Topic
+from subscribers.fields import attributes_clean, attributes_merge
+from subscribers.models import ChannelKind, ConsentRecord, Subscriber, SubscriberField, Subscription, Topic
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
 from subscribers.validators import validate_slack_member_id, validate_timezone, validate_webhook_url
@@ -92,8 +93,8 @@ def subscriber_preferences_update(
     The subscriber's own signed link has no actor; staff (admin, API) need the publisher role."""
     role_require(context.actor, Role.PUBLISHER, "Changing a subscriber's preferences")
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-    changes = changes or {}
-    errors = _field_errors(changes)
+    changes, errors = _typed_attributes(subscriber, changes or {}, context)
+    errors.update(_field_errors(changes))
     current = {(s.topic_id, s.channel_kind): s for s in subscriber.subscriptions.all()}
     errors.update(_subscription_errors(subscriber, changes, current, subscriptions))
     if errors:
@@ -107,6 +108,25 @@ def subscriber_preferences_update(
             wording="; ".join(summary),
         )
     return subscriber
+
+
+def _typed_attributes(
+    subscriber: Subscriber, changes: dict[str, Any], context: ConsentContext
+) -> tuple[dict[str, Any], dict[str, list]]:
+    """Attributes given are checked against the custom fields and merged into the current ones
+    (a null removes a key); errors name each attribute (`attributes.<key>`)."""
+    if not isinstance(changes.get("attributes"), dict):
+        return changes, {}
+    if context.method == ConsentRecord.Method.LINK:  # the preference centre: only what subscribers may edit
+        editable = set(SubscriberField.objects.filter(subscriber_editable=True).values_list("key", flat=True))
+        refused = {f"attributes.{k}": ["Not editable here."] for k in changes["attributes"] if k not in editable}
+        if refused:
+            return {k: v for k, v in changes.items() if k != "attributes"}, refused
+    try:
+        cleaned = attributes_clean(changes["attributes"])
+    except ValidationError as exc:
+        return {k: v for k, v in changes.items() if k != "attributes"}, exc.message_dict
+    return {**changes, "attributes": attributes_merge(subscriber.attributes, cleaned)}, {}
 
 
 def _field_errors(changes: dict[str, Any]) -> dict[str, list[str]]:

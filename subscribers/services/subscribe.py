@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
+from subscribers.fields import attributes_clean
 from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Suppression, Topic, email_hash
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
@@ -114,6 +115,11 @@ def _profile_clean(profile: dict[str, Any]) -> dict[str, Any]:
             errors["timezone"] = exc.messages
     if "attributes" in profile and not isinstance(profile["attributes"], dict):
         errors["attributes"] = ["Attributes are a JSON object."]
+    elif "attributes" in profile:
+        try:  # custom fields are typed: "42" becomes 42 for a number field, "abc" is refused
+            profile = {**profile, "attributes": attributes_clean(profile["attributes"])}
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if errors:
         raise ApplicationError.for_fields(errors)
     return profile

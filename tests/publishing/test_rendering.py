@@ -109,7 +109,7 @@ def test_the_preview_is_exactly_what_the_pipeline_renders_for_the_same_values(dr
 
 def test_the_preview_shows_every_channel_with_real_links(draft, editor):
     preview = publication_preview(publication=draft, topics=None, actor=editor)
-    assert set(preview) == {"email", "slack", "discord", "webhook", "links"}
+    assert set(preview) == {"email", "slack", "discord", "webhook", "links", "merge_fields"}
     assert 'href="https://example.com/report?q=1&r=2"' in preview["email"]["html"]
     assert "/t/c/" not in preview["email"]["html"], "previews never create tracking links"
     assert "/test-message/preferences" in preview["email"]["text"], "footer links lead to a page that works"

@@ -23,13 +23,29 @@ class Command(BaseCommand):
         parser.add_argument("--topics", default="", help="Comma-separated topic slugs added to every row.")
         parser.add_argument("--background", action="store_true", help="Queue it for a Celery worker and return.")
         parser.add_argument("--report", type=Path, help="Write the per-row report (errors, duplicates, skips) here.")
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="COLUMN=KEY",
+            help="Import a column into a custom field not named like it (repeatable).",
+        )
 
     def handle(self, *args, file: Path, topics: str, background: bool, report: Path | None, **options):
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
         chosen = self._topics(topics)
+        if any("=" not in pair for pair in options["map"]):
+            raise CommandError("--map takes COLUMN=KEY.")
+        column_map = dict(pair.split("=", 1) for pair in options["map"])
         try:
-            job = import_job_create(filename=file.name, content=file.read_bytes(), topics=chosen, enqueue=background)
+            job = import_job_create(
+                filename=file.name,
+                content=file.read_bytes(),
+                topics=chosen,
+                enqueue=background,
+                column_map=column_map,
+            )
         except ApplicationError as exc:
             raise CommandError(" ".join(m for ms in exc.extra.get("fields", {}).values() for m in ms) or exc.message)
         if background:

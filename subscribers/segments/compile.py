@@ -1,0 +1,199 @@
+"""A validated segment tree becomes one SQL condition on subscribers (a Django Q).
+
+Nothing is evaluated in Python per subscriber: groups become AND/OR/NOT, conditions become
+column comparisons, jsonb operators on `attributes` (`@>` and `?` use the GIN index), or EXISTS
+subqueries (subscriptions, deliveries, human engagement events, hygiene actions), which
+PostgreSQL turns into semi-joins, anti-joins or hashed subplans. Callers add it to a queryset
+(`subscribers.selectors.segment_subscribers` adds "mailable" too).
+
+Typed attributes compare only values of their own JSON type (`jsonb_typeof`): a number field
+never matches a string someone imported before the field was defined, and vice versa.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import CharField, Exists, Func, JSONField, OuterRef, Q, Value
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
+
+from subscribers.engagement import engagement_tier_q
+from subscribers.models import FieldType, Frequency, Subscription
+from subscribers.segments.rules import DATETIME, condition_type, datetime_bound, since
+
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class JsonbTypeof(Func):
+    function = "jsonb_typeof"
+    output_field = CharField()
+
+
+def segment_q(rules: Mapping[str, Any], *, now: datetime, fields: Mapping[str, Any] | None = None) -> Q:
+    """The condition of a validated tree, relative to `now` (for "within N days")."""
+    if fields is None:
+        from subscribers.fields import fields_by_key
+
+        fields = fields_by_key()
+    return _Compiler(now=now, fields=fields).node(rules)
+
+
+class _Compiler:
+    def __init__(self, *, now: datetime, fields: Mapping[str, Any]):
+        self.now, self.fields = now, fields
+
+    def node(self, node: Mapping[str, Any]) -> Q:
+        kind = node["type"]
+        if kind in ("and", "or"):
+            parts = [self.node(child) for child in node["rules"]]
+            combined = parts[0]
+            for part in parts[1:]:
+                combined = (combined & part) if kind == "and" else (combined | part)
+            return combined
+        if kind == "not":
+            return ~self.node(node["rule"])
+        return getattr(self, kind)(node)
+
+    # --- subscriber fields and custom attributes -----------------------------------------------
+    def field(self, node: Mapping[str, Any]) -> Q:
+        name, op, value = node["field"], node["op"], node.get("value")
+        value_type = condition_type(node, self.fields)
+        if value_type == DATETIME:
+            return _datetime_q(name, op, value, self.now)
+        if op == "exists":
+            if value_type == FieldType.NUMBER:
+                return Q(**{f"{name}__isnull": False})
+            return ~Q(**{name: ""})
+        if op == "contains":
+            return Q(**{f"{name}__icontains": value})
+        if op == "in":
+            return Q(**{f"{name}__in": value})
+        if op == "range":
+            return _range_q(name, value)
+        return Q(**{name: value})
+
+    def attribute(self, node: Mapping[str, Any]) -> Q:
+        key, op, value = node["key"], node["op"], node.get("value")
+        value_type = condition_type(node, self.fields)
+        if op == "exists":
+            present = Q(attributes__has_key=key)
+            return present & ~Q(attributes__contains={key: ""}) & ~Q(attributes__contains={key: None})
+        if op == "eq":
+            return Q(attributes__contains={key: value})
+        if op == "in":
+            return _any(Q(attributes__contains={key: v}) for v in value)
+        if op == "contains":
+            return _typed(key, "string") & _key_lookup(key, "icontains", value)
+        # range: numbers compare as jsonb numbers, dates as ISO strings (same order as the dates)
+        bounds = _key_lookup(key, "gte", value["min"]) if "min" in value else Q()
+        if "max" in value:
+            bounds &= _key_lookup(key, "lte", value["max"])
+        if value_type == FieldType.NUMBER:
+            return _typed(key, "number") & bounds
+        return _typed(key, "string") & _key_lookup(key, "regex", DATE_PATTERN) & bounds
+
+    # --- relations: subscriptions and behaviour ------------------------------------------------
+    def topic(self, node: Mapping[str, Any]) -> Q:
+        frequencies = node.get("frequencies") or [f for f in Frequency.values if f != Frequency.OFF]
+        rows = Subscription.objects.filter(
+            subscriber=OuterRef("pk"), topic__slug=node["topic"], frequency__in=list(frequencies)
+        )
+        if node.get("channel_kind"):
+            rows = rows.filter(channel_kind=node["channel_kind"])
+        return Q(Exists(rows))
+
+    def activity(self, node: Mapping[str, Any]) -> Q:
+        from analytics.models import SendTopic, SubscriberEngagement
+        from channels_app.models import HANDED_OVER, Delivery
+
+        cutoff = since(node.get("within_days"), self.now)
+        action = node["action"]
+        scope = {}
+        if "publication" in node:
+            scope["send__publication_id"] = node["publication"]
+        elif "topic" in node:
+            scope["send_id__in"] = SendTopic.objects.filter(topic__slug=node["topic"]).values("send_id")
+        if action == "sent":
+            rows = Delivery.objects.filter(subscriber=OuterRef("pk"), state__in=HANDED_OVER, **scope)
+            return Q(Exists(rows.filter(sent_at__gte=cutoff) if cutoff else rows.filter(sent_at__isnull=False)))
+        column = "last_open_at" if action == "opened" else "last_click_at"
+        if not scope:
+            # Any message: the subscriber's last human open/click, kept by analytics (to the hour).
+            condition = {f"{column}__gte": cutoff} if cutoff else {f"{column}__isnull": False}
+            return Q(Exists(SubscriberEngagement.objects.filter(subscriber=OuterRef("pk"), **condition)))
+        return Q(Exists(self._events(action, cutoff, scope)))
+
+    def _events(self, action: str, cutoff: datetime | None, scope: dict):
+        from analytics.models import EngagementEvent
+
+        kind = EngagementEvent.Kind.OPEN if action == "opened" else EngagementEvent.Kind.CLICK
+        rows = EngagementEvent.objects.filter(
+            kind=kind,
+            is_machine=False,
+            delivery__subscriber=OuterRef("pk"),
+            **{f"delivery__{k}": v for k, v in scope.items()},
+        )
+        return rows.filter(occurred_at__gte=cutoff) if cutoff else rows
+
+    def engagement_tier(self, node: Mapping[str, Any]) -> Q:
+        return _any(engagement_tier_q(tier, now=self.now) for tier in node["tiers"])
+
+    def soft_bounced(self, node: Mapping[str, Any]) -> Q:
+        from analytics.models import HygieneAction
+
+        rows = HygieneAction.objects.filter(subscriber=OuterRef("pk"), kind=HygieneAction.Kind.SOFT_BOUNCE)
+        cutoff = since(node.get("within_days"), self.now)
+        return Q(Exists(rows.filter(created_at__gte=cutoff) if cutoff else rows))
+
+    def never_opened(self, node: Mapping[str, Any]) -> Q:
+        from analytics.models import SubscriberEngagement
+
+        opened = SubscriberEngagement.objects.filter(subscriber=OuterRef("pk"), last_open_at__isnull=False)
+        return ~Q(Exists(opened))
+
+
+def _any(parts) -> Q:
+    return functools.reduce(operator.or_, parts)
+
+
+def _typed(key: str, json_type: str) -> Q:
+    """The key holds a value of this JSON type. Never NULL (a missing key is "missing"), so the
+    conditions it guards are plain true or false and a NOT around them means what it says."""
+    return Q(Exact(Coalesce(JsonbTypeof(KeyTransform(key, "attributes")), Value("missing")), json_type))
+
+
+def _key_lookup(key: str, lookup: str, value: Any) -> Q:
+    """`attributes -> key <lookup> value` built from expressions, so no key can be read as a
+    lookup name the way `attributes__<key>__gte` would read a key called "contains"."""
+    lhs = KeyTransform(key, "attributes")
+    if lookup in ("gte", "lte"):  # jsonb against jsonb: numbers as numbers, dates as JSON strings
+        value = Value(value, output_field=JSONField())
+    return Q(lhs.get_lookup(lookup)(lhs, value))
+
+
+def _range_q(lhs: str, value: Mapping[str, Any]) -> Q:
+    condition = Q()
+    if "min" in value:
+        condition &= Q(**{f"{lhs}__gte": value["min"]})
+    if "max" in value:
+        condition &= Q(**{f"{lhs}__lte": value["max"]})
+    return condition
+
+
+def _datetime_q(name: str, op: str, value: Any, now: datetime) -> Q:
+    if op == "exists":
+        return Q(**{f"{name}__isnull": False})
+    if op == "within_days":
+        return Q(**{f"{name}__gte": now - timedelta(days=value)})
+    condition = Q()
+    if "min" in value:
+        condition &= Q(**{f"{name}__gte": datetime_bound(value["min"], upper=False)})
+    if "max" in value:
+        condition &= Q(**{f"{name}__lte": datetime_bound(value["max"], upper=True)})
+    return condition
