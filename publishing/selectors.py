@@ -29,20 +29,28 @@ def audience_recipients(
     exclude_send_ids: Sequence[int] = (),
     segment: dict | None = None,
     exclude_segment: dict | None = None,
+    after: int = 0,
+    upto: int | None = None,
 ) -> QuerySet[Subscriber]:
     """Mailable subscribers with a subscription of `kind` to one of the topics at one of the
     frequencies, annotated with `address`. One query; no rows are loaded here.
     `exclude_send_ids` leaves out whoever has a delivery in those sends (an A/B test's winner
     goes to everyone the variants did not reach). `segment` keeps only the members of that
     segment tree, `exclude_segment` drops its members; with a segment and no topics, the
-    audience is every member with an email address (by email only)."""
+    audience is every member with an email address (by email only).
+    `after`/`upto` bound the subscriber ids (a keyset page of the fan-out); the bounds are
+    repeated inside the subscription subquery so PostgreSQL reads only that page's
+    subscriptions instead of hashing the whole table for every page."""
     field = _ADDRESS[kind]
     now = timezone.now()
-    recipients = mailable_subscribers(now=now).exclude(**{field: ""}).annotate(address=F(field))
+    bounds = {"pk__gt": after, **({"pk__lte": upto} if upto is not None else {})}
+    recipients = mailable_subscribers(now=now).filter(**bounds).exclude(**{field: ""}).annotate(address=F(field))
     if topic_ids:
         wanted = Subscription.objects.filter(
             subscriber=OuterRef("pk"), topic_id__in=list(topic_ids), channel_kind=kind, frequency__in=list(frequencies)
-        )
+        ).filter(subscriber_id__gt=after)
+        if upto is not None:
+            wanted = wanted.filter(subscriber_id__lte=upto)
         recipients = recipients.filter(Exists(wanted))
     elif segment is None or kind != ChannelKind.EMAIL:
         recipients = recipients.filter(pk__lt=0)  # nobody, as a query that still compiles to SQL

@@ -122,20 +122,24 @@ def send_materialize(*, send_id: int) -> int:
 
 
 def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dict, queue: str) -> int:
-    recipients = audience_recipients(
-        kind=kind,
-        topic_ids=audience.get("topic_ids", []),
-        frequencies=audience.get("frequencies", ["instant"]),
-        subscriber_ids=audience.get("subscriber_ids"),
-        exclude_send_ids=audience.get("exclude_send_ids", ()),
-        segment=audience.get("segment"),
-        exclude_segment=audience.get("exclude_segment"),
-    )
+    def recipients(after: int, upto: int | None = None):
+        return audience_recipients(
+            kind=kind,
+            topic_ids=audience.get("topic_ids", []),
+            frequencies=audience.get("frequencies", ["instant"]),
+            subscriber_ids=audience.get("subscriber_ids"),
+            exclude_send_ids=audience.get("exclude_send_ids", ()),
+            segment=audience.get("segment"),
+            exclude_segment=audience.get("exclude_segment"),
+            after=after,
+            upto=upto,
+        )
+
     page, last, created = settings.DELIVERY_MATERIALIZE_CHUNK, 0, 0
     while True:
         # Keyset page: the id of the page's last subscriber bounds an INSERT ... SELECT.
-        bound = next(iter(recipients.filter(pk__gt=last).values_list("pk", flat=True)[page - 1 : page]), None)
-        rows = recipients.filter(pk__gt=last, **({"pk__lte": bound} if bound else {}))
+        bound = next(iter(recipients(last).values_list("pk", flat=True)[page - 1 : page]), None)
+        rows = recipients(last, bound)
         with transaction.atomic():
             ids = deliveries_create_from(send=send, channel=channel, recipients=rows)
             deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue, marked=True)
