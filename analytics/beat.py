@@ -5,7 +5,7 @@ PERIODIC_TASKS = [
         "name": "Drain buffered tracking hits into the database",
         "task": "analytics.tasks.tracking_buffer_drain_task",
         "every_seconds": 2,
-        "queue": "default",
+        "queue": "feedback",
     },
     {
         "name": "Update analytics rollups",
@@ -23,7 +23,7 @@ PERIODIC_TASKS = [
         "name": "Retry SES notifications waiting for their delivery",
         "task": "analytics.tasks.provider_notifications_retry_task",
         "every_seconds": 60,
-        "queue": "default",
+        "queue": "feedback",
     },
     {
         "name": "Delete raw engagement events past their retention",

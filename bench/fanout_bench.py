@@ -65,7 +65,7 @@ def start_workers(count: int, concurrency: int, log_dir) -> list:
             "-c",
             str(concurrency),
             "-Q",
-            "alerts,default,bulk",
+            "alerts,default,bulk,feedback",
             "-n",
             f"bench{index}@%h",
             "--without-mingle",

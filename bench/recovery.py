@@ -87,7 +87,8 @@ class Harness:
 
     def start_worker(self) -> None:
         self.workers_started += 1
-        cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "alerts,default,bulk", "-c", "2"]
+        cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "2"]
+        cmd += ["-Q", "alerts,default,bulk,feedback"]
         cmd += ["-n", f"recovery-{self.workers_started}@%h", "--without-mingle", "--without-gossip"]
         log = f"worker-{self.workers_started}.log"
         self.worker = self._spawn([*cmd, "--loglevel", "INFO"], log, WORKER_APP_NAME)

@@ -1,4 +1,4 @@
-"""The Celery application. Workers: `celery -A config worker -Q alerts,default,bulk`."""
+"""The Celery application. Workers: `celery -A config worker -Q alerts,default,bulk,feedback`."""
 
 from __future__ import annotations
 

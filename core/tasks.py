@@ -21,3 +21,6 @@ def queue_probe_task(*, key: str) -> None:
     from core.clock import clock
 
     cache.set(f"bulletin:queue-probe:{key}", clock.time(), timeout=3600)
+    counter = f"bulletin:queue-probe-count:{key}"
+    cache.add(counter, 0, timeout=3600)
+    cache.incr(counter)

@@ -69,7 +69,7 @@ def celery_worker(
     *,
     name: str = "w1",
     concurrency: int = 2,
-    queues: str = "alerts,default,bulk",
+    queues: str = "alerts,default,bulk,feedback",
     pool: str = "prefork",
     extra_args: Sequence[str] = (),
     **env: str,

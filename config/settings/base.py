@@ -174,15 +174,27 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The schedule lives in the database (django-celery-beat); only one beat process applies it at a
+# time, however many run (core.beat_scheduler: a lease renewed each tick, a standby takes over).
+CELERY_BEAT_SCHEDULER = "core.beat_scheduler:SingleBeatScheduler"
+BEAT_LEADER_TTL_SECONDS = env.float("BEAT_LEADER_TTL_SECONDS", default=15.0)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Alerts get their own queue so they never wait behind a digest fan-out.
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Provider feedback (SNS notifications, tracking hits) has a queue of its own, so a burst of
+# bounces never waits behind a newsletter and a slow feedback worker never delays sending.
 CELERY_TASK_QUEUES = (
     Queue("alerts", Exchange("alerts"), routing_key="alerts"),
     Queue("default", Exchange("default"), routing_key="default"),
     Queue("bulk", Exchange("bulk"), routing_key="bulk"),
+    Queue("feedback", Exchange("feedback"), routing_key="feedback"),
 )
+CELERY_TASK_ROUTES = {
+    "analytics.tasks.provider_notification_process_task": {"queue": "feedback"},
+    "analytics.tasks.provider_notifications_retry_task": {"queue": "feedback"},
+    "analytics.tasks.tracking_buffer_drain_task": {"queue": "feedback"},
+    "analytics.tasks.guard_sends_check_task": {"queue": "feedback"},
+}
 
 # --- Email ---------------------------------------------------------------------------------
 # System mail (confirmations, guard alerts). Channels choose their own ESP per channel;
