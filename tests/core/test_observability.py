@@ -186,3 +186,24 @@ def test_a_queue_whose_oldest_message_waits_too_long_is_alerted(alert_channel, s
         clock.advance(settings.OPS_ALERT_QUEUE_AGE_SECONDS + 10)
         [text] = ops_alerts_check()
     assert text.startswith("The bulk queue's oldest message has waited 310 s (1 waiting)")
+
+
+def test_the_shipped_dashboard_and_alert_rules_use_only_metrics_bulletin_exports(client):
+    import re
+    from pathlib import Path
+
+    import yaml
+    from django.conf import settings
+
+    from core.health import HEARTBEAT_CACHE_KEY
+
+    cache.set(HEARTBEAT_CACHE_KEY, 0)  # the heartbeat gauge shows once a worker ran it
+    deploy = Path(settings.BASE_DIR, "deploy")
+    rules = yaml.safe_load((deploy / "prometheus" / "alerts.yml").read_text())
+    assert all(rule["expr"] for group in rules["groups"] for rule in group["rules"])
+    dashboard = json.loads((deploy / "grafana" / "bulletin.json").read_text())
+    used = set(re.findall(r"bulletin_[a-z_]+", json.dumps(dashboard) + json.dumps(rules)))
+    exported = set(re.findall(r"^# TYPE (bulletin_[a-z_]+) ", _metrics(client, REMOTE_ADDR="127.0.0.1"), re.M))
+    suffixes = ("_bucket", "_count", "_sum", "_total")
+    unknown = {name for name in used if name not in exported and not any(name.removesuffix(s) in exported for s in suffixes)}
+    assert unknown <= {"bulletin_overview"}, unknown
