@@ -25,6 +25,7 @@ from channels_app.adapters.base import (
     TransientProviderError,
 )
 from channels_app.adapters.limits import fit_slack_blocks, truncate
+from subscribers.validators import validate_slack_member_id
 
 # Errors meaning the app's token or install is unusable: the whole channel stops.
 AUTH_ERRORS = {
@@ -76,6 +77,10 @@ class SlackAdapter(ChannelAdapter):
             errors["base_url"] = "must be an http(s) URL ending with '/'"
         if errors:
             raise ConfigError(errors)
+
+    @classmethod
+    def validate_recipient(cls, recipient: str) -> None:
+        validate_slack_member_id(recipient)
 
     def send_one(self, message: RenderedMessage) -> SendResult:
         payload = dict(message.payload or {})

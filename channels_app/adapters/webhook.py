@@ -21,6 +21,7 @@ import requests
 
 from channels_app.adapters.base import ConfigError, PermanentProviderError, RenderedMessage, SendResult
 from channels_app.adapters.http import HttpAdapter, sanitize_url
+from subscribers.validators import validate_webhook_url
 
 SECRET_PREFIX = "whsec_"
 
@@ -56,6 +57,10 @@ class WebhookAdapter(HttpAdapter):
             errors["url"] = "must be an http(s) URL"
         if errors:
             raise ConfigError(errors)
+
+    @classmethod
+    def validate_recipient(cls, recipient: str) -> None:
+        validate_webhook_url(recipient)
 
     def send_one(self, message: RenderedMessage) -> SendResult:
         url = message.recipient or self.config.get("url", "")

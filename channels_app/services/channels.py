@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -170,6 +171,10 @@ def channel_test_recipient(*, channel: Channel, actor, recipient: str) -> str:
     if not recipient:
         hint = {"email": "an email address", "slack": "a Slack member ID", "webhook": "a webhook URL"}[channel.kind]
         raise ApplicationError.for_fields({"recipient": f"Give {hint} to send the test to."})
+    try:
+        ADAPTERS[channel.kind].validate_recipient(recipient)
+    except ValidationError as exc:
+        raise ApplicationError.for_fields({"recipient": exc.messages})
     return recipient
 
 

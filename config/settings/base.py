@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL characters in a path, query or form field are a 400 before any view (PostgreSQL refuses them).
+    "core.middleware.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -211,6 +213,8 @@ REST_FRAMEWORK = {
         "core.api.jwt.PlatformJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.RolePermission"],
+    # JSON only, within API_MAX_BODY_BYTES and API_MAX_JSON_DEPTH, no NUL characters (core.api.parsers).
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
@@ -241,6 +245,10 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStateEnum": "channels_app.models.DeliveryState",
     },
 }
+# Request bodies: API JSON (and SES/SNS webhook posts) larger than this are refused with 413
+# before they are read; JSON nested deeper than this is refused with 400 (RecursionError otherwise).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 # JWTs issued by the platform's auth service (RS256). Disabled unless a public key is set.
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="").replace("\\n", "\n")
 JWT_ISSUER = env.str("JWT_ISSUER", default="")
@@ -376,8 +384,13 @@ SNS_TOPIC_ARNS = env.list("SNS_TOPIC_ARNS", default=[])
 SNS_CERTIFICATE_FILE = env.str("SNS_CERTIFICATE_FILE", default="")
 # Where subscription confirmations are sent (blank: the SubscribeURL SNS gave, on amazonaws.com).
 SNS_ENDPOINT_URL = env.str("SNS_ENDPOINT_URL", default="")
+# Notifications whose signed Timestamp is older than this are refused (403) as replays.
+SNS_MAX_AGE_SECONDS = env.int("SNS_MAX_AGE_SECONDS", default=3600)
 # A notification for a message whose delivery is not recorded yet is retried for this long.
 FEEDBACK_UNMATCHED_RETRY_SECONDS = env.int("FEEDBACK_UNMATCHED_RETRY_SECONDS", default=900)
+# A stored notification whose processing raised is retried (backoff from a minute, doubling)
+# until this many attempts; then it is dead, its error shown in admin (Provider notifications).
+FEEDBACK_MAX_ATTEMPTS = env.int("FEEDBACK_MAX_ATTEMPTS", default=5)
 
 # List hygiene: soft bounces (SES Transient/Undetermined) suppress an address after this many
 # within the window; hard bounces (Permanent) and complaints suppress at once.
