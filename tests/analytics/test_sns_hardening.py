@@ -13,27 +13,10 @@ from django.utils import timezone
 
 from analytics.models import EngagementEvent, ProviderNotification
 from analytics.services.feedback import provider_notification_process, provider_notifications_retry
-from tests.analytics.sns_signing import TOPIC_ARN, WEBHOOK_URL, SnsSigner, sns_post
+from tests.analytics.sns_signing import WEBHOOK_URL, sns_post
 from tests.factories.analytics import ses_event
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def signer(settings, tmp_path):
-    signer = SnsSigner(tmp_path)
-    settings.SNS_CERTIFICATE_FILE = str(signer.cert_file)
-    settings.SNS_TOPIC_ARNS = [TOPIC_ARN]
-    return signer
-
-
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    def _post(message: dict, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return sns_post(client, message, **kwargs)
-
-    return _post
 
 
 def _deep(depth: int) -> str:
