@@ -432,6 +432,9 @@ ANALYTICS_SCAN_OVERLAP_SECONDS = env.int("ANALYTICS_SCAN_OVERLAP_SECONDS", defau
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=180)
 # Whether a stale worker heartbeat makes /health/ready fail (web can serve without workers).
 HEALTH_REQUIRE_WORKER = env.bool("HEALTH_REQUIRE_WORKER", default=False)
+# No heartbeat recorded at all this long after a web process started: /health/ready is 503
+# (beat sends one a minute: workers and beat never started, or cannot reach the broker).
+WORKER_HEARTBEAT_GRACE_SECONDS = env.int("WORKER_HEARTBEAT_GRACE_SECONDS", default=300)
 
 # --- Development sinks -----------------------------------------------------------------
 # Local endpoints that accept Slack, Discord and webhook posts and keep them under var/sinks,
