@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NAME   ?=
 
-.PHONY: install run test bench lint format migrate demo check-deploy clean
+.PHONY: install run test fuzz bench lint format migrate demo check-deploy clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Bulletin needs Python 3.11+"'
@@ -46,7 +46,10 @@ demo: install
 
 check-deploy: install  ## the production settings' deploy checks, with throwaway secrets
 	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$($(BIN)/python -c 'import secrets;print(secrets.token_urlsafe(50))') \
-	  DEBUG=false ALLOWED_HOSTS=bulletin.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+	  DEBUG=false ALLOWED_HOSTS=bulletin.example.com SITE_URL=https://bulletin.example.com \
+	  FIELD_ENCRYPTION_KEY=qCj3rSvbHD6WJ2lQ3vTCHrk4ksx2cVcRtkBZCUX6hKc= \
+	  SNS_TOPIC_ARNS=arn:aws:sns:us-east-1:123456789012:bulletin-ses-events \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache
