@@ -7,10 +7,12 @@ local outbox for mail. One commented block per integration.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab  # noqa: F401  (kept for operators editing schedules)
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -48,6 +50,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "anymail",
+    "csp",
+    "axes",
     "core",
     "subscribers",
     "channels_app",
@@ -57,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one, so every response gets the Content-Security-Policy header.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # NUL characters in a path, query or form field are a 400 before any view (PostgreSQL refuses them).
     "core.middleware.NulCharacterMiddleware",
@@ -66,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -262,6 +270,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Admin login brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed logins for
+# one username from one address, that pair is locked out (429) for AXES_COOLOFF_MINUTES, even
+# with the right password. A successful login resets the count. Unlock early with
+# `manage.py axes_reset_username <name>` or in admin (Axes → Access attempts). API tokens and
+# JWTs never go through a password login, so they are not affected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client address as the rest of Bulletin sees it (TRUSTED_PROXY_COUNT decides X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "subscribers.http.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# Scripts only from this site (no inline scripts, no eval): the admin, the compose preview and
+# Swagger UI load theirs as files. Inline styles are allowed because email previews are HTML
+# with inlined CSS, shown in sandboxed srcdoc iframes that inherit this policy. Images may come
+# from any https host (publication bodies and emails link them). Nothing may frame Bulletin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": env.str("CSP_REPORT_URI")} if env.str("CSP_REPORT_URI", default="") else {}),
+    },
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
