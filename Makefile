@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NAME   ?=
+FUZZ_EXAMPLES ?= 50
 
 .PHONY: install run test fuzz bench lint format migrate demo check-deploy clean
 
@@ -25,6 +26,10 @@ run: install  ## migrate, load demo data, print the admin login, start web + wor
 
 test: install  ## run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 	$(BIN)/pytest
+
+fuzz: install  ## a longer, random schemathesis run over the whole API, every role on every case
+	SCHEMATHESIS_RANDOM=1 SCHEMATHESIS_EVERY_ROLE=1 SCHEMATHESIS_MAX_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(BIN)/pytest -p no:cacheprovider tests/core/test_schemathesis.py
 
 bench: install  ## run every benchmark, or one: make bench NAME=fanout
 	$(BIN)/python bench/run.py $(NAME)

@@ -16,6 +16,7 @@ from channels_app.selectors import channel_list, send_list
 from channels_app.services.channels import channel_create, channel_test_send, channel_update
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_resume
 from core.api.permissions import requires
+from core.api.schema import ErrorSerializer
 from core.roles import Role
 
 
@@ -45,7 +46,10 @@ class ChannelTestApi(APIView):
 
     @extend_schema(
         request=ChannelTestInputSerializer,
-        responses={200: ChannelTestOutputSerializer, 502: OpenApiResponse(description="The provider refused it.")},
+        responses={
+            200: ChannelTestOutputSerializer,
+            502: OpenApiResponse(ErrorSerializer, description="The provider refused it: its error in `extra.error`."),
+        },
     )
     def post(self, request, pk: int):
         channel = get_object_or_404(channel_list(), pk=pk)

@@ -1,4 +1,4 @@
-"""Filters for API query parameters that hold PostgreSQL's limits, not only Python's."""
+"""Filters for API query parameters: strict about what the schema says, within PostgreSQL's limits."""
 
 from __future__ import annotations
 
@@ -29,3 +29,18 @@ class UTCIsoDateTimeField(IsoDateTimeField):
 
 class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A parameter given blank (`?created_after=`) is an error unless it is text: django-filter
+    reads it as "no filter", while the schema says a date-time (or a choice) is expected."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if isinstance(filter_, django_filters.CharFilter) or name not in self.data:
+                continue
+            if "" in self.data.getlist(name):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
