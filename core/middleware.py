@@ -1,4 +1,4 @@
-"""Refuse NUL characters in a request's path, query string and form fields, on every page.
+"""Refuse NUL characters in query strings on every page, and in API and admin paths and forms.
 
 PostgreSQL cannot compare or store U+0000: a filter (`?search=%00`), a slug in a path
 (`topics/news%00`) or a form field with one turned into a DataError, i.e. a 500. One check
@@ -14,6 +14,7 @@ from core.api.errors import json_error_response
 from core.safejson import has_nul
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_LOOKUP_PATHS = ("/api/", "/admin/")
 MESSAGE = "NUL characters (%00) are not allowed in the path, query parameters or form fields."
 
 
@@ -30,12 +31,17 @@ class NulCharacterMiddleware:
 
 
 def _has_nul(request: HttpRequest) -> bool:
-    if has_nul(request.path) or _query_dict_has_nul(request.GET):
+    if _query_dict_has_nul(request.GET):
         return True
-    # Form posts only (admin, public pages); reading request.POST here is what CSRF checks do anyway.
-    if request.method == "POST" and request.content_type in _FORM_TYPES:
-        return _query_dict_has_nul(request.POST)
-    return False
+    # Paths and forms where values become lookups and JSON (API slugs and ids, admin object ids,
+    # file names, JSON fields). Public pages answer a damaged signed link, and their forms refuse
+    # NUL field by field (Django's form CharField), in a friendlier way than a bare 400.
+    if not request.path.startswith(_LOOKUP_PATHS):
+        return False
+    if has_nul(request.path):
+        return True
+    # Reading request.POST here is what the CSRF check does next anyway.
+    return request.method == "POST" and request.content_type in _FORM_TYPES and _query_dict_has_nul(request.POST)
 
 
 def _query_dict_has_nul(data) -> bool:

@@ -186,3 +186,16 @@ def test_a_body_over_the_size_cap_is_refused_before_it_is_parsed(client_for, set
 def test_json_that_is_not_json_is_a_parse_error_in_our_format(client_for):
     response = client_for(Role.EDITOR).post(f"{API}/topics", data="{nope", content_type="application/json")
     _assert_json_error(response, 400)
+
+
+def test_nul_in_an_admin_search_path_or_form_is_a_bad_request(admin_client):
+    assert admin_client.get("/admin/subscribers/subscriber/", {"q": "a\u0000"}).status_code == 400
+    assert admin_client.get("/admin/outbox/x\u0000.eml").status_code == 400
+    response = admin_client.post("/admin/subscribers/topic/add/", {"slug": "nul", "name": "a\u0000"})
+    assert response.status_code == 400
+    assert not Topic.objects.filter(slug="nul").exists()
+
+
+def test_a_damaged_public_link_with_a_nul_still_gets_its_friendly_page(client):
+    response = client.get("/confirm/abc%00def")
+    assert response.status_code == 400 and "incomplete or damaged" in response.content.decode()
