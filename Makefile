@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NAME   ?=
+FUZZ_EXAMPLES ?= 50
 
-.PHONY: install run test bench lint format migrate demo check-deploy clean
+.PHONY: install run test fuzz bench lint format migrate demo check-deploy clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Bulletin needs Python 3.11+"'
@@ -25,6 +26,10 @@ run: install  ## migrate, load demo data, print the admin login, start web + wor
 
 test: install  ## run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 	$(BIN)/pytest
+
+fuzz: install  ## a longer, random schemathesis run over the whole API, every role on every case
+	SCHEMATHESIS_RANDOM=1 SCHEMATHESIS_EVERY_ROLE=1 SCHEMATHESIS_MAX_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(BIN)/pytest -p no:cacheprovider tests/core/test_schemathesis.py
 
 bench: install  ## run every benchmark, or one: make bench NAME=fanout
 	$(BIN)/python bench/run.py $(NAME)
@@ -46,7 +51,10 @@ demo: install
 
 check-deploy: install  ## the production settings' deploy checks, with throwaway secrets
 	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$($(BIN)/python -c 'import secrets;print(secrets.token_urlsafe(50))') \
-	  DEBUG=false ALLOWED_HOSTS=bulletin.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+	  DEBUG=false ALLOWED_HOSTS=bulletin.example.com SITE_URL=https://bulletin.example.com \
+	  FIELD_ENCRYPTION_KEY=qCj3rSvbHD6WJ2lQ3vTCHrk4ksx2cVcRtkBZCUX6hKc= \
+	  SNS_TOPIC_ARNS=arn:aws:sns:us-east-1:123456789012:bulletin-ses-events \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

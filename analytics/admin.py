@@ -52,15 +52,27 @@ class EngagementEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ProviderNotification)
 class ProviderNotificationAdmin(ReadOnlyAdmin):
-    list_display = ["message_id", "message_type", "event_type", "status", "received_at", "processed_at", "error"]
+    # A dead notification (status filter "Dead") shows why in `error`; "process again" retries it.
+    list_display = [
+        "message_id",
+        "message_type",
+        "event_type",
+        "status",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "error",
+    ]
     list_filter = ["status", "message_type", "event_type"]
     search_fields = ["message_id", "topic_arn"]
     actions = ["reprocess"]
 
-    @admin.action(description="Process selected notifications again (idempotent)", permissions=["change"])
+    @admin.action(
+        description="Process selected notifications again (idempotent; dead ones too)", permissions=["change"]
+    )
     def reprocess(self, request, queryset):
         for notification in queryset:
-            provider_notification_process(notification_id=notification.pk)
+            provider_notification_process(notification_id=notification.pk, force=True)
         self.message_user(request, f"{queryset.count()} notification(s) processed.")
 
     def has_change_permission(self, request, obj=None) -> bool:

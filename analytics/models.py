@@ -51,7 +51,8 @@ class NotificationStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"
     RETRYING = "retrying", "Waiting for its delivery to be recorded"
     IGNORED = "ignored", "Ignored (nothing to apply)"
-    FAILED = "failed", "Failed"
+    FAILED = "failed", "Failed (retried with backoff)"
+    DEAD = "dead", "Dead (gave up after FEEDBACK_MAX_ATTEMPTS; see the error)"
 
 
 class ProviderNotification(models.Model):

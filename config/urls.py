@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import health, sinks
 from core.admin_views import outbox_message, outbox_view
@@ -17,7 +17,8 @@ urlpatterns = [
     path("admin/outbox/<str:name>", admin.site.admin_view(outbox_message), name="admin-outbox-message"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's settings as a script file: no inline script under the CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/publishing/", include("config.api_router")),
     path("", include("subscribers.urls")),
     path("", include("publishing.urls")),
@@ -29,5 +30,6 @@ if settings.DEBUG:
 
     urlpatterns += staticfiles_urlpatterns()
 
+handler400 = "core.views.bad_request"
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"

@@ -2,7 +2,8 @@
 
 /health answers as long as the process serves requests. /health/ready checks what a request
 needs: the database, the Celery broker and Redis (when configured), each with a short
-timeout, and reports the worker heartbeat. Any failing check makes it 503 and names itself.
+timeout, and the worker heartbeat (none at all after a start-up grace period is a failure).
+Any failing check makes it 503 and names itself.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from django.views.decorators.http import require_GET
 from core.broker import is_embedded_broker
 
 HEARTBEAT_CACHE_KEY = "bulletin:worker-heartbeat"
+# The start-up grace period for the first worker heartbeat counts from here.
+PROCESS_STARTED_AT = time.time()
 _TIMEOUT_SECONDS = 2
 
 
@@ -48,13 +51,29 @@ def check_redis() -> dict:
     return {"ok": True}
 
 
-def check_worker() -> dict:
+def check_worker(*, now: float | None = None) -> dict:
+    """Fresh heartbeat: ok. None recorded yet: ok during WORKER_HEARTBEAT_GRACE_SECONDS after this
+    process started (beat sends one a minute), then not ready: a deployment whose workers never
+    ran is not ready, whatever HEALTH_REQUIRE_WORKER says. A stale one fails only with
+    HEALTH_REQUIRE_WORKER (web can serve a while without workers)."""
+    now = time.time() if now is None else now
     last = cache.get(HEARTBEAT_CACHE_KEY)
-    age = None if last is None else round(time.time() - last, 1)
-    fresh = age is not None and age <= settings.WORKER_HEARTBEAT_MAX_AGE
-    result = {"ok": fresh or not settings.HEALTH_REQUIRE_WORKER, "heartbeat_age_seconds": age}
-    if not fresh:
+    age = None if last is None else round(now - last, 1)
+    result: dict = {"ok": True, "heartbeat_age_seconds": age}
+    if age is not None and age <= settings.WORKER_HEARTBEAT_MAX_AGE:
+        return result
+    if age is not None:
+        result["ok"] = not settings.HEALTH_REQUIRE_WORKER
         result["warning"] = "no recent worker heartbeat (is a Celery worker and beat running?)"
+        return result
+    waited = now - PROCESS_STARTED_AT
+    if waited < settings.WORKER_HEARTBEAT_GRACE_SECONDS:
+        result["warning"] = (
+            f"no worker heartbeat yet; not ready in {int(settings.WORKER_HEARTBEAT_GRACE_SECONDS - waited)} s"
+        )
+    else:
+        result["ok"] = False
+        result["error"] = "no worker heartbeat recorded (is a Celery worker and beat running?)"
     return result
 
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from analytics.selectors import DEFAULT_METRICS, METRICS
 from channels_app.models import Channel
+from core.api.serializers import QueryParamsSerializer
 from subscribers.models import Topic
 
 MAX_RANGE_DAYS = 366
@@ -22,7 +23,7 @@ class CommaListField(serializers.CharField):
         return [part.strip() for part in text.split(",") if part.strip()]
 
 
-class DateRangeSerializer(serializers.Serializer):
+class DateRangeSerializer(QueryParamsSerializer):
     start_date = serializers.DateField(required=False, help_text="First day (UTC), default 29 days before end_date.")
     end_date = serializers.DateField(required=False, help_text="Last day (UTC, inclusive), default today.")
 

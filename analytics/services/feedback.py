@@ -14,27 +14,27 @@ ignored: the configuration set's open/click tracking must stay off (Bulletin tra
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from anymail.exceptions import AnymailError, AnymailInsecureWebhookWarning
+from anymail.exceptions import AnymailInsecureWebhookWarning
 from anymail.signals import EventType
 from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from requests import RequestException
 
 from analytics.models import EngagementEvent, ProviderNotification
 from analytics.services.events import DeliveryInfo, events_record
 from analytics.services.hygiene import Feedback, hygiene_feedback_apply
-from analytics.services.sns import SnsVerificationError, sns_subscription_confirm
+from analytics.services.sns import sns_subscription_confirm
 from channels_app.models import Delivery
 from channels_app.services.feedback import deliveries_feedback_apply
+from core.safejson import UnsafeJSONError, json_loads_bounded
 
 logger = logging.getLogger(__name__)
 Status = ProviderNotification.Status
@@ -77,8 +77,8 @@ def _event_type(message: dict) -> str:
     if message.get("Type") != "Notification":
         return ""
     try:
-        event = json.loads(message.get("Message", ""))
-    except (TypeError, ValueError):
+        event = json_loads_bounded(str(message.get("Message", "")), max_depth=settings.API_MAX_JSON_DEPTH)
+    except ValueError:
         return ""
     return str(event.get("eventType") or event.get("notificationType") or "") if isinstance(event, dict) else ""
 
@@ -93,14 +93,21 @@ class _Applied:
 
 
 @transaction.atomic
-def provider_notification_process(*, notification_id: int) -> ProviderNotification:
+def provider_notification_process(*, notification_id: int, force: bool = False) -> ProviderNotification:
+    """Apply one stored notification, all of it or none of it.
+
+    Any error stays with its notification (poison isolation): what it had applied is rolled
+    back, the error is recorded and provider_notifications_retry tries it again with backoff;
+    after FEEDBACK_MAX_ATTEMPTS it is dead, its reason shown in admin. `force` (admin's
+    "process again") runs a dead notification once more.
+    """
     notification = ProviderNotification.objects.select_for_update().get(pk=notification_id)
-    if notification.status in (Status.PROCESSED, Status.IGNORED):
+    if notification.status in (Status.PROCESSED, Status.IGNORED) or (notification.status == Status.DEAD and not force):
         return notification
     notification.attempts += 1
     message = notification.body
     try:
-        with transaction.atomic():  # all of it or none of it
+        with transaction.atomic():
             if notification.message_type == "SubscriptionConfirmation":
                 arn = sns_subscription_confirm(message=message)
                 _finish(notification, Status.PROCESSED, {"confirmed": arn})
@@ -108,17 +115,37 @@ def provider_notification_process(*, notification_id: int) -> ProviderNotificati
                 _notification_apply(notification, message)
             else:
                 _finish(notification, Status.IGNORED, {"note": f"{notification.message_type} needs no action"})
-    except (SnsVerificationError, AnymailError, RequestException, ValueError, KeyError, TypeError) as exc:
-        logger.warning("SNS notification %s not applied: %s", notification.message_id, exc)
-        notification.error = f"{type(exc).__name__}: {exc}"[:2000]
-        _finish(notification, Status.FAILED, notification.result)
+    except Exception as exc:  # whatever one odd notification raises must not stop the others
+        _fail(notification, exc)
     return notification
+
+
+def _fail(notification: ProviderNotification, exc: Exception) -> None:
+    dead = notification.attempts >= settings.FEEDBACK_MAX_ATTEMPTS
+    logger.warning(
+        "SNS notification %s not applied (attempt %s%s): %s: %s",
+        notification.message_id,
+        notification.attempts,
+        ", dead" if dead else "",
+        type(exc).__name__,
+        str(exc)[:300],
+    )
+    notification.error = f"{type(exc).__name__}: {exc}"[:2000]
+    _finish(notification, Status.DEAD if dead else Status.FAILED, notification.result)
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    """Backoff after a failed attempt: a minute, doubling, at most an hour."""
+    return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
 
 
 def _notification_apply(notification: ProviderNotification, message: dict) -> None:
     try:
-        ses_event = json.loads(message.get("Message", ""))
-    except (TypeError, ValueError):
+        ses_event = json_loads_bounded(str(message.get("Message", "")), max_depth=settings.API_MAX_JSON_DEPTH)
+    except UnsafeJSONError as exc:  # too deep or NUL characters: nothing an SES event holds
+        _finish(notification, Status.IGNORED, {"note": exc.message})
+        return
+    except ValueError:
         _finish(notification, Status.IGNORED, {"note": str(message.get("Message", ""))[:200]})
         return
     if not isinstance(ses_event, dict):
@@ -241,7 +268,7 @@ def _finish(notification: ProviderNotification, status: str, result: dict) -> No
     notification.status = status
     notification.result = result or {}
     notification.processed_at = timezone.now()
-    if status != Status.FAILED:
+    if status not in (Status.FAILED, Status.DEAD):
         notification.error = ""
     notification.save(update_fields=["status", "result", "processed_at", "error", "attempts"])
 
@@ -255,13 +282,17 @@ def _parser() -> AmazonSESTrackingWebhookView:
 
 
 def provider_notifications_retry() -> int:
-    """Re-run notifications waiting for their delivery, and any whose task was lost; returns how many."""
-    stale = timezone.now() - timedelta(seconds=60)
-    ids = list(
-        ProviderNotification.objects.filter(
-            status__in=[Status.RECEIVED, Status.RETRYING], received_at__lt=stale
-        ).values_list("pk", flat=True)[:500]
-    )
+    """Re-run notifications waiting for their delivery, failed ones whose backoff is over, and
+    any whose task was lost, oldest first; returns how many. One failing never stops the rest."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=60)
+    due = Q(status__in=[Status.RECEIVED, Status.RETRYING], received_at__lt=stale)
+    for attempts in range(1, settings.FEEDBACK_MAX_ATTEMPTS):
+        due |= Q(status=Status.FAILED, attempts=attempts, processed_at__lt=now - _retry_delay(attempts))
+    ids = list(ProviderNotification.objects.filter(due).order_by("received_at").values_list("pk", flat=True)[:500])
     for notification_id in ids:
-        provider_notification_process(notification_id=notification_id)
+        try:
+            provider_notification_process(notification_id=notification_id)
+        except Exception:  # e.g. the row vanished; the next notification still runs
+            logger.exception("SNS notification %s could not be processed", notification_id)
     return len(ids)

@@ -6,6 +6,7 @@ before anything is stored (https://docs.aws.amazon.com/sns/latest/dg/sns-verify-
 - SignatureVersion 1 (RSA PKCS#1 v1.5 over SHA1) or 2 (over SHA256);
 - the certificate comes from https://sns.<region>.amazonaws.com/...pem, the topic's region,
   downloaded over verified HTTPS and cached, or from SNS_CERTIFICATE_FILE when configured;
+- the signed Timestamp is at most SNS_MAX_AGE_SECONDS old (an hour: replays are refused);
 - the signature covers the documented fields, "Name\\nvalue\\n" each, in this order:
   Notification: Message, MessageId, Subject (if present), Timestamp, TopicArn, Type;
   (Un)SubscriptionConfirmation: Message, MessageId, SubscribeURL, Timestamp, Token, TopicArn, Type.
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.dateparse import parse_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ _NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicAr
 _CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 _HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}  # noqa: S303 (SNS SignatureVersion 1 is SHA1 by definition)
 MESSAGE_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
+# Clocks differ: a message a little "from the future" is SNS's clock being ahead of ours.
+_CLOCK_SKEW_SECONDS = 300
 
 
 class SnsVerificationError(Exception):
@@ -73,6 +77,23 @@ def sns_message_verify(message: dict) -> None:
         public_key.verify(signature, string_to_sign(message), padding.PKCS1v15(), _HASHES[version]())
     except InvalidSignature:
         raise SnsVerificationError("signature does not match")
+    sns_message_age_check(message)
+
+
+def sns_message_age_check(message: dict) -> None:
+    """Refuse a message whose signed Timestamp is older than SNS_MAX_AGE_SECONDS (a replay of a
+    captured POST; SNS itself stops retrying well within an hour) or dated in the future."""
+    try:
+        stamp = parse_datetime(str(message.get("Timestamp", "")))
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is None:
+        raise SnsVerificationError(f"Timestamp {message.get('Timestamp')!r} is not an ISO 8601 time")
+    age = (datetime.now(UTC) - stamp).total_seconds()
+    if age > settings.SNS_MAX_AGE_SECONDS:
+        raise SnsVerificationError(f"message is {int(age)} s old, older than SNS_MAX_AGE_SECONDS (a replay?)")
+    if age < -_CLOCK_SKEW_SECONDS:
+        raise SnsVerificationError(f"message is dated {int(-age)} s in the future")
 
 
 def string_to_sign(message: dict) -> bytes:

@@ -174,6 +174,11 @@ class ChannelAdapter:
         is plain text. JSON receivers get `"test": true` (chat kinds show the banner instead)."""
         return {**payload, "test": True}
 
+    @classmethod
+    def validate_recipient(cls, recipient: str) -> None:
+        """Raise django's ValidationError unless `recipient` can be a personal recipient of this
+        kind (an address, a member ID, a URL). Kinds without personal recipients accept any."""
+
     def effective_chunk_size(self, rate_per_second: float) -> int:
         # A provider counting a per-second rate must never get more in one call than a second allows.
         return max(1, min(self.chunk_size, int(rate_per_second)))

@@ -108,6 +108,13 @@ class EmailAdapter(ChannelAdapter):
         if errors:
             raise ConfigError(errors)
 
+    @classmethod
+    def validate_recipient(cls, recipient: str) -> None:
+        # An address the backends can encode: "\\¾" was a UnicodeEncodeError deep in the send.
+        if len(recipient) > 254:
+            raise ValidationError("An email address has at most 254 characters.")
+        validate_email(recipient)
+
     # --- connection -----------------------------------------------------------------------
     @property
     def backend(self):

@@ -29,6 +29,7 @@ from channels_app.adapters.limits import fit_slack_blocks, truncate
 from core.outbound import TargetRefused
 from core.outbound.http import url_problem
 from core.outbound.slack import GuardedWebClient
+from subscribers.validators import validate_slack_member_id
 
 # Errors meaning the app's token or install is unusable: the whole channel stops.
 AUTH_ERRORS = {
@@ -103,6 +104,10 @@ class SlackAdapter(ChannelAdapter):
             errors["base_url"] = problem
         if errors:
             raise ConfigError(errors)
+
+    @classmethod
+    def validate_recipient(cls, recipient: str) -> None:
+        validate_slack_member_id(recipient)
 
     def send_one(self, message: RenderedMessage) -> SendResult:
         payload = dict(message.payload or {})

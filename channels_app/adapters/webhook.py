@@ -23,6 +23,7 @@ from channels_app.adapters.base import ConfigError, PermanentProviderError, Rend
 from channels_app.adapters.http import HttpAdapter
 from core.outbound import sanitize_url
 from core.outbound.http import url_problem
+from subscribers.validators import validate_webhook_url
 
 SECRET_PREFIX = "whsec_"
 
@@ -60,6 +61,10 @@ class WebhookAdapter(HttpAdapter):
             errors["url"] = problem
         if errors:
             raise ConfigError(errors)
+
+    @classmethod
+    def validate_recipient(cls, recipient: str) -> None:
+        validate_webhook_url(recipient)
 
     def send_one(self, message: RenderedMessage) -> SendResult:
         url = message.recipient or self.config.get("url", "")

@@ -1,10 +1,11 @@
 from rest_framework import serializers
 
 from channels_app.models import Channel, Send
+from core.api.serializers import StrictInputMixin, StrictSerializer
 from subscribers.models import Topic
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
     """Credentials are write-only: accepted on create/update, never returned."""
 
     credentials = serializers.DictField(write_only=True, required=False, help_text="Secrets; never returned.")
@@ -56,7 +57,7 @@ class ChannelUpdateSerializer(ChannelSerializer):
         read_only_fields = [*ChannelSerializer.Meta.read_only_fields, "kind"]
 
 
-class TestRecipientsInputSerializer(serializers.Serializer):
+class TestRecipientsInputSerializer(StrictSerializer):
     """Who a test goes to: your own email by default, else addresses on the admins' allow-list."""
 
     recipients = serializers.ListField(

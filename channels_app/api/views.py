@@ -19,6 +19,7 @@ from channels_app.services.channels import channel_create, channel_update
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_resume
 from channels_app.services.testsend import TestSendResult, channel_test_send
 from core.api.permissions import requires
+from core.api.schema import ErrorSerializer
 from core.roles import Role
 
 
@@ -48,7 +49,10 @@ class ChannelTestApi(APIView):
 
     @extend_schema(
         request=ChannelTestInputSerializer,
-        responses={200: ChannelTestOutputSerializer, 502: OpenApiResponse(description="The provider refused it.")},
+        responses={
+            200: ChannelTestOutputSerializer,
+            502: OpenApiResponse(ErrorSerializer, description="The provider refused it: its error in `extra.error`."),
+        },
     )
     def post(self, request, pk: int):
         channel = get_object_or_404(channel_list(), pk=pk)

@@ -31,7 +31,7 @@ from channels_app.rendering import notice_payload
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
 from subscribers.links import testmessage_list_unsubscribe_headers
-from subscribers.validators import email_normalize, validate_slack_member_id, validate_webhook_url
+from subscribers.validators import email_normalize
 
 TEST_SUBJECT_PREFIX = "[TEST] "
 _ADDRESS_HINT = {"email": "an email address", "slack": "a Slack member ID", "webhook": "a webhook URL"}
@@ -168,10 +168,10 @@ def testrecipient_clean(*, kind: str, address: str) -> str:
     address = (address or "").strip()
     try:
         if kind == Channel.Kind.EMAIL:
-            return email_normalize(address)
-        if not address:
+            address = email_normalize(address)
+        elif not address:
             raise ValidationError(f"Give {_ADDRESS_HINT[kind]}.")
-        (validate_slack_member_id if kind == Channel.Kind.SLACK else validate_webhook_url)(address)
+        ADAPTERS[kind].validate_recipient(address)
     except ValidationError as exc:
         raise ApplicationError.for_fields({"address": exc.messages})
     return address

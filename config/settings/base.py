@@ -8,10 +8,12 @@ local outbox for mail. One commented block per integration.
 from __future__ import annotations
 
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab  # noqa: F401  (kept for operators editing schedules)
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -64,6 +66,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "anymail",
+    "csp",
+    "axes",
     "core",
     "subscribers",
     "channels_app",
@@ -74,13 +78,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one, so every response gets the Content-Security-Policy header.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL characters in a path, query or form field are a 400 before any view (PostgreSQL refuses them).
+    "core.middleware.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -240,10 +250,12 @@ REST_FRAMEWORK = {
         "core.api.jwt.PlatformJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.RolePermission"],
+    # JSON only, within API_MAX_BODY_BYTES and API_MAX_JSON_DEPTH, no NUL characters (core.api.parsers).
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.BulletinAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {
         "public": env.str("THROTTLE_PUBLIC", default="30/minute"),
@@ -270,6 +282,10 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStateEnum": "channels_app.models.DeliveryState",
     },
 }
+# Request bodies: API JSON (and SES/SNS webhook posts) larger than this are refused with 413
+# before they are read; JSON nested deeper than this is refused with 400 (RecursionError otherwise).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 # JWTs issued by the platform's auth service (RS256). Disabled unless a public key is set.
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="").replace("\\n", "\n")
 JWT_ISSUER = env.str("JWT_ISSUER", default="")
@@ -283,6 +299,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Admin login brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed logins for
+# one username from one address, that pair is locked out (429) for AXES_COOLOFF_MINUTES, even
+# with the right password. A successful login resets the count. Unlock early with
+# `manage.py axes_reset_username <name>` or in admin (Axes → Access attempts). API tokens and
+# JWTs never go through a password login, so they are not affected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client address as the rest of Bulletin sees it (TRUSTED_PROXY_COUNT decides X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "subscribers.http.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# Scripts only from this site (no inline scripts, no eval): the admin, the compose preview and
+# Swagger UI load theirs as files. Inline styles are allowed because email previews are HTML
+# with inlined CSS, shown in sandboxed srcdoc iframes that inherit this policy. Images may come
+# from any https host (publication bodies and emails link them). Nothing may frame Bulletin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": env.str("CSP_REPORT_URI")} if env.str("CSP_REPORT_URI", default="") else {}),
+    },
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -444,8 +498,13 @@ SNS_TOPIC_ARNS = env.list("SNS_TOPIC_ARNS", default=[])
 SNS_CERTIFICATE_FILE = env.str("SNS_CERTIFICATE_FILE", default="")
 # Where subscription confirmations are sent (blank: the SubscribeURL SNS gave, on amazonaws.com).
 SNS_ENDPOINT_URL = env.str("SNS_ENDPOINT_URL", default="")
+# Notifications whose signed Timestamp is older than this are refused (403) as replays.
+SNS_MAX_AGE_SECONDS = env.int("SNS_MAX_AGE_SECONDS", default=3600)
 # A notification for a message whose delivery is not recorded yet is retried for this long.
 FEEDBACK_UNMATCHED_RETRY_SECONDS = env.int("FEEDBACK_UNMATCHED_RETRY_SECONDS", default=900)
+# A stored notification whose processing raised is retried (backoff from a minute, doubling)
+# until this many attempts; then it is dead, its error shown in admin (Provider notifications).
+FEEDBACK_MAX_ATTEMPTS = env.int("FEEDBACK_MAX_ATTEMPTS", default=5)
 
 # List hygiene: soft bounces (SES Transient/Undetermined) suppress an address after this many
 # within the window; hard bounces (Permanent) and complaints suppress at once.
@@ -487,6 +546,9 @@ ANALYTICS_SCAN_OVERLAP_SECONDS = env.int("ANALYTICS_SCAN_OVERLAP_SECONDS", defau
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=180)
 # Whether a stale worker heartbeat makes /health/ready fail (web can serve without workers).
 HEALTH_REQUIRE_WORKER = env.bool("HEALTH_REQUIRE_WORKER", default=False)
+# No heartbeat recorded at all this long after a web process started: /health/ready is 503
+# (beat sends one a minute: workers and beat never started, or cannot reach the broker).
+WORKER_HEARTBEAT_GRACE_SECONDS = env.int("WORKER_HEARTBEAT_GRACE_SECONDS", default=300)
 
 # --- Development sinks -----------------------------------------------------------------
 # Local endpoints that accept Slack, Discord and webhook posts and keep them under var/sinks,

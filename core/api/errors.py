@@ -10,7 +10,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -62,4 +62,9 @@ def json_error(message: str, http_status: int) -> Response:
     return Response({"message": message, "extra": {}}, status=http_status)
 
 
-__all__ = ["exception_handler", "json_error", "status"]
+def json_error_response(message: str, http_status: int) -> JsonResponse:
+    """The same error body outside DRF views (middleware, error handlers, provider webhooks)."""
+    return JsonResponse({"message": message, "extra": {}}, status=http_status)
+
+
+__all__ = ["exception_handler", "json_error", "json_error_response", "status"]

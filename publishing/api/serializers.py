@@ -2,16 +2,17 @@ from rest_framework import serializers
 
 from channels_app.api.serializers import TestRecipientsInputSerializer
 from channels_app.models import Channel
+from core.api.serializers import StrictSerializer, URLOrBlankField
 from publishing.models import ABTest, Publication
 from publishing.services.rendering import archive_url
-from subscribers.api.serializers import StrictSerializer
 from subscribers.models import Segment, Subscriber, Topic
 
 
 class PublicationSerializer(serializers.ModelSerializer):
     topics = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    author = serializers.CharField(source="author.username", read_only=True, default=None)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    author = serializers.CharField(source="author.username", read_only=True, default=None, allow_null=True)
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None, allow_null=True)
+    canonical_url = URLOrBlankField(read_only=True)
     archive_url = serializers.SerializerMethodField()
 
     class Meta:

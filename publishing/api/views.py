@@ -12,7 +12,9 @@ from rest_framework.views import APIView
 
 from channels_app.api.serializers import ChannelTestOutputSerializer
 from channels_app.api.views import testsend_response
+from core.api.filters import StrictFilterSet
 from core.api.permissions import requires
+from core.api.schema import ErrorSerializer
 from core.roles import Role
 from publishing.api.serializers import (
     ABTestInputSerializer,
@@ -41,7 +43,7 @@ from publishing.services.testsend import publication_test_send
 from subscribers.models import Subscriber
 
 
-class PublicationFilter(django_filters.FilterSet):
+class PublicationFilter(StrictFilterSet):
     state = django_filters.MultipleChoiceFilter(choices=Publication.State.choices)
     priority = django_filters.ChoiceFilter(choices=Publication.Priority.choices)
     topic = django_filters.CharFilter(field_name="topics__slug", help_text="Topic slug.")
@@ -107,6 +109,7 @@ class PublicationPublishApi(APIView):
     """Publish now, or schedule with a future `publish_at` (publisher). Publishing a published
     publication again sends nothing and answers its current state."""
 
+    conflict_methods = ("POST",)  # the workflow state changed meanwhile (core.api.schema)
     permission_classes = [requires(Role.PUBLISHER)]
 
     @extend_schema(request=PublishInputSerializer, responses=PublicationDetailSerializer)
@@ -125,6 +128,7 @@ class PublicationPublishApi(APIView):
 class PublicationSubmitApi(APIView):
     """Draft → in review (editor)."""
 
+    conflict_methods = ("POST",)  # the workflow state changed meanwhile (core.api.schema)
     permission_classes = [requires(Role.EDITOR)]
 
     @extend_schema(request=None, responses=PublicationDetailSerializer)
@@ -135,6 +139,7 @@ class PublicationSubmitApi(APIView):
 class PublicationReturnApi(APIView):
     """In review or scheduled → draft (an editor withdraws; a publisher sends back or unschedules)."""
 
+    conflict_methods = ("POST",)  # the workflow state changed meanwhile (core.api.schema)
     permission_classes = [requires(Role.EDITOR)]
 
     @extend_schema(request=ReturnInputSerializer, responses=PublicationDetailSerializer)
@@ -150,6 +155,7 @@ class PublicationReturnApi(APIView):
 class PublicationArchiveApi(APIView):
     """Published → archived (publisher)."""
 
+    conflict_methods = ("POST",)  # the workflow state changed meanwhile (core.api.schema)
     permission_classes = [requires(Role.PUBLISHER)]
 
     @extend_schema(request=None, responses=PublicationDetailSerializer)
@@ -209,7 +215,10 @@ class PublicationTestApi(APIView):
 
     @extend_schema(
         request=TestSendInputSerializer,
-        responses={200: ChannelTestOutputSerializer, 502: OpenApiResponse(description="The provider refused it.")},
+        responses={
+            200: ChannelTestOutputSerializer,
+            502: OpenApiResponse(ErrorSerializer, description="The provider refused it: its error in `extra.error`."),
+        },
     )
     def post(self, request, pk: int):
         data = TestSendInputSerializer(data=request.data)
@@ -227,6 +236,8 @@ class PublicationTestApi(APIView):
 class PublicationABTestApi(APIView):
     """The newsletter's A/B subject test and its results; PUT configures it (editor) until it
     starts, an empty `subjects` list removes it."""
+
+    conflict_methods = ("PUT",)  # the test has started
 
     def get_permissions(self):
         return [requires(Role.EDITOR if self.request.method == "PUT" else Role.VIEWER)()]

@@ -1,11 +1,12 @@
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.api.serializers import StrictInputMixin, StrictSerializer, URLOrBlankField
 from subscribers.engagement import EngagementTier
 from subscribers.models import ChannelKind, FieldType, Segment, Subscriber, SubscriberField, Subscription, Topic
 
 
-class TopicSerializer(serializers.ModelSerializer):
+class TopicSerializer(StrictInputMixin, serializers.ModelSerializer):
     class Meta:
         model = Topic
         fields = ["id", "slug", "name", "description", "is_public", "created_at"]
@@ -25,6 +26,7 @@ class SubscriberSerializer(serializers.ModelSerializer):
     engagement_tier = serializers.ChoiceField(
         choices=EngagementTier.choices, read_only=True, help_text="From the engagement score; see the README."
     )
+    webhook_url = URLOrBlankField(read_only=True, help_text="Personal webhook (a Discord webhook or any endpoint).")
 
     class Meta:
         model = Subscriber
@@ -78,17 +80,6 @@ def _iso(value) -> str | None:
         return None
     text = timezone.localtime(value).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know instead of silently ignoring them (a typo is an error)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class SubscriberCreateSerializer(StrictSerializer):

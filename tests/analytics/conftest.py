@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from analytics.services.tracking import send_links_cache_clear
 from channels_app.models import Channel, Delivery, Send
+from tests.analytics.sns_signing import TOPIC_ARN, SnsSigner, sns_post
 from tests.factories import ChannelFactory, DeliveryFactory, SendFactory
 
 LINKS = ["https://example.com/article?a=1&b=2", "https://example.com/second", "javascript:alert(1)"]
@@ -46,3 +47,23 @@ def make_sent(email_channel):
         ]
 
     return _make
+
+
+@pytest.fixture
+def signer(settings, tmp_path):
+    """Signs SNS messages with a certificate of the test's own, trusted through SNS_CERTIFICATE_FILE."""
+    signer = SnsSigner(tmp_path)
+    settings.SNS_CERTIFICATE_FILE = str(signer.cert_file)
+    settings.SNS_TOPIC_ARNS = [TOPIC_ARN]
+    return signer
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    """POST like SNS and run the enqueued processing task (eager) at commit."""
+
+    def _post(message: dict, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return sns_post(client, message, **kwargs)
+
+    return _post

@@ -14,29 +14,10 @@ from analytics.models import EngagementEvent, HygieneAction, ProviderNotificatio
 from analytics.services.feedback import provider_notification_process, provider_notifications_retry
 from channels_app.models import Delivery
 from subscribers.models import Subscriber, Suppression
-from tests.analytics.sns_signing import TOPIC_ARN, SnsSigner, sns_post
+from tests.analytics.sns_signing import TOPIC_ARN
 from tests.factories.analytics import ses_event
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def signer(settings, tmp_path):
-    signer = SnsSigner(tmp_path)
-    settings.SNS_CERTIFICATE_FILE = str(signer.cert_file)
-    settings.SNS_TOPIC_ARNS = [TOPIC_ARN]
-    return signer
-
-
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    """POST like SNS and run the enqueued processing task (eager) at commit."""
-
-    def _post(message: dict, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return sns_post(client, message, **kwargs)
-
-    return _post
 
 
 def _state(delivery) -> tuple[str, str]:

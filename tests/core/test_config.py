@@ -1,15 +1,10 @@
-"""Project configuration: deploy checks, schema, periodic tasks, encryption keys."""
+"""Project configuration: schema, periodic tasks, encryption keys (deploy checks: test_deploy_checks.py)."""
 
 import json
-import os
-import secrets
-import subprocess
-import sys
 
 import pytest
 import yaml
 from cryptography.fernet import Fernet
-from django.conf import settings
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from openapi_spec_validator import validate
@@ -17,25 +12,6 @@ from openapi_spec_validator import validate
 from channels_app.models import Channel
 from core.crypto import DecryptionError, decrypt_text, encrypt_text
 from tests.factories import ChannelFactory
-
-
-def test_check_deploy_is_clean_with_production_settings():
-    env = {k: v for k, v in os.environ.items() if k != "BULLETIN_VAR_DIR"} | {
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "bulletin.example.com",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
 
 
 @pytest.mark.django_db

@@ -50,4 +50,6 @@ def test_ensure_admin_prints_a_login_that_works(client, capsys):
     password = first.split("password:")[1].strip()
     call_command("ensure_admin")
     assert password in capsys.readouterr().out, "the same login is printed again"
-    assert client.login(username="admin", password=password)
+    # Through the admin login form, the way a person (and django-axes) sees it.
+    response = client.post("/admin/login/", {"username": "admin", "password": password, "next": "/admin/"})
+    assert response.status_code == 302 and response["Location"] == "/admin/"

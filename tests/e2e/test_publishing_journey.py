@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from channels_app.models import Channel, Send
 from core.roles import Role
@@ -50,8 +51,9 @@ def _login(browser, site, user):
 
 
 def _preview_shows(page, text: str) -> None:
-    page.wait_for_function(
-        "text => document.querySelector('[data-preview=email]').srcdoc.includes(text)", arg=text, timeout=15_000
+    # Not wait_for_function: Playwright polls it with eval(), which the Content-Security-Policy forbids.
+    expect(page.locator("[data-preview=email]")).to_have_attribute(
+        "srcdoc", re.compile(re.escape(text)), timeout=15_000
     )
 
 

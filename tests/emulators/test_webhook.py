@@ -43,6 +43,8 @@ def test_a_request_is_recorded_with_method_path_headers_and_body(webhook_receive
     assert (received["signature_valid"], received["signature_error"], received["status"]) == (True, "", 200)
 
 
+# Headers are signed when the test runs, not when it is collected: a long suite would otherwise
+# age every timestamp past the receiver's tolerance before these tests start.
 @pytest.mark.parametrize(
     ("make_headers", "body", "error"),
     [  # headers made when the test runs: signed at collection, they age past the tolerance in a long run

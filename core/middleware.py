@@ -1,0 +1,48 @@
+"""Refuse NUL characters in query strings on every page, and in API and admin paths and forms.
+
+PostgreSQL cannot compare or store U+0000: a filter (`?search=%00`), a slug in a path
+(`topics/news%00`) or a form field with one turned into a DataError, i.e. a 500. One check
+before any view runs makes every such request a 400 (in the API's JSON error format under /api/).
+JSON bodies are checked by the API's parser (core.api.parsers) and the SNS webhook.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+
+from core.api.errors import json_error_response
+from core.safejson import has_nul
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_LOOKUP_PATHS = ("/api/", "/admin/")
+MESSAGE = "NUL characters (%00) are not allowed in the path, query parameters or form fields."
+
+
+class NulCharacterMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _has_nul(request):
+            if request.path.startswith("/api/"):
+                return json_error_response(MESSAGE, 400)
+            return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    if _query_dict_has_nul(request.GET):
+        return True
+    # Paths and forms where values become lookups and JSON (API slugs and ids, admin object ids,
+    # file names, JSON fields). Public pages answer a damaged signed link, and their forms refuse
+    # NUL field by field (Django's form CharField), in a friendlier way than a bare 400.
+    if not request.path.startswith(_LOOKUP_PATHS):
+        return False
+    if has_nul(request.path):
+        return True
+    # Reading request.POST here is what the CSRF check does next anyway.
+    return request.method == "POST" and request.content_type in _FORM_TYPES and _query_dict_has_nul(request.POST)
+
+
+def _query_dict_has_nul(data) -> bool:
+    return any(has_nul(key, *values) for key, values in data.lists())
