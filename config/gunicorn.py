@@ -10,17 +10,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-# Each worker process records its own metrics into files here; /metrics adds them up
-# (prometheus_client's multiprocess mode). Set in the master, before any worker imports Django.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bulletin-web-metrics-")
-
 
 def on_starting(server):
-    """A restarted master starts from empty metric files (counters restart, as Prometheus expects)."""
-    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    """Each worker process records its own metrics into files in PROMETHEUS_MULTIPROC_DIR and
+    /metrics adds them up (prometheus_client's multiprocess mode). Set here, in the master before
+    any worker imports Django; a restarted master starts from empty files (counters restart, as
+    Prometheus expects)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="bulletin-web-metrics-")
     shutil.rmtree(folder, ignore_errors=True)
     Path(folder).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
 def child_exit(server, worker):

@@ -22,6 +22,8 @@ GOOD = {
     "FIELD_ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
     "EMAIL_BACKEND": "anymail.backends.amazon_ses.EmailBackend",
     "SNS_TOPIC_ARNS": ["arn:aws:sns:eu-west-1:123456789012:bulletin-ses-events"],
+    # The test settings let emulators on loopback be reached; production refuses that (E101).
+    "OUTBOUND_ALLOW_PRIVATE_TARGETS": False,
 }
 
 

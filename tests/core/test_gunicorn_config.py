@@ -43,3 +43,55 @@ def test_gunicorn_accepts_the_file_by_path_and_by_module(reference):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_metrics_under_gunicorn_add_up_every_worker_process(tmp_path):
+    """Two worker processes answer requests; /metrics counts all of them (multiprocess mode)."""
+    import re
+    import time
+    import urllib.request
+
+    from tests.faults import free_port
+    from tests.worker import worker_env
+
+    port = free_port()
+    env = {**worker_env(), "DJANGO_SETTINGS_MODULE": "config.settings.test", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.py",
+            "config.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).close()  # noqa: S310
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
+                time.sleep(0.2)
+        for _ in range(40):  # new connections: both workers get some
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).close()  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:  # noqa: S310
+            text = response.read().decode()
+        pids = {p.name.split("_")[-1] for p in tmp_path.glob("histogram_*.db")}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    counted = re.search(r'bulletin_http_request_duration_seconds_count\{[^}]*view="health"[^}]*\} ([0-9.]+)', text)
+    assert counted and float(counted.group(1)) >= 41, text[-2000:]
+    assert len(pids) == 2, f"both worker processes recorded metrics: {pids}"
