@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet
 
+from channels_app.adapters import digest_kinds
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
 from publishing.models import Publication
@@ -16,6 +17,11 @@ from subscribers.selectors import mailable_subscribers
 
 # Where a personal message of each kind goes: the subscriber's address, member ID or URL.
 _ADDRESS = {ChannelKind.EMAIL: "email", ChannelKind.SLACK: "slack_member_id", ChannelKind.WEBHOOK: "webhook_url"}
+
+
+def subscriber_address_field(*, kind: str) -> str:
+    """The Subscriber field a personal message of `kind` is addressed to."""
+    return _ADDRESS[kind]
 
 
 def audience_recipients(
@@ -33,7 +39,7 @@ def audience_recipients(
     wanted = Subscription.objects.filter(
         subscriber=OuterRef("pk"), topic_id__in=list(topic_ids), channel_kind=kind, frequency__in=list(frequencies)
     )
-    field = _ADDRESS[kind]
+    field = subscriber_address_field(kind=kind)
     recipients = mailable_subscribers().filter(Exists(wanted)).exclude(**{field: ""}).annotate(address=F(field))
     if subscriber_ids is not None:
         recipients = recipients.filter(pk__in=list(subscriber_ids))
@@ -86,11 +92,11 @@ def publication_audience(*, topic_ids: Sequence[int]) -> dict[str, Any]:
         {"kind": c.kind, "channel_id": c.pk, "channel": c.name, "recipients": 1}
         for c in broadcast_channels(topic_ids=topic_ids)
     ]
-    digest = audience_recipients(
-        kind=ChannelKind.EMAIL,
-        topic_ids=topic_ids,
-        frequencies=[Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY],
-    ).count()
+    digest_frequencies = [Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY]
+    digest = sum(
+        audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=digest_frequencies).count()
+        for kind in digest_kinds()
+    )
     total = sum(row["recipients"] for row in personal + broadcast)
     return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}
 
