@@ -15,6 +15,7 @@ from core.forms import form_add_service_errors
 from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
 from subscribers.selectors import public_topics
 from subscribers.services import SubscriptionChoice
+from subscribers.services.preferences import subscription_frequencies
 from subscribers.validators import timezone_names
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -128,10 +129,13 @@ class PreferencesForm(PublicForm):
         self.fields["timezone"].choices = [(tz, tz.replace("_", " ")) for tz in sorted(timezone_names())]
         self.fields["webhook_url"].widget.attrs.update({"inputmode": "url", "placeholder": "https://…"})
         self.fields["slack_member_id"].widget.attrs.update({"placeholder": "U01ABCDEF", "spellcheck": "false"})
-        for topic in topics:
-            for kind in ChannelKind:
+        for kind in ChannelKind:
+            # Only what the kind can deliver: no digest on a kind whose adapter carries none.
+            offered = subscription_frequencies(kind=kind)
+            choices = [(value, label) for value, label in Subscription.Frequency.choices if value in offered]
+            for topic in topics:
                 self.fields[self.frequency_field(topic, kind)] = forms.ChoiceField(
-                    label=f"{topic.name} by {kind.label.lower()}", choices=Subscription.Frequency.choices
+                    label=f"{topic.name} by {kind.label.lower()}", choices=choices
                 )
 
     @staticmethod

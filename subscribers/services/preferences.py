@@ -21,6 +21,30 @@ from subscribers.validators import validate_slack_member_id, validate_timezone, 
 Frequency = Subscription.Frequency
 
 
+DIGEST_FREQUENCIES = (Frequency.DAILY, Frequency.WEEKLY)
+
+
+def subscription_frequencies(*, kind: str) -> list[str]:
+    """The frequencies a subscription on `kind` may have: digests only where the kind's adapter
+    carries them (the registry says so, e.g. not a broadcast-only kind)."""
+    from channels_app.adapters import digest_kinds
+
+    carries = kind in digest_kinds()
+    return [f for f in Frequency.values if carries or f not in DIGEST_FREQUENCIES]
+
+
+def subscription_choice_problem(*, kind: str, frequency: str) -> tuple[str, str] | None:
+    """(field, message) when a subscription of `kind` at `frequency` cannot be delivered."""
+    if kind not in ChannelKind.values:
+        kinds = ", ".join(ChannelKind.values)
+        return "channel_kind", f"'{kind}' cannot receive personal messages or digests; choose one of {kinds}."
+    if frequency not in Frequency.values:
+        return "frequency", f"'{frequency}' is not a frequency; choose one of {', '.join(Frequency.values)}."
+    if frequency not in subscription_frequencies(kind=kind):
+        return "frequency", f"{ChannelKind(kind).label} cannot carry a {frequency} digest; choose instant or off."
+    return None
+
+
 @dataclass(frozen=True)
 class SubscriptionChoice:
     topic: Topic
@@ -127,8 +151,9 @@ def _subscription_errors(subscriber, changes, current, choices: Sequence[Subscri
     """Kinds and frequencies are known values; a Slack or webhook subscription needs its contact point."""
     messages: list[str] = []
     for choice in choices:
-        if choice.channel_kind not in ChannelKind.values or choice.frequency not in Frequency.values:
-            messages.append(f"{choice.topic.slug}: unknown channel kind or frequency.")
+        problem = subscription_choice_problem(kind=choice.channel_kind, frequency=choice.frequency)
+        if problem is not None:
+            messages.append(f"{choice.topic.slug}: {problem[1]}")
     final = {key: s.frequency for key, s in current.items()}
     final.update({(c.topic.pk, c.channel_kind): c.frequency for c in choices})
     contact = {
