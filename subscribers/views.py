@@ -272,7 +272,7 @@ def _one_click_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         text = render_to_string(
             "subscribers/unsubscribed.txt", {"stopped": done.stopped, "site_name": settings.SITE_NAME}
         )
-    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+    return HttpResponse(" ".join(text.split()) + "\n", content_type="text/plain; charset=utf-8")
 
 
 @csrf_protect
