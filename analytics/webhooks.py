@@ -19,7 +19,10 @@ from analytics.services.sns import SnsVerificationError, sns_message_verify
 logger = logging.getLogger(__name__)
 
 
-class SesTrackingWebhookView(AmazonSESTrackingWebhookView):
+class SnsVerifiedMixin:
+    """anymail's Amazon SES webhook views (tracking, inbound) with every SNS message's signature
+    verified (analytics.services.sns) before anything is read from it."""
+
     # The SNS signature is the authentication; anymail's basic auth still applies when configured.
     warn_if_no_basic_auth = False
 
@@ -30,7 +33,9 @@ class SesTrackingWebhookView(AmazonSESTrackingWebhookView):
         except SnsVerificationError as exc:
             raise AnymailWebhookValidationFailure(f"SNS signature verification failed: {exc}")
 
-    def post(self, request, *args, **kwargs):
+    def verified_message(self, request) -> dict | HttpResponse:
+        """The verified SNS message, or the answer to give instead: SNS's basic-auth challenge,
+        403 for anything not verifiably from SNS for our topics, 400 for a body that is not SNS's."""
         if self.basic_auth and not request.META.get("HTTP_AUTHORIZATION"):
             response = HttpResponse(status=401)  # SNS sends credentials only after a 401
             response["WWW-Authenticate"] = 'Basic realm="Anymail WEBHOOK_SECRET"'
@@ -43,5 +48,13 @@ class SesTrackingWebhookView(AmazonSESTrackingWebhookView):
         except AnymailAPIError as exc:
             logger.warning("malformed SES webhook POST from %s: %s", request.META.get("REMOTE_ADDR"), exc)
             return HttpResponse("Bad request: not an SNS message.", status=400)
-        provider_notification_receive(message=self._parse_sns_message(request))
+        return self._parse_sns_message(request)
+
+
+class SesTrackingWebhookView(SnsVerifiedMixin, AmazonSESTrackingWebhookView):
+    def post(self, request, *args, **kwargs):
+        message = self.verified_message(request)
+        if isinstance(message, HttpResponse):
+            return message
+        provider_notification_receive(message=message)
         return HttpResponse()

@@ -156,6 +156,7 @@ class ConsentRecord(models.Model):
         FORM = "form", "Subscribe form"
         LINK = "link", "Link in a message"
         ONE_CLICK = "one_click", "One-click (RFC 8058)"
+        MAILTO = "mailto", "Unsubscribe email (List-Unsubscribe mailto)"
         API = "api", "API"
         IMPORT = "import", "CSV import"
         ADMIN = "admin", "Admin"

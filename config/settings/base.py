@@ -199,6 +199,12 @@ ANYMAIL = {
     # Basic auth for the SNS tracking webhook ("user:password").
     "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None,
 }
+# Inbound mail (the mailto unsubscribe, subscribers.inbound): Mailgun's webhook signing key and
+# Brevo's API key (Brevo's inbound parser needs it), when unsubscribe mail arrives through them.
+if env.str("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY", default=""):
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env.str("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY")
+if env.str("ANYMAIL_BREVO_API_KEY", default=""):
+    ANYMAIL["BREVO_API_KEY"] = env.str("ANYMAIL_BREVO_API_KEY")
 
 # --- Field encryption ----------------------------------------------------------------------
 # Channel credentials are encrypted at rest with Fernet. Comma-separated keys: the first
@@ -358,7 +364,8 @@ ARCHIVE_PAGE_SIZE = env.int("ARCHIVE_PAGE_SIZE", default=20)
 CONFIRM_TOKEN_MAX_AGE = env.int("CONFIRM_TOKEN_MAX_AGE", default=7 * 24 * 3600)
 PREFERENCES_TOKEN_MAX_AGE = env.int("PREFERENCES_TOKEN_MAX_AGE", default=180 * 24 * 3600)
 UNSUBSCRIBE_TOKEN_MAX_AGE = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE", default=2 * 365 * 24 * 3600)
-# Address for the mailto: form of List-Unsubscribe (blank: HTTPS only).
+# The mailto: form of List-Unsubscribe (blank: HTTPS only). Set it only once mail to
+# `<local>+<token>@<domain>` reaches one of the inbound webhooks (README: mailto unsubscribe).
 LIST_UNSUBSCRIBE_MAILTO = env.str("LIST_UNSUBSCRIBE_MAILTO", default="")
 
 # --- Subscribers: double opt-in, public forms, contact points, import ---------------------
