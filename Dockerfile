@@ -25,8 +25,10 @@ RUN groupadd --system bulletin && useradd --system --gid bulletin --home-dir /ap
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=bulletin:bulletin . /app
-# collectstatic needs settings, not secrets: throwaway values for this build step only.
+# collectstatic and compile_translations need settings, not secrets: throwaway values for this
+# build step only. Translations compile with Babel (pure Python), no system gettext.
 RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
+    && SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost python manage.py compile_translations --force \
     && mkdir -p /app/var && chown -R bulletin:bulletin /app/var /app/staticfiles
 USER bulletin
 EXPOSE 8000

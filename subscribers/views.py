@@ -116,7 +116,8 @@ def subscribe_view(request: HttpRequest) -> HttpResponse:
                 subscriber_subscribe(
                     email=form.cleaned_data["email"],
                     topics=list(form.cleaned_data["topics"]),
-                    profile={"name": form.cleaned_data["name"]},
+                    # The language the form was shown in: their confirmation email is in it too.
+                    profile={"name": form.cleaned_data["name"], "locale": translation.get_language()},
                     wording=form.wording(),
                     context=_context(request, Method.FORM, request.build_absolute_uri(request.path)),
                 )
@@ -192,7 +193,7 @@ def preferences_view(request: HttpRequest, token: str, subscriber: Subscriber) -
     )
     if request.method == "POST" and form.is_valid():
         try:
-            subscriber_preferences_update(
+            saved = subscriber_preferences_update(
                 subscriber=subscriber,
                 changes=form.changes(),
                 subscriptions=form.subscription_choices(),
@@ -201,7 +202,8 @@ def preferences_view(request: HttpRequest, token: str, subscriber: Subscriber) -
         except ApplicationError as exc:
             form.add_service_errors(exc)
         else:
-            messages.success(request, "Your preferences are saved.")
+            with translation.override(subscriber_language(saved)):  # the language just chosen
+                messages.success(request, _("Your preferences are saved."))
             return redirect(request.path)
     context = {"subscriber": subscriber, "form": form, "token": token, "welcome": "welcome" in request.GET}
     return render(request, "subscribers/preferences.html", context, status=400 if form.errors else 200)
