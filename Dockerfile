@@ -6,7 +6,7 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN apt-get update && apt-get install -y --no-install-recommends build-essential gettext \
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml setup.py README.md ./
 COPY config ./config
@@ -18,9 +18,8 @@ COPY analytics ./analytics
 COPY templates ./templates
 COPY static ./static
 COPY locale ./locale
-# Translations are compiled here (gettext's msgfmt), so the wheel carries the .mo files.
-RUN find locale -name '*.po' -exec sh -c 'msgfmt --check -o "${1%.po}.mo" "$1"' _ {} \; \
-    && pip install --upgrade pip && pip wheel --wheel-dir /wheels .
+# Building the wheel compiles the translations into it (setup.py, with Babel).
+RUN pip install --upgrade pip && pip wheel --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \

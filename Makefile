@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 NAME   ?=
 FUZZ_EXAMPLES ?= 50
 
-.PHONY: install run test fuzz bench lint format migrate demo check-deploy clean
+.PHONY: install translations run test fuzz bench lint format migrate demo check-deploy clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Bulletin needs Python 3.11+"'
@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install Bulletin with its dev dependencies
+install: $(STAMP) translations  ## create .venv, install Bulletin with its dev dependencies, compile translations
+
+translations: $(STAMP)  ## compile locale/*.po to .mo (Babel, pure Python; only stale ones)
+	$(BIN)/python manage.py compile_translations
 
 run: install  ## migrate, load demo data, print the admin login, start web + worker + beat
 	$(BIN)/python manage.py migrate --noinput

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from analytics.services.sunset import sunset_keep, sunset_keep_subscriber
 from analytics.services.tracking import PIXEL_GIF, tracking_click_resolve, tracking_open_record
+from subscribers.i18n import subscriber_language
 
 NO_CACHE_HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate, private, max-age=0",
@@ -49,7 +51,9 @@ def sunset_keep_view(request: HttpRequest, token: str) -> HttpResponse:
     else:
         subscriber = sunset_keep_subscriber(token=token)
         template = "analytics/keep.html"
-    return render(request, template, {"subscriber": subscriber}, status=200 if subscriber else 404)
+    language = subscriber_language(subscriber) if subscriber else translation.get_language()
+    with translation.override(language):
+        return render(request, template, {"subscriber": subscriber}, status=200 if subscriber else 404)
 
 
 def _user_agent(request: HttpRequest) -> str:

@@ -1,7 +1,7 @@
-"""The SES tracking webhook (SNS → /anymail/amazon_ses/tracking/): anymail's view, plus SNS
-signature verification, storing the notification instead of processing it in the request.
+"""The SES webhooks (SNS → /anymail/amazon_ses/tracking/ and .../inbound/): anymail's views, plus
+SNS signature verification, storing a tracking notification instead of processing it in the request.
 
-SNS allows 15 s per POST and retries on errors; this answers as soon as the verified message
+SNS allows 15 s per POST and retries on errors; tracking answers as soon as the verified message
 is stored. Forged, unsigned, foreign-topic or stale (older than SNS_MAX_AGE_SECONDS) messages
 get 403 and are logged, never stored. Anyone can POST here: the body is read within
 API_MAX_BODY_BYTES (413 past it) and parsed within API_MAX_JSON_DEPTH; anything that is not a
@@ -26,7 +26,11 @@ from core.safejson import json_loads_bounded
 logger = logging.getLogger(__name__)
 
 
-class SesTrackingWebhookView(AmazonSESTrackingWebhookView):
+class SnsVerifiedMixin:
+    """anymail's Amazon SES webhook views (tracking, inbound) with every SNS message bounded
+    (size, depth, NUL) and its signature verified (analytics.services.sns) before anything is
+    read from it."""
+
     # The SNS signature is the authentication; anymail's basic auth still applies when configured.
     warn_if_no_basic_auth = False
 
@@ -52,7 +56,10 @@ class SesTrackingWebhookView(AmazonSESTrackingWebhookView):
         except SnsVerificationError as exc:
             raise AnymailWebhookValidationFailure(f"SNS signature verification failed: {exc}")
 
-    def post(self, request, *args, **kwargs):
+    def verified_message(self, request) -> dict | HttpResponse:
+        """The verified SNS message, or the answer to give instead: SNS's basic-auth challenge,
+        413 for an oversized body, 403 for anything not verifiably from SNS for our topics, 400
+        for a body that is not SNS's."""
         if self.basic_auth and not request.META.get("HTTP_AUTHORIZATION"):
             response = HttpResponse(status=401)  # SNS sends credentials only after a 401
             response["WWW-Authenticate"] = 'Basic realm="Anymail WEBHOOK_SECRET"'
@@ -68,5 +75,13 @@ class SesTrackingWebhookView(AmazonSESTrackingWebhookView):
         except AnymailAPIError as exc:
             logger.warning("malformed SES webhook POST from %s: %s", request.META.get("REMOTE_ADDR"), exc)
             return json_error_response("Bad request: not an SNS message.", 400)
-        provider_notification_receive(message=self._parse_sns_message(request))
+        return self._parse_sns_message(request)
+
+
+class SesTrackingWebhookView(SnsVerifiedMixin, AmazonSESTrackingWebhookView):
+    def post(self, request, *args, **kwargs):
+        message = self.verified_message(request)
+        if isinstance(message, HttpResponse):
+            return message
+        provider_notification_receive(message=message)
         return HttpResponse()

@@ -7,7 +7,8 @@ kind, templates with SES-style placeholders:
      "discord": {"content": ..., "embeds": [...]},
      "webhook": {...any JSON...},
      "links": ["https://...", ...],     # every link in the message, in order
-     "topic_id": 3,                      # optional: unsubscribe links are per-topic
+     "topic_ids": [3, 5],                # what its unsubscribe link stops (on the channel's kind)
+     "list": {"label": "news", "name": "News"},  # its RFC 2919 List-Id (emails)
      "tracking": true}
 Templates use `{{{var}}}` only (inserted as is), and `*_html` variables inside HTML, so the
 output does not depend on how a provider escapes `{{var}}`. Variables per recipient:
@@ -30,10 +31,12 @@ from typing import Any, Protocol
 from analytics.links import click_url, open_url
 from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
+from channels_app.adapters.email import list_id_namespace
 from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.models import Channel, Send
 from publishing.merge import Recipient, merge_defaults, merge_values
-from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
+from subscribers.links import list_id_header, list_unsubscribe_headers, preferences_url, unsubscribe_url
+from subscribers.tokens import EVERYTHING, UnsubscribeScope
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ class TemplateRenderer:
         self.kind = channel.kind
         content = send.content or {}
         self.links: list[str] = list(content.get("links", []))
-        self.topic_id: int | None = content.get("topic_id")
+        self.scope = message_unsubscribe_scope(kind=self.kind, content=content)
+        self.list_id = message_list_id(channel=channel, content=content)
         self.tracking = channel.tracking_enabled and content.get("tracking", True)
         self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
         # Subscribers choose their own names: inert in the kind's markup (Slack mentions).
@@ -130,11 +134,13 @@ class TemplateRenderer:
                 name_html=escape(row.name),
                 email=self.escape_text(row.email),
                 mention=f"<@{row.recipient}>" if self.kind == Channel.Kind.SLACK else "",
-                unsubscribe_url=unsubscribe_url(subscriber_id=row.subscriber_id, topic_id=self.topic_id),
+                unsubscribe_url=unsubscribe_url(subscriber_id=row.subscriber_id, scope=self.scope),
                 preferences_url=preferences_url(subscriber_id=row.subscriber_id, token_version=row.token_version),
             )
             values["unsubscribe_all_url"] = (
-                unsubscribe_url(subscriber_id=row.subscriber_id) if self.topic_id else values["unsubscribe_url"]
+                values["unsubscribe_url"]
+                if self.scope.is_everything
+                else unsubscribe_url(subscriber_id=row.subscriber_id)
             )
         if row.context:
             values.update({k: str(v) for k, v in row.context.items() if isinstance(v, (str, int, float))})
@@ -147,7 +153,7 @@ class TemplateRenderer:
         values = self.variables(row)
         if self.kind == Channel.Kind.EMAIL:
             headers = (
-                list_unsubscribe_headers(subscriber_id=row.subscriber_id, url=values["unsubscribe_url"])
+                list_headers(row=row, unsubscribe=values["unsubscribe_url"], list_id=self.list_id)
                 if row.subscriber_id is not None
                 else {}
             )
@@ -156,6 +162,41 @@ class TemplateRenderer:
 
     def _payload(self, values: Mapping[str, str]) -> dict[str, Any]:
         return payload_substitute(self.payload_json, values)
+
+
+def message_unsubscribe_scope(
+    *, kind: str, content: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> UnsubscribeScope:
+    """What a personal message's unsubscribe link (and its mailto) stops: a publication's topics on
+    the channel kind it came by, a digest's topics (its delivery's `context["topics"]`) on its
+    kind; everything when the message stands for no topic (or predates scopes)."""
+    digest = content.get("digest")
+    if digest is not None:
+        topics = (context or {}).get("topics") or []
+        frequency = str(digest.get("frequency", ""))
+        return (
+            UnsubscribeScope(kind=kind, topic_ids=tuple(sorted(topics)), frequency=frequency) if topics else EVERYTHING
+        )
+    topic_ids = content.get("topic_ids") or ([content["topic_id"]] if content.get("topic_id") else [])
+    return UnsubscribeScope(kind=kind, topic_ids=tuple(sorted(topic_ids))) if topic_ids else EVERYTHING
+
+
+def message_list_id(*, channel: Channel, content: Mapping[str, Any]) -> str | None:
+    """The RFC 2919 List-Id of an email send: its topic's (or its digest's) list, under the
+    channel's namespace (channels_app.adapters.email.list_id_namespace)."""
+    found = content.get("list")
+    if channel.kind != Channel.Kind.EMAIL or not found:
+        return None
+    return list_id_header(name=found["name"], label=found["label"], namespace=list_id_namespace(channel.config))
+
+
+def list_headers(*, row: DeliveryRow, unsubscribe: str, list_id: str | None) -> dict[str, str]:
+    """A list email's headers: RFC 8058 one-click List-Unsubscribe (with the mailto Bulletin
+    processes, when configured) and its RFC 2919 List-Id."""
+    headers = list_unsubscribe_headers(subscriber_id=row.subscriber_id, url=unsubscribe, delivery_id=row.id)
+    if list_id:
+        headers["List-Id"] = list_id
+    return headers
 
 
 def open_pixel_values(*, delivery_id: int) -> dict[str, str]:

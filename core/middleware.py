@@ -1,14 +1,20 @@
-"""Refuse NUL characters in query strings on every page, and in API and admin paths and forms.
+"""Request middleware of our own.
 
-PostgreSQL cannot compare or store U+0000: a filter (`?search=%00`), a slug in a path
-(`topics/news%00`) or a form field with one turned into a DataError, i.e. a 500. One check
-before any view runs makes every such request a 400 (in the API's JSON error format under /api/).
-JSON bodies are checked by the API's parser (core.api.parsers) and the SNS webhook.
+- NulCharacterMiddleware: refuse NUL characters in query strings on every page, and in API and
+  admin paths and forms. PostgreSQL cannot compare or store U+0000: a filter (`?search=%00`), a
+  slug in a path (`topics/news%00`) or a form field with one turned into a DataError, i.e. a 500.
+  One check before any view runs makes every such request a 400 (in the API's JSON error format
+  under /api/). JSON bodies are checked by the API's parser (core.api.parsers) and the SNS webhook.
+- PublicLocaleMiddleware: public pages in the visitor's (or subscriber's) language; admin and
+  the API in LANGUAGE_CODE.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 from core.api.errors import json_error_response
 from core.safejson import has_nul
@@ -46,3 +52,20 @@ def _has_nul(request: HttpRequest) -> bool:
 
 def _query_dict_has_nul(data) -> bool:
     return any(has_nul(key, *values) for key, values in data.lists())
+
+
+# Texts there are Bulletin's English; API clients parse messages, editors share screenshots.
+DEFAULT_LANGUAGE_PREFIXES = ("/admin/", "/api/")
+
+
+class PublicLocaleMiddleware(LocaleMiddleware):
+    """Public pages in the visitor's language (Django's LocaleMiddleware: Accept-Language); a
+    page about a known subscriber then switches to the subscriber's own (subscribers.views).
+    Admin and the API stay in LANGUAGE_CODE."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith(DEFAULT_LANGUAGE_PREFIXES):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = translation.get_language()
+            return
+        super().process_request(request)

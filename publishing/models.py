@@ -114,10 +114,11 @@ class DigestFrequency(models.TextChoices):
 
 
 class DigestLog(models.Model):
-    """One subscriber's digest for one period, sent or found empty.
+    """One subscriber's digest on one channel kind for one period, sent or found empty.
 
-    (subscriber, frequency, period) is unique: claiming a period is an INSERT ... ON CONFLICT
-    DO NOTHING, so repeated or overlapping beat runs never build two digests for it. `period`
+    (subscriber, channel kind, frequency, period) is unique: claiming a period is an INSERT ...
+    ON CONFLICT DO NOTHING, so repeated or overlapping beat runs never build two digests for it
+    (an email digest and a Slack digest of the same day are two periods of their own). `period`
     is the subscriber's local date of the digest (daily) or the Monday of its ISO week (weekly),
     never a UTC hour, so a repeated or skipped local hour around a DST change cannot make a
     second period or lose one. `window_end` starts the next digest's window.
@@ -126,6 +127,9 @@ class DigestLog(models.Model):
     Frequency = DigestFrequency
 
     subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE, related_name="digest_logs")
+    channel_kind = models.CharField(
+        max_length=16, default="email", help_text="The kind of channel it came by (email, slack, webhook)."
+    )
     frequency = models.CharField(max_length=8, choices=DigestFrequency.choices)
     period = models.DateField(help_text="Local date (daily) or Monday of the ISO week (weekly).")
     scheduled_for = models.DateTimeField(help_text="The subscriber's local digest hour, in UTC.")
@@ -140,13 +144,15 @@ class DigestLog(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["subscriber", "frequency", "period"], name="digestlog_one_per_period"),
+            models.UniqueConstraint(
+                fields=["subscriber", "channel_kind", "frequency", "period"], name="digestlog_one_per_kind_and_period"
+            ),
             models.CheckConstraint(condition=Q(frequency__in=DigestFrequency.values), name="digestlog_frequency_valid"),
         ]
         indexes = [models.Index(fields=["subscriber", "window_end"], name="digestlog_subscriber_window")]
 
     def __str__(self) -> str:
-        return f"{self.frequency} digest {self.period} for subscriber {self.subscriber_id}"
+        return f"{self.frequency} {self.channel_kind} digest {self.period} for subscriber {self.subscriber_id}"
 
     @property
     def item_count(self) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from channels_app.adapters import digest_kinds
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
 from publishing.models import Publication
@@ -18,6 +19,11 @@ from subscribers.selectors import audience_count, mailable_subscribers
 
 # Where a personal message of each kind goes: the subscriber's address, member ID or URL.
 _ADDRESS = {ChannelKind.EMAIL: "email", ChannelKind.SLACK: "slack_member_id", ChannelKind.WEBHOOK: "webhook_url"}
+
+
+def subscriber_address_field(*, kind: str) -> str:
+    """The Subscriber field a personal message of `kind` is addressed to."""
+    return _ADDRESS[kind]
 
 
 def audience_recipients(
@@ -41,7 +47,7 @@ def audience_recipients(
     `after`/`upto` bound the subscriber ids (a keyset page of the fan-out); the bounds are
     repeated inside the subscription subquery so PostgreSQL reads only that page's
     subscriptions instead of hashing the whole table for every page."""
-    field = _ADDRESS[kind]
+    field = subscriber_address_field(kind=kind)
     now = timezone.now()
     bounds = {"pk__gt": after, **({"pk__lte": upto} if upto is not None else {})}
     recipients = mailable_subscribers(now=now).filter(**bounds).exclude(**{field: ""}).annotate(address=F(field))
@@ -141,17 +147,10 @@ def publication_audience(
         {"kind": c.kind, "channel_id": c.pk, "channel": c.name, "recipients": 1}
         for c in (broadcast_channels(topic_ids=topic_ids) if segment is None else [])
     ]
-    digest = (
-        audience_count(
-            audience_recipients(
-                kind=ChannelKind.EMAIL,
-                topic_ids=topic_ids,
-                frequencies=[Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY],
-                **limits,
-            )
-        )
-        if topic_ids
-        else 0
+    digest_frequencies = [Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY]
+    digest = sum(
+        audience_count(audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=digest_frequencies, **limits))
+        for kind in (digest_kinds() if topic_ids else [])
     )
     total = sum(row["recipients"] for row in personal + broadcast)
     return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}

@@ -203,7 +203,7 @@ class SubscriberAdmin(ServiceErrorAdminMixin, CsvExportAdminMixin, admin.ModelAd
 
     @admin.action(description="Unsubscribe selected from everything", permissions=["change"])
     def unsubscribe_selected(self, request, queryset):
-        changed = sum(subscriber_unsubscribe(subscriber=s, context=_admin_context(request)) for s in queryset)
+        changed = sum(subscriber_unsubscribe(subscriber=s, context=_admin_context(request)).changed for s in queryset)
         self.message_user(request, f"{changed} subscriber(s) unsubscribed and suppressed.", messages.SUCCESS)
 
     def has_erase_permission(self, request) -> bool:

@@ -9,12 +9,15 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
+from core.i18n import language_for
 from subscribers.models import ChannelKind, FieldType, Subscriber, SubscriberField, Subscription, Topic
 from subscribers.selectors import public_topics
 from subscribers.services import SubscriptionChoice
+from subscribers.services.preferences import subscription_frequencies
 from subscribers.validators import timezone_names
 
 
@@ -36,17 +39,36 @@ def _form_value(value: Any) -> Any:
     return None if value in ("", None) else value
 
 
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+WEEKDAYS = [
+    gettext_lazy("Monday"),
+    gettext_lazy("Tuesday"),
+    gettext_lazy("Wednesday"),
+    gettext_lazy("Thursday"),
+    gettext_lazy("Friday"),
+    gettext_lazy("Saturday"),
+    gettext_lazy("Sunday"),
+]
+# The preference centre's column heading of each channel kind.
+KIND_COLUMNS = {
+    ChannelKind.EMAIL: gettext_lazy("Email"),
+    ChannelKind.SLACK: gettext_lazy("Slack"),
+    ChannelKind.WEBHOOK: gettext_lazy("Webhook"),
+}
+
+
+# What the preference centre edits directly (the rest: pause, and one frequency per cell).
+PROFILE_FIELDS = ("name", "slack_member_id", "webhook_url", "locale", "timezone", "digest_hour", "digest_weekday")
 
 
 def subscribe_wording(topic_names: list[str]) -> str:
-    """The consent text shown above the button; stored verbatim with the topics chosen."""
-    base = (
-        f"I want to receive emails from {settings.SITE_NAME} about the topics I chose. "
-        "I will confirm from the email sent to me, and I can change my preferences or "
-        "unsubscribe at any time from any message."
-    )
-    return base + (f" Topics: {', '.join(topic_names)}." if topic_names else "")
+    """The consent text shown above the button, in the visitor's language; stored verbatim with
+    the topics chosen (the exact words the person agreed to)."""
+    base = gettext(
+        "I want to receive emails from %(site)s about the topics I chose. I will confirm from the email "
+        "sent to me, and I can change my preferences or unsubscribe at any time from any message."
+    ) % {"site": settings.SITE_NAME}
+    topics = gettext("Topics: %(topics)s.") % {"topics": ", ".join(topic_names)} if topic_names else ""
+    return f"{base} {topics}".strip()
 
 
 class PublicForm(forms.Form):
@@ -62,13 +84,16 @@ class PublicForm(forms.Form):
 
 
 class SubscribeForm(PublicForm):
-    email = forms.EmailField(label="Email address", max_length=254)
-    name = forms.CharField(label="Name (optional)", max_length=200, required=False)
+    email = forms.EmailField(label=gettext_lazy("Email address"), max_length=254)
+    name = forms.CharField(label=gettext_lazy("Name (optional)"), max_length=200, required=False)
     topics = forms.ModelMultipleChoiceField(
-        queryset=Topic.objects.none(), widget=forms.CheckboxSelectMultiple, label="Topics", required=False
+        queryset=Topic.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Topics"),
+        required=False,
     )
     # Honeypot: hidden from people (CSS and aria-hidden), filled in by form-filling bots.
-    website = forms.CharField(required=False, label="Leave this field empty")
+    website = forms.CharField(required=False, label=gettext_lazy("Leave this field empty"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,7 +109,7 @@ class SubscribeForm(PublicForm):
     def clean_topics(self):
         topics = self.cleaned_data["topics"]
         if not topics and self.fields["topics"].queryset.exists():
-            raise forms.ValidationError("Choose at least one topic.")
+            raise forms.ValidationError(gettext("Choose at least one topic."))
         return topics
 
     def wording(self) -> str:
@@ -92,37 +117,48 @@ class SubscribeForm(PublicForm):
 
 
 class EmailLinkForm(PublicForm):
-    email = forms.EmailField(label="Your email address", max_length=254)
+    email = forms.EmailField(label=gettext_lazy("Your email address"), max_length=254)
 
 
 class PreferencesForm(PublicForm):
-    """Profile, contact points, digest timing, pause and one frequency per topic × channel kind."""
+    """Profile, contact points, language, digest timing, pause and one frequency per topic ×
+    channel kind."""
 
-    name = forms.CharField(max_length=200, required=False)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200, required=False)
     slack_member_id = forms.CharField(
-        label="Slack member ID",
+        label=gettext_lazy("Slack member ID"),
         max_length=32,
         required=False,
-        help_text="For direct messages in Slack: your profile → ⋮ → Copy member ID.",
+        help_text=gettext_lazy("For direct messages in Slack: your profile → ⋮ → Copy member ID."),
     )
     webhook_url = forms.CharField(
-        label="Personal webhook URL",
+        label=gettext_lazy("Personal webhook URL"),
         max_length=500,
         required=False,
-        help_text="A Discord webhook of your own, or any https endpoint that accepts JSON.",
+        help_text=gettext_lazy("A Discord webhook of your own, or any https endpoint that accepts JSON."),
     )
-    timezone = forms.ChoiceField(label="Time zone", help_text="Digests arrive at the chosen hour in this time zone.")
+    locale = forms.ChoiceField(
+        label=gettext_lazy("Language"),
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text=gettext_lazy("These pages and our emails about your subscription are in this language."),
+    )
+    timezone = forms.ChoiceField(
+        label=gettext_lazy("Time zone"), help_text=gettext_lazy("Digests arrive at the chosen hour in this time zone.")
+    )
     digest_hour = forms.TypedChoiceField(
-        label="Digest time",
+        label=gettext_lazy("Digest time"),
         coerce=int,
         choices=[(h, f"{h:02d}:00") for h in range(24)],
     )
-    digest_weekday = forms.TypedChoiceField(label="Weekly digest day", coerce=int, choices=list(enumerate(WEEKDAYS)))
+    digest_weekday = forms.TypedChoiceField(
+        label=gettext_lazy("Weekly digest day"), coerce=int, choices=list(enumerate(WEEKDAYS))
+    )
     paused_until = forms.DateField(
-        label="Pause all messages until",
+        label=gettext_lazy("Pause all messages until"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Going away? Nothing is sent before this date. Leave empty to receive messages.",
+        help_text=gettext_lazy("Going away? Nothing is sent before this date. Leave empty to receive messages."),
     )
 
     def __init__(self, *args: Any, subscriber: Subscriber, topics: list[Topic], **kwargs: Any) -> None:
@@ -135,6 +171,7 @@ class PreferencesForm(PublicForm):
             "name": subscriber.name,
             "slack_member_id": subscriber.slack_member_id,
             "webhook_url": subscriber.webhook_url,
+            "locale": language_for(subscriber.locale),
             "timezone": subscriber.timezone,
             "digest_hour": subscriber.digest_hour,
             "digest_weekday": subscriber.digest_weekday,
@@ -147,11 +184,13 @@ class PreferencesForm(PublicForm):
         self.fields["timezone"].choices = [(tz, tz.replace("_", " ")) for tz in sorted(timezone_names())]
         self.fields["webhook_url"].widget.attrs.update({"inputmode": "url", "placeholder": "https://…"})
         self.fields["slack_member_id"].widget.attrs.update({"placeholder": "U01ABCDEF", "spellcheck": "false"})
-        for topic in topics:
-            for kind in ChannelKind:
-                self.fields[self.frequency_field(topic, kind)] = forms.ChoiceField(
-                    label=f"{topic.name} by {kind.label.lower()}", choices=Subscription.Frequency.choices
-                )
+        for kind in ChannelKind:
+            # Only what the kind can deliver: no digest on a kind whose adapter carries none.
+            offered = subscription_frequencies(kind=kind)
+            choices = [(value, label) for value, label in Subscription.Frequency.choices if value in offered]
+            for topic in topics:
+                label = gettext("%(topic)s by %(kind)s") % {"topic": topic.name, "kind": KIND_COLUMNS[kind]}
+                self.fields[self.frequency_field(topic, kind)] = forms.ChoiceField(label=label, choices=choices)
         self.custom_fields = list(SubscriberField.objects.filter(subscriber_editable=True).order_by("label"))
         for field in self.custom_fields:
             self.fields[f"attr_{field.key}"] = _custom_form_field(field)
@@ -169,19 +208,25 @@ class PreferencesForm(PublicForm):
     def frequency_field(topic: Topic, kind: str) -> str:
         return f"frequency_{topic.pk}_{kind}"
 
+    def kinds(self) -> list[dict[str, Any]]:
+        """The matrix's columns: each channel kind a subscriber can choose."""
+        return [{"value": kind, "column": KIND_COLUMNS[kind]} for kind in ChannelKind]
+
     def rows(self) -> list[dict[str, Any]]:
-        """The topic × channel matrix, for the template."""
+        """The topic × channel matrix, for the template: each cell with its column."""
         return [
-            {"topic": topic, "cells": [self[self.frequency_field(topic, kind)] for kind in ChannelKind]}
+            {
+                "topic": topic,
+                "cells": [(self[self.frequency_field(topic, kind["value"])], kind) for kind in self.kinds()],
+            }
             for topic in self.topics
         ]
 
     def changes(self) -> dict[str, Any]:
         data = self.cleaned_data
-        changes = {
-            field: data[field]
-            for field in ("name", "slack_member_id", "webhook_url", "timezone", "digest_hour", "digest_weekday")
-        }
+        changes = {field: data[field] for field in PROFILE_FIELDS}
+        if changes["locale"] in ("", language_for(self.subscriber.locale)):
+            del changes["locale"]  # unchanged: keep a finer stored tag (de-AT) or one we do not ship
         pause = data.get("paused_until")
         # Paused until the start of that day where the subscriber lives.
         changes["paused_until"] = (

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from core.indexes import PortableGinIndex
 
@@ -18,9 +19,9 @@ def email_hash(email: str) -> str:
 class ChannelKind(models.TextChoices):
     """Where a subscriber can receive personal messages (SPEC §2)."""
 
-    EMAIL = "email", "Email"
-    SLACK = "slack", "Slack direct message"
-    WEBHOOK = "webhook", "Personal webhook"
+    EMAIL = "email", _("Email")
+    SLACK = "slack", _("Slack direct message")
+    WEBHOOK = "webhook", _("Personal webhook")
 
 
 class Topic(models.Model):
@@ -49,18 +50,18 @@ class Topic(models.Model):
 
 
 class SubscriberStatus(models.TextChoices):
-    PENDING = "pending", "Pending confirmation"
-    ACTIVE = "active", "Active"
-    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-    BOUNCED = "bounced", "Bounced"
-    COMPLAINED = "complained", "Complained"
+    PENDING = "pending", _("Pending confirmation")
+    ACTIVE = "active", _("Active")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    BOUNCED = "bounced", _("Bounced")
+    COMPLAINED = "complained", _("Complained")
 
 
 class Frequency(models.TextChoices):
-    INSTANT = "instant", "Instant"
-    DAILY = "daily", "Daily digest"
-    WEEKLY = "weekly", "Weekly digest"
-    OFF = "off", "Off"
+    INSTANT = "instant", _("Instant")
+    DAILY = "daily", _("Daily digest")
+    WEEKLY = "weekly", _("Weekly digest")
+    OFF = "off", _("Off")
 
 
 class Subscriber(models.Model):
@@ -181,6 +182,7 @@ class ConsentRecord(models.Model):
         FORM = "form", "Subscribe form"
         LINK = "link", "Link in a message"
         ONE_CLICK = "one_click", "One-click (RFC 8058)"
+        MAILTO = "mailto", "Unsubscribe email (List-Unsubscribe mailto)"
         API = "api", "API"
         IMPORT = "import", "CSV import"
         ADMIN = "admin", "Admin"

@@ -5,11 +5,14 @@ works for another (SPEC §4, issue: subscribers).
 - preferences:  preference-centre link; carries the subscriber's token_version, so bumping
                 the version revokes every preference link issued before.
 - unsubscribe:  List-Unsubscribe and footer links; keeps working for months
-                (UNSUBSCRIBE_TOKEN_MAX_AGE) and is never revoked.
+                (UNSUBSCRIBE_TOKEN_MAX_AGE) and is never revoked. It carries the scope of
+                what it stops (UnsubscribeScope): the message's topics on its channel kind,
+                a digest's topics, or everything.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
 import functools
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 
 class TokenPurpose(enum.StrEnum):
@@ -48,18 +52,51 @@ class InvalidToken(Exception):
 
 
 @dataclass(frozen=True)
+class UnsubscribeScope:
+    """What one unsubscribe link stops (issue 13, item 5).
+
+    - everything (no topics): the subscriber leaves every list (a footer's "unsubscribe from
+      all", the preference centre, a message that stands for no topic);
+    - `topic_ids` on `kind`: a topic's message stops that topic on that channel kind; a
+      multi-topic message or a digest stops every topic it stood for, on its kind only;
+    - `topic_ids` with no `kind`: links sent before scopes had kinds (one topic, every channel).
+    `frequency` names the digest a link came from, for the confirmation page's wording.
+    """
+
+    kind: str = ""
+    topic_ids: tuple[int, ...] = ()
+    frequency: str = ""
+
+    @property
+    def is_everything(self) -> bool:
+        return not self.topic_ids
+
+
+EVERYTHING = UnsubscribeScope()
+
+
+@dataclass(frozen=True)
 class TokenData:
     subscriber_id: int
     version: int
     topic_id: int | None
     issued_at: datetime
+    scope: UnsubscribeScope = EVERYTHING
 
 
 def subscriber_token_make(
-    *, purpose: TokenPurpose, subscriber_id: int, version: int = 0, topic_id: int | None = None
+    *,
+    purpose: TokenPurpose,
+    subscriber_id: int,
+    version: int = 0,
+    topic_id: int | None = None,
+    scope: UnsubscribeScope | None = None,
 ) -> str:
-    """Compact payload: [subscriber id, token version, topic id or 0]."""
-    payload = [subscriber_id, version if purpose == TokenPurpose.PREFERENCES else 0, topic_id or 0]
+    """Compact payload: [subscriber id, token version, topic id or 0], and for an unsubscribe
+    scope with topics [subscriber id, 0, 0, kind, frequency, [topic ids]]."""
+    payload: list = [subscriber_id, version if purpose == TokenPurpose.PREFERENCES else 0, topic_id or 0]
+    if purpose == TokenPurpose.UNSUBSCRIBE and scope is not None and not scope.is_everything:
+        payload = [subscriber_id, 0, 0, scope.kind, scope.frequency, list(scope.topic_ids)]
     return _signer(purpose.salt, settings.SECRET_KEY).sign_object(payload)
 
 
@@ -72,10 +109,32 @@ def subscriber_token_read(*, purpose: TokenPurpose, token: str) -> TokenData:
         raise InvalidToken("expired", subscriber_id=_expired_subscriber_id(signer, token))
     except (signing.BadSignature, ValueError, TypeError):
         raise InvalidToken("tampered")
-    if not (isinstance(payload, list) and len(payload) == 3 and all(isinstance(v, int) for v in payload)):
+    if _is_scoped(payload) and purpose == TokenPurpose.UNSUBSCRIBE:
+        subscriber_id, _, _, kind, frequency, topic_ids = payload
+        scope = UnsubscribeScope(kind=kind, topic_ids=tuple(topic_ids), frequency=frequency)
+        return TokenData(subscriber_id, 0, None, _issued_at(signer, token), scope)
+    if not (isinstance(payload, list) and len(payload) == 3 and all(_is_int(v) for v in payload)):
         raise InvalidToken("tampered")
     subscriber_id, version, topic_id = payload
-    return TokenData(subscriber_id, version, topic_id or None, _issued_at(signer, token))
+    # A topic link from before scopes had a kind: that topic, on every channel.
+    scope = UnsubscribeScope(topic_ids=(topic_id,)) if topic_id else EVERYTHING
+    return TokenData(subscriber_id, version, topic_id or None, _issued_at(signer, token), scope)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_scoped(payload: object) -> bool:
+    return (
+        isinstance(payload, list)
+        and len(payload) == 6
+        and all(_is_int(v) for v in payload[:3])
+        and all(isinstance(v, str) for v in payload[3:5])
+        and isinstance(payload[5], list)
+        and bool(payload[5])
+        and all(_is_int(v) for v in payload[5])
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -95,3 +154,42 @@ def _expired_subscriber_id(signer: signing.TimestampSigner, token: str) -> int |
     except (signing.BadSignature, ValueError, TypeError):
         return None
     return payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], int) else None
+
+
+# --- The mailto unsubscribe token ---------------------------------------------------------
+# `unsubscribe+<token>@domain`: an address's local part holds 64 characters at most and mail
+# systems may change its case, so the token is short and case-insensitive: the delivery's id in
+# base 36 and 80 bits of HMAC-SHA256 in lower-case base 32 (RFC 4648, unpadded).
+_MAIL_SALT = "bulletin.subscribers.mailto-unsubscribe"
+_MAIL_MAC_CHARS = 16
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def mail_token_make(*, delivery_id: int) -> str:
+    return f"{_base36(delivery_id)}-{_mail_mac(delivery_id)}"
+
+
+def mail_token_read(token: str) -> int:
+    """The delivery id a mailto token names; InvalidToken("tampered") unless it is ours."""
+    ident, _, mac = token.strip().lower().partition("-")
+    try:
+        delivery_id = int(ident, 36)
+    except ValueError:
+        raise InvalidToken("tampered")
+    if not (0 < delivery_id < 2**63 and constant_time_compare(mac, _mail_mac(delivery_id))):
+        raise InvalidToken("tampered")
+    return delivery_id
+
+
+def _mail_mac(delivery_id: int) -> str:
+    digest = salted_hmac(_MAIL_SALT, str(delivery_id), algorithm="sha256").digest()
+    return base64.b32encode(digest).decode().lower()[:_MAIL_MAC_CHARS]
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = _BASE36[rest] + digits
+        if not number:
+            return digits

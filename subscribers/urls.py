@@ -3,7 +3,7 @@ formats them without reversing (tests check both agree)."""
 
 from django.urls import path
 
-from subscribers import views
+from subscribers import inbound, views
 
 app_name = "subscribers"
 
@@ -18,4 +18,10 @@ urlpatterns = [
     path("u/<str:token>", views.unsubscribe_view, name="unsubscribe"),
     path("links/new", views.link_request_view, name="link-request"),
     path("test-message/<str:link>", views.testmessage_view, name="test-message"),
+    # The mailto form of List-Unsubscribe, received by an ESP (anymail's usual inbound URLs).
+    path("anymail/amazon_ses/inbound/", inbound.inbound_view(inbound.SesInboundWebhookView), name="inbound-ses"),
+    path("anymail/postmark/inbound/", inbound.inbound_view(inbound.PostmarkInboundView), name="inbound-postmark"),
+    path("anymail/mailgun/inbound/", inbound.inbound_view(inbound.MailgunInboundView), name="inbound-mailgun"),
+    path("anymail/mailgun/inbound_mime/", inbound.inbound_view(inbound.MailgunInboundView)),
+    path("anymail/brevo/inbound/", inbound.inbound_view(inbound.BrevoInboundView), name="inbound-brevo"),
 ]

@@ -9,6 +9,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
+from django.utils.translation import gettext
 
 from core.outbound.http import url_problem
 
@@ -32,6 +33,16 @@ def email_normalize(value: str) -> str:
     return email
 
 
+# A language tag (BCP 47's common forms): "de", "de-AT", "pt-BR", "zh-Hant".
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+
+
+def validate_locale(value: str) -> None:
+    """A language tag; pages and emails use the closest shipped language (core.i18n.language_for)."""
+    if not isinstance(value, str) or len(value) > 16 or not _LANGUAGE_TAG.match(value):
+        raise ValidationError(gettext("A language code such as en or de."))
+
+
 @functools.cache
 def timezone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -39,12 +50,12 @@ def timezone_names() -> frozenset[str]:
 
 def validate_timezone(value: str) -> None:
     if value not in timezone_names():
-        raise ValidationError("Unknown time zone: use an IANA name such as Europe/Paris.")
+        raise ValidationError(gettext("Unknown time zone: use an IANA name such as Europe/Paris."))
 
 
 def validate_slack_member_id(value: str) -> None:
     if value and not _SLACK_MEMBER_ID.match(value):
-        raise ValidationError("A Slack member ID looks like U01ABCDEF (Profile → ⋮ → Copy member ID).")
+        raise ValidationError(gettext("A Slack member ID looks like U01ABCDEF (Profile → ⋮ → Copy member ID)."))
 
 
 def validate_webhook_url(value: str) -> None:
@@ -55,12 +66,12 @@ def validate_webhook_url(value: str) -> None:
     try:
         URLValidator(schemes=schemes)(value)
     except ValidationError:
-        raise ValidationError(f"Enter a valid {' or '.join(schemes)} URL.")
+        raise ValidationError(gettext("Enter a valid %(schemes)s URL.") % {"schemes": " or ".join(schemes)})
     # SSRF: no private, loopback, link-local or reserved targets in any spelling, nor local-only
     # names (core.outbound; off with OUTBOUND_ALLOW_PRIVATE_TARGETS). The send pipeline checks
     # the resolved address again, and connects to the address it checked.
     if url_problem(value):
-        raise ValidationError("The webhook must be reachable on the public internet.")
+        raise ValidationError(gettext("The webhook must be reachable on the public internet."))
 
 
 def is_formula(value: str) -> bool:

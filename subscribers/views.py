@@ -14,7 +14,11 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
@@ -22,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.exceptions import ApplicationError
 from subscribers.forms import EmailLinkForm, PreferencesForm, SubscribeForm, subscribe_wording
 from subscribers.http import client_ip, user_agent
+from subscribers.i18n import subscriber_language
 from subscribers.links import TEST_MESSAGE_LINKS
 from subscribers.models import ConsentRecord, Subscriber, Topic
 from subscribers.ratelimit import rate_limit_exceeded
@@ -36,16 +41,25 @@ from subscribers.services import (
     subscriber_subscribe,
     subscriber_unsubscribe,
 )
-from subscribers.tokens import InvalidToken, TokenPurpose, subscriber_token_make, subscriber_token_read
+from subscribers.services.unsubscribe import ScopeDescription, unsubscribe_scope_describe
+from subscribers.tokens import (
+    InvalidToken,
+    TokenPurpose,
+    UnsubscribeScope,
+    subscriber_token_make,
+    subscriber_token_read,
+)
 
 Method = ConsentRecord.Method
 
 INVALID_LINK_TEXT = {
-    "expired": "This link has expired.",
-    "revoked": "This link was replaced by a newer one.",
-    "used": "This confirmation link can no longer be used.",
-    "unknown": "This link no longer works.",
-    "tampered": "This link is incomplete or damaged. Links sometimes break when they are copied or wrapped.",
+    "expired": gettext_lazy("This link has expired."),
+    "revoked": gettext_lazy("This link was replaced by a newer one."),
+    "used": gettext_lazy("This confirmation link can no longer be used."),
+    "unknown": gettext_lazy("This link no longer works."),
+    "tampered": gettext_lazy(
+        "This link is incomplete or damaged. Links sometimes break when they are copied or wrapped."
+    ),
 }
 
 
@@ -102,7 +116,8 @@ def subscribe_view(request: HttpRequest) -> HttpResponse:
                 subscriber_subscribe(
                     email=form.cleaned_data["email"],
                     topics=list(form.cleaned_data["topics"]),
-                    profile={"name": form.cleaned_data["name"]},
+                    # The language the form was shown in: their confirmation email is in it too.
+                    profile={"name": form.cleaned_data["name"], "locale": translation.get_language()},
                     wording=form.wording(),
                     context=_context(request, Method.FORM, request.build_absolute_uri(request.path)),
                 )
@@ -135,8 +150,13 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
         return _link_invalid(request, exc, token, TokenPurpose.CONFIRM)
     if subscriber.status not in (Subscriber.Status.PENDING, Subscriber.Status.ACTIVE):
         return _link_invalid(request, InvalidToken("used", subscriber.pk), token, TokenPurpose.CONFIRM)
-    if data.topic_id is not None:  # one more topic for an active subscriber
-        topic = Topic.objects.filter(pk=data.topic_id).first()
+    with translation.override(subscriber_language(subscriber)):
+        return _confirm_page(request, token, subscriber, data.topic_id)
+
+
+def _confirm_page(request: HttpRequest, token: str, subscriber: Subscriber, topic_id: int | None) -> HttpResponse:
+    if topic_id is not None:  # one more topic for an active subscriber
+        topic = Topic.objects.filter(pk=topic_id).first()
         if topic is None or subscriber.status != Subscriber.Status.ACTIVE:
             return _link_invalid(request, InvalidToken("used", subscriber.pk), token, TokenPurpose.CONFIRM)
         return render(
@@ -158,7 +178,8 @@ def preferences_link(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
             subscriber, _ = subscriber_get_for_token(purpose=TokenPurpose.PREFERENCES, token=token)
         except InvalidToken as exc:
             return _link_invalid(request, exc, token, TokenPurpose.PREFERENCES)
-        return view(request, token, subscriber)
+        with translation.override(subscriber_language(subscriber)):
+            return view(request, token, subscriber)
 
     return wrapper
 
@@ -172,7 +193,7 @@ def preferences_view(request: HttpRequest, token: str, subscriber: Subscriber) -
     )
     if request.method == "POST" and form.is_valid():
         try:
-            subscriber_preferences_update(
+            saved = subscriber_preferences_update(
                 subscriber=subscriber,
                 changes=form.changes(),
                 subscriptions=form.subscription_choices(),
@@ -181,7 +202,8 @@ def preferences_view(request: HttpRequest, token: str, subscriber: Subscriber) -
         except ApplicationError as exc:
             form.add_service_errors(exc)
         else:
-            messages.success(request, "Your preferences are saved.")
+            with translation.override(subscriber_language(saved)):  # the language just chosen
+                messages.success(request, _("Your preferences are saved."))
             return redirect(request.path)
     context = {"subscriber": subscriber, "form": form, "token": token, "welcome": "welcome" in request.GET}
     return render(request, "subscribers/preferences.html", context, status=400 if form.errors else 200)
@@ -191,9 +213,11 @@ def preferences_view(request: HttpRequest, token: str, subscriber: Subscriber) -
 @require_POST
 @preferences_link
 def preferences_unsubscribe_view(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    subscriber_unsubscribe(subscriber=subscriber, context=_context(request, Method.LINK, "preference centre"))
+    done = subscriber_unsubscribe(subscriber=subscriber, context=_context(request, Method.LINK, "preference centre"))
     return render(
-        request, "subscribers/unsubscribed.html", {"topic": None, "preferences_path": request.path.rsplit("/", 1)[0]}
+        request,
+        "subscribers/unsubscribed.html",
+        {"stopped": done.stopped, "preferences_path": request.path.rsplit("/", 1)[0]},
     )
 
 
@@ -231,43 +255,50 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     return _unsubscribe_page(request, token)
 
 
-def _unsubscribe_target(token: str) -> tuple[Subscriber, Topic | None, bool]:
-    """Whom an unsubscribe link is for, from which topic (None: everything), and whether that
-    topic was deleted since (then nothing is left to unsubscribe from). Raises InvalidToken."""
+def _unsubscribe_target(token: str) -> tuple[Subscriber, UnsubscribeScope]:
+    """Whom an unsubscribe link is for and what it stops. Raises InvalidToken."""
     subscriber, data = subscriber_get_for_token(purpose=TokenPurpose.UNSUBSCRIBE, token=token)
-    topic = Topic.objects.filter(pk=data.topic_id).first() if data.topic_id else None
-    return subscriber, topic, bool(data.topic_id and topic is None)
+    return subscriber, data.scope
 
 
 def _one_click_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        subscriber, topic, topic_gone = _unsubscribe_target(token)
+        subscriber, scope = _unsubscribe_target(token)
     except InvalidToken as exc:
         if exc.reason == "unknown":  # erased: there is no one left to unsubscribe
-            return HttpResponse("Unsubscribed.\n", content_type="text/plain")
-        return HttpResponse(f"{INVALID_LINK_TEXT[exc.reason]}\n", status=400, content_type="text/plain")
-    if not topic_gone:
-        context = _context(request, Method.ONE_CLICK, "List-Unsubscribe-Post")
-        subscriber_unsubscribe(subscriber=subscriber, topic=topic, context=context)
-    return HttpResponse("Unsubscribed.\n", content_type="text/plain")
+            return HttpResponse(_("Unsubscribed.") + "\n", content_type="text/plain; charset=utf-8")
+        return HttpResponse(f"{INVALID_LINK_TEXT[exc.reason]}\n", status=400, content_type="text/plain; charset=utf-8")
+    context = _context(request, Method.ONE_CLICK, "List-Unsubscribe-Post")
+    with translation.override(subscriber_language(subscriber)):
+        done = subscriber_unsubscribe(subscriber=subscriber, scope=scope, context=context)
+        text = render_to_string(
+            "subscribers/unsubscribed.txt", {"stopped": done.stopped, "site_name": settings.SITE_NAME}
+        )
+    return HttpResponse(" ".join(text.split()) + "\n", content_type="text/plain; charset=utf-8")
 
 
 @csrf_protect
 def _unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
-    """GET shows what will happen and a button; link scanners that GET never unsubscribe anyone."""
+    """GET shows exactly what will stop and a button; link scanners that GET never unsubscribe anyone."""
     try:
-        subscriber, topic, topic_gone = _unsubscribe_target(token)
+        subscriber, scope = _unsubscribe_target(token)
     except InvalidToken as exc:
         if exc.reason == "unknown":
-            return render(request, "subscribers/unsubscribed.html", {"topic": None})
+            return render(request, "subscribers/unsubscribed.html", {"stopped": ScopeDescription(everything=True)})
         return _link_invalid(request, exc, token, TokenPurpose.UNSUBSCRIBE)
-    context = {"subscriber": subscriber, "topic": topic, "preferences_path": _preferences_path(subscriber)}
+    with translation.override(subscriber_language(subscriber)):
+        return _unsubscribe_page_for(request, subscriber, scope)
+
+
+def _unsubscribe_page_for(request: HttpRequest, subscriber: Subscriber, scope: UnsubscribeScope) -> HttpResponse:
+    context = {"subscriber": subscriber, "preferences_path": _preferences_path(subscriber)}
     if request.method == "POST":
-        if not topic_gone:
-            consent = _context(request, Method.LINK, "unsubscribe page")
-            subscriber_unsubscribe(subscriber=subscriber, topic=topic, context=consent)
-        return render(request, "subscribers/unsubscribed.html", context)
-    context["already"] = topic is None and subscriber.status != Subscriber.Status.ACTIVE
+        consent = _context(request, Method.LINK, "unsubscribe page")
+        done = subscriber_unsubscribe(subscriber=subscriber, scope=scope, context=consent)
+        return render(request, "subscribers/unsubscribed.html", {**context, "stopped": done.stopped})
+    stopping = unsubscribe_scope_describe(scope=scope)
+    context["stopping"] = stopping
+    context["already"] = stopping.everything and subscriber.status != Subscriber.Status.ACTIVE
     return render(request, "subscribers/unsubscribe.html", context)
 
 

@@ -14,6 +14,14 @@ from tests.factories import SubscriberFactory, SubscriptionFactory, TopicFactory
 pytest_plugins = ["tests.emulators.fixtures"]
 
 
+def pytest_sessionstart(session):
+    """Pages and emails are tested in German too: the .mo files are built as `make install` builds
+    them (Babel, only stale ones), so a bare `pytest` run needs no step of its own."""
+    from core.i18n import translations_compile
+
+    translations_compile()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Circuit state, rate-limit buckets and throttles never leak from one test into another.

@@ -22,6 +22,12 @@ ADAPTERS: dict[str, type[ChannelAdapter]] = {
     Channel.Kind.WEBHOOK: WebhookAdapter,
 }
 
+
+def digest_kinds() -> list[str]:
+    """The channel kinds that carry daily and weekly digests, asked of the registry."""
+    return [kind for kind, adapter in ADAPTERS.items() if adapter.carries_digests]
+
+
 _cache: dict[int, tuple[object, ChannelAdapter]] = {}
 _cache_lock = threading.Lock()
 

@@ -153,6 +153,9 @@ class ChannelAdapter:
     parallelism: ClassVar[int] = 4
     #: Requests per second when the channel sets no rate of its own.
     default_rate_per_second: ClassVar[float] = 10.0
+    #: Whether a subscriber may choose a daily or weekly digest on this kind (personal kinds that
+    #: can show a ranked list in one message); broadcast-only kinds are never offered one.
+    carries_digests: ClassVar[bool] = False
 
     def __init__(self, *, config: Mapping[str, Any], credentials: Mapping[str, Any]):
         self.config = dict(config)

@@ -17,6 +17,7 @@ UnsafeTargetError (permanent), and provider answers are kept as short reasons on
 
 from __future__ import annotations
 
+import re
 import smtplib
 import threading
 from collections.abc import Mapping, Sequence
@@ -46,6 +47,9 @@ from core.outbound.aws import route_through
 from core.outbound.http import OutboundSession, url_problem
 
 SES = "amazon_ses"
+_DOMAIN = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
 # Anymail ESPs selectable per channel (anymail.backends.<name>), plus Django's SMTP and our outbox.
 ANYMAIL_ESPS = {
     SES,
@@ -71,6 +75,7 @@ BOTO_CONFIG = {
 
 class EmailAdapter(ChannelAdapter):
     kind = "email"
+    carries_digests = True
     default_rate_per_second = 14.0  # SES's default production rate
 
     def __init__(self, **kwargs):
@@ -94,6 +99,8 @@ class EmailAdapter(ChannelAdapter):
                     validate_email(_addr_spec(str(config.get(name, ""))))
                 except ValidationError:
                     errors[name] = "must be an email address (optionally 'Name <address>')"
+        if config.get("list_id") and not _DOMAIN.fullmatch(str(config["list_id"])):
+            errors["list_id"] = "a domain you control, under which each topic's List-Id is formed (lists.example.com)"
         if config.get("esp") == "smtp" and not config.get("host"):
             errors["host"] = "SMTP needs a host"
         elif config.get("esp") == "smtp" and (problem := host_problem(str(config["host"]))):
@@ -193,9 +200,6 @@ class EmailAdapter(ChannelAdapter):
             return self._send_ses_bulk(messages)
         return self.send_each(messages)
 
-    def _global_headers(self) -> dict[str, str]:
-        return {"List-Id": self.config["list_id"]} if self.config.get("list_id") else {}
-
     def _send_ses_bulk(self, messages: Sequence[RenderedMessage]) -> list[SendResult]:
         template = messages[0].template
         assert all(m.template == template for m in messages), "one SES call carries one template"
@@ -203,7 +207,6 @@ class EmailAdapter(ChannelAdapter):
             to=[m.recipient for m in messages],
             from_email=self.config["from_email"],
             reply_to=[self.config["reply_to"]] if self.config.get("reply_to") else None,
-            headers=self._global_headers(),
         )
         bulk.template_id = template.key  # selects anymail's SendBulkEmail payload...
         bulk.merge_data = {m.recipient: dict(m.variables) for m in messages}
@@ -235,7 +238,7 @@ class EmailAdapter(ChannelAdapter):
             from_email=self.config["from_email"],
             to=[message.recipient],
             reply_to=[self.config["reply_to"]] if self.config.get("reply_to") else None,
-            headers={"Message-ID": make_msgid(domain="bulletin"), **self._global_headers(), **message.headers},
+            headers={"Message-ID": make_msgid(domain="bulletin"), **message.headers},
             connection=self.backend,
         )
         if html:
@@ -257,6 +260,15 @@ class EmailAdapter(ChannelAdapter):
             raise TransientProviderError(f"{type(exc).__name__}: {exc}") from exc
         status = getattr(email, "anymail_status", None)
         return SendResult.sent(message, (status and status.message_id) or email.extra_headers["Message-ID"])
+
+
+def list_id_namespace(config: Mapping[str, Any]) -> str:
+    """The domain each list's RFC 2919 List-Id sits under (`<topic>.<namespace>`): the channel's
+    `list_id`, else its sender's domain (a domain the sender controls, as RFC 2919 asks)."""
+    namespace = str(config.get("list_id") or "").strip().strip(".")
+    if not namespace:
+        namespace = _addr_spec(str(config.get("from_email", ""))).rpartition("@")[2] or "localhost"
+    return namespace.lower()
 
 
 def _addr_spec(value: str) -> str:

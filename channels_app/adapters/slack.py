@@ -67,6 +67,7 @@ def mrkdwn_escape(text: str) -> str:
 
 class SlackAdapter(ChannelAdapter):
     kind = "slack"
+    carries_digests = True
     chunk_size = 5
     parallelism = 2
     default_rate_per_second = 1.0

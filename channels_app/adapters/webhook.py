@@ -40,6 +40,7 @@ def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 class WebhookAdapter(HttpAdapter):
     kind = "webhook"
+    carries_digests = True
     chunk_size = 10
     parallelism = 4
     default_rate_per_second = 20.0

@@ -84,6 +84,7 @@ MIDDLEWARE = [
     # NUL characters in a path, query or form field are a 400 before any view (PostgreSQL refuses them).
     "core.middleware.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.middleware.PublicLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -107,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "core.context_processors.site",
             ],
         },
@@ -236,6 +238,12 @@ ANYMAIL = {
     # Basic auth for the SNS tracking webhook ("user:password").
     "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None,
 }
+# Inbound mail (the mailto unsubscribe, subscribers.inbound): Mailgun's webhook signing key and
+# Brevo's API key (Brevo's inbound parser needs it), when unsubscribe mail arrives through them.
+if env.str("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY", default=""):
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env.str("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY")
+if env.str("ANYMAIL_BREVO_API_KEY", default=""):
+    ANYMAIL["BREVO_API_KEY"] = env.str("ANYMAIL_BREVO_API_KEY")
 
 # --- Field encryption ----------------------------------------------------------------------
 # Channel credentials are encrypted at rest with Fernet. Comma-separated keys: the first
@@ -337,7 +345,12 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-LANGUAGE_CODE = "en-us"
+# Public pages and Bulletin's own emails are in the subscriber's language (Subscriber.locale,
+# else the browser's); admin and the API stay in LANGUAGE_CODE. Catalogues: locale/<code>/,
+# compiled to .mo by the install (core.i18n, `manage.py compile_translations`).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [asset_dir("locale")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -434,7 +447,8 @@ ARCHIVE_PAGE_SIZE = env.int("ARCHIVE_PAGE_SIZE", default=20)
 CONFIRM_TOKEN_MAX_AGE = env.int("CONFIRM_TOKEN_MAX_AGE", default=7 * 24 * 3600)
 PREFERENCES_TOKEN_MAX_AGE = env.int("PREFERENCES_TOKEN_MAX_AGE", default=180 * 24 * 3600)
 UNSUBSCRIBE_TOKEN_MAX_AGE = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE", default=2 * 365 * 24 * 3600)
-# Address for the mailto: form of List-Unsubscribe (blank: HTTPS only).
+# The mailto: form of List-Unsubscribe (blank: HTTPS only). Set it only once mail to
+# `<local>+<token>@<domain>` reaches one of the inbound webhooks (README: mailto unsubscribe).
 LIST_UNSUBSCRIBE_MAILTO = env.str("LIST_UNSUBSCRIBE_MAILTO", default="")
 
 # --- Subscribers: double opt-in, public forms, contact points, import ---------------------

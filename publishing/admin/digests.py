@@ -31,8 +31,18 @@ class ExplainForm(forms.Form):
 
 @admin.register(DigestLog)
 class DigestLogAdmin(admin.ModelAdmin):
-    list_display = ["subscriber", "frequency", "period", "scheduled_for", "items", "send", "why", "created_at"]
-    list_filter = ["frequency", "period"]
+    list_display = [
+        "subscriber",
+        "channel_kind",
+        "frequency",
+        "period",
+        "scheduled_for",
+        "items",
+        "send",
+        "why",
+        "created_at",
+    ]
+    list_filter = ["channel_kind", "frequency", "period"]
     search_fields = ["subscriber__email"]
     raw_id_fields = ["subscriber", "send"]
     list_select_related = ["subscriber", "send"]

@@ -1,4 +1,5 @@
-"""Daily and weekly digests, built by a beat task every few minutes.
+"""Daily and weekly digests, built by a beat task every few minutes, on every channel kind that
+carries digests (the registry's `carries_digests`: email, Slack direct messages, personal webhooks).
 
 When is a digest due? A subscriber's digest time is `digest_hour` on their local date (daily)
 or on `digest_weekday` (weekly), in their IANA time zone. Each run looks only at the most recent
@@ -7,18 +8,19 @@ has no DigestLog yet, the digest is due. So a beat that was down for hours catch
 latest period), never once per missed tick.
 
 Idempotency and DST: the period is the local date (daily) or the Monday of the local ISO week
-(weekly), and (subscriber, frequency, period) is unique in the database. A run claims periods
+(weekly), and (subscriber, channel kind, frequency, period) is unique in the database. A run claims periods
 with INSERT ... ON CONFLICT DO NOTHING in the same transaction that creates the deliveries, so
 repeated or overlapping runs never build two digests for one period. A local hour that occurs
 twice (autumn) belongs to one local date, so it cannot make a second period; a local hour that
 does not exist (spring) resolves, with fold=0, to the instant just after the gap, so it is not
 skipped.
 
-What goes in: publications published since the subscriber's last digest of this frequency (for
-the first one: one period back, or since their last digest of the other frequency), in topics they
-follow by email at this frequency, minus anything an earlier digest already sent them, ranked
-(publishing.services.ranking), top DIGEST_TOP_N. Nothing new: no message, but the period is
-recorded as empty.
+What goes in: publications published since the subscriber's last digest of this frequency on
+this kind (for the first one: one period back, or since their last digest of the other frequency),
+in topics they follow on this kind at this frequency, minus anything an earlier digest on this kind
+already sent them, ranked (publishing.services.ranking), top DIGEST_TOP_N. Nothing new: no
+message, but the period is recorded as empty. Each kind's digest goes through that kind's
+default personal channel; a kind without one builds nothing and its periods stay open.
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.db.models import Exists, F, OuterRef, Q
 
+from channels_app.adapters import digest_kinds
 from channels_app.models import Channel, Delivery, Send
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
+from core.clock import clock
 from publishing.models import DigestFrequency, DigestLog
-from publishing.selectors import personal_channel
+from publishing.selectors import personal_channels, subscriber_address_field
 from publishing.services.digest_content import digest_content
 from publishing.services.ranking import (
     Candidate,
@@ -82,6 +85,8 @@ class DigestPlan:
     slot: Slot
     window_start: datetime
     items: tuple[int, ...]
+    # The topics it stands for (followed on its kind at its frequency): what its unsubscribe stops.
+    topic_ids: tuple[int, ...] = ()
 
 
 @lru_cache(maxsize=1024)
@@ -110,15 +115,28 @@ def digest_slot(*, frequency: str, tz_name: str, hour: int, weekday: int, now: d
     raise AssertionError("unreachable: a digest time exists within the last week")
 
 
-def _subscribed(frequency: str):
-    return Exists(Subscription.objects.filter(subscriber=OuterRef("pk"), channel_kind="email", frequency=frequency))
+def _subscribed(frequency: str, kind: str):
+    return Exists(Subscription.objects.filter(subscriber=OuterRef("pk"), channel_kind=kind, frequency=frequency))
 
 
-def digest_due_groups(*, frequency: str, now: datetime) -> dict[date, tuple[Q, dict[tuple, Slot]]]:
+def digest_readers(*, frequency: str, kind: str, now: datetime):
+    """Mailable subscribers with a `frequency` subscription on `kind` and an address for it
+    (a Slack member ID, a webhook URL), annotated with that `address`."""
+    field = subscriber_address_field(kind=kind)
+    return (
+        mailable_subscribers(now=now)
+        .filter(_subscribed(frequency, kind))
+        .exclude(**{field: ""})
+        .annotate(address=F(field))
+    )
+
+
+def digest_due_groups(*, frequency: str, now: datetime, kind: str = "email") -> dict[date, tuple[Q, dict[tuple, Slot]]]:
     """Due preference combinations grouped by period: a filter selecting their subscribers and
     the slot of each (time zone, hour[, weekday]). One query over distinct preferences."""
     fields = ["timezone", "digest_hour"] + (["digest_weekday"] if frequency == DigestFrequency.WEEKLY else [])
-    combos = mailable_subscribers(now=now).filter(_subscribed(frequency)).values_list(*fields).distinct().order_by()
+    readers = digest_readers(frequency=frequency, kind=kind, now=now)
+    combos = readers.values_list(*fields).distinct().order_by()
     oldest = now - timedelta(hours=settings.DIGEST_CATCH_UP_HOURS)
     by_period: dict[date, dict[tuple, Slot]] = defaultdict(dict)
     for combo in combos:
@@ -141,29 +159,38 @@ def digest_due_groups(*, frequency: str, now: datetime) -> dict[date, tuple[Q, d
 def digests_run(
     *, now: datetime | None = None, frequencies: Sequence[str] = tuple(DigestFrequency)
 ) -> DigestRunOutcome:
-    """Build every due digest (the beat task). Safe to run repeatedly and concurrently."""
-    now = now or timezone.now()
+    """Build every due digest on every kind that carries them (the beat task). Safe to run
+    repeatedly and concurrently. `now` defaults to core.clock's, which tests move."""
+    now = now or clock.now()
     outcome = DigestRunOutcome()
-    channel = personal_channel(kind=Channel.Kind.EMAIL)
-    if channel is None:
-        logger.warning("digests: no active default email channel; nothing built (periods stay open)")
-        return outcome
-    for frequency in frequencies:
-        groups = digest_due_groups(frequency=frequency, now=now)
-        if not groups:
+    kinds = digest_kinds()
+    channels = personal_channels(kinds=kinds)
+    candidates: list[Candidate] | None = None  # loaded once per run, when something is due
+    for kind in kinds:
+        channel = channels.get(kind)
+        if channel is None:
+            logger.info("digests: no active default %s channel; none built on it (periods stay open)", kind)
             continue
-        candidates = candidates_load(since=now - timedelta(days=settings.DIGEST_MAX_LOOKBACK_DAYS), until=now)
-        for period, (query, slots) in groups.items():
-            _run_period(frequency, period, query, slots, candidates, channel, now, outcome)
+        for frequency in frequencies:
+            groups = digest_due_groups(frequency=frequency, now=now, kind=kind)
+            if not groups:
+                continue
+            if candidates is None:
+                since = now - timedelta(days=settings.DIGEST_MAX_LOOKBACK_DAYS)
+                candidates = candidates_load(since=since, until=now)
+            for period, (query, slots) in groups.items():
+                _run_period(frequency, period, query, slots, candidates, channel, now, outcome)
     return outcome
 
 
 def _run_period(frequency, period, query, slots, candidates, channel, now, outcome) -> None:
     fields = ("timezone", "digest_hour") + (("digest_weekday",) if frequency == DigestFrequency.WEEKLY else ())
-    done = DigestLog.objects.filter(subscriber=OuterRef("pk"), frequency=frequency, period=period)
+    done = DigestLog.objects.filter(
+        subscriber=OuterRef("pk"), channel_kind=channel.kind, frequency=frequency, period=period
+    )
     due = (
-        mailable_subscribers(now=now)
-        .filter(_subscribed(frequency), query)
+        digest_readers(frequency=frequency, kind=channel.kind, now=now)
+        .filter(query)
         .filter(~Exists(done))
         .order_by("pk")
         .values_list("pk", *fields)
@@ -181,12 +208,15 @@ def _run_period(frequency, period, query, slots, candidates, channel, now, outco
         )
 
 
-def digests_history(subscriber_ids: Sequence[int], now: datetime) -> dict[int, list[tuple[str, datetime, list[int]]]]:
+def digests_history(
+    subscriber_ids: Sequence[int], now: datetime, kind: str = "email"
+) -> dict[int, list[tuple[str, datetime, list[int]]]]:
+    """Each subscriber's recent digests on `kind`: (frequency, window end, items sent)."""
     since = now - timedelta(days=settings.DIGEST_MAX_LOOKBACK_DAYS + 1)
     history: dict[int, list[tuple[str, datetime, list[int]]]] = defaultdict(list)
-    rows = DigestLog.objects.filter(subscriber_id__in=subscriber_ids, window_end__gte=since).values_list(
-        "subscriber_id", "frequency", "window_end", "publication_ids"
-    )
+    rows = DigestLog.objects.filter(
+        subscriber_id__in=subscriber_ids, channel_kind=kind, window_end__gte=since
+    ).values_list("subscriber_id", "frequency", "window_end", "publication_ids")
     for subscriber_id, frequency, window_end, items in rows:
         history[subscriber_id].append((frequency, window_end, items or []))
     return history
@@ -209,13 +239,18 @@ def digest_window_start(
 
 
 def digest_plans(
-    *, frequency: str, batch: Sequence[tuple[int, Slot]], candidates: Sequence[Candidate], now: datetime
+    *,
+    frequency: str,
+    batch: Sequence[tuple[int, Slot]],
+    candidates: Sequence[Candidate],
+    now: datetime,
+    kind: str = "email",
 ) -> list[DigestPlan]:
     """Rank each subscriber's items: one query for their profiles, one for their digest history."""
     ids = [subscriber_id for subscriber_id, _ in batch]
-    profiles = subscriber_profiles(subscriber_ids=ids, frequencies=[frequency], now=now)
+    profiles = subscriber_profiles(subscriber_ids=ids, frequencies=[frequency], now=now, kind=kind)
     blocked = digest_segment_limits(profiles=profiles, candidates=candidates, now=now)
-    history = digests_history(ids, now)
+    history = digests_history(ids, now, kind)
     prepared = candidates_prepare(candidates=candidates, now=now)
     plans = []
     for subscriber_id, slot in batch:
@@ -227,7 +262,9 @@ def digest_plans(
             now=now,
             blocked=blocked.get(subscriber_id, frozenset()),
         )
-        plans.append(DigestPlan(subscriber_id, slot, start, tuple(item.publication_id for item in ranked)))
+        items = tuple(item.publication_id for item in ranked)
+        topics = tuple(sorted(profiles[subscriber_id].topic_ids))
+        plans.append(DigestPlan(subscriber_id, slot, start, items, topics))
     return plans
 
 
@@ -301,21 +338,28 @@ def digest_batch_build(
     now: datetime,
     outcome: DigestRunOutcome | None = None,
 ) -> DigestRunOutcome:
-    """Claim, rank and create the digests of a batch of subscribers in one transaction."""
+    """Claim, rank and create the digests of a batch of subscribers on `channel` in one transaction."""
     outcome = outcome or DigestRunOutcome()
-    plans = digest_plans(frequency=frequency, batch=batch, candidates=candidates, now=now)
+    kind = channel.kind
+    plans = digest_plans(frequency=frequency, batch=batch, candidates=candidates, now=now, kind=kind)
     wanted = [plan.subscriber_id for plan in plans if plan.items]
-    emails = dict(mailable_subscribers(now=now).filter(pk__in=wanted).values_list("pk", "email")) if wanted else {}
+    readers = digest_readers(frequency=frequency, kind=kind, now=now)
+    addresses = dict(readers.filter(pk__in=wanted).values_list("pk", "address")) if wanted else {}
     # Someone unsubscribed since they were selected: their period is recorded as empty.
-    plans = [plan if plan.subscriber_id in emails else replace(plan, items=()) for plan in plans]
+    plans = [plan if plan.subscriber_id in addresses else replace(plan, items=()) for plan in plans]
     with_items = [plan for plan in plans if plan.items]
     # The send exists before the claims so each claimed log points at it in the same INSERT.
-    send = _digest_send(frequency, with_items, candidates, now) if with_items else None
+    send = _digest_send(kind, frequency, with_items, candidates, now) if with_items else None
     # Publications committed just before `now` may have been invisible to this run: the next
     # window starts a little earlier, and `sent_before` keeps what this one sent from repeating.
     window_end = now - timedelta(seconds=settings.DIGEST_WINDOW_GRACE_SECONDS)
     claimed = digest_periods_claim(
-        frequency=frequency, plans=plans, window_end=window_end, now=now, send_id=send.pk if send else None
+        kind=kind,
+        frequency=frequency,
+        plans=plans,
+        window_end=window_end,
+        now=now,
+        send_id=send.pk if send else None,
     )
     outcome.skipped += len(plans) - len(claimed)
     to_send = [plan for plan in with_items if plan.subscriber_id in claimed]
@@ -334,8 +378,13 @@ def digest_batch_build(
                 channel=channel,
                 subscriber_id=plan.subscriber_id,
                 recipient_key=plan.subscriber_id,
-                recipient=emails[plan.subscriber_id],
-                context={"items": list(plan.items), "frequency": frequency, "period": str(plan.slot.period)},
+                recipient=addresses[plan.subscriber_id],
+                context={
+                    "items": list(plan.items),
+                    "topics": list(plan.topic_ids),
+                    "frequency": frequency,
+                    "period": str(plan.slot.period),
+                },
             )
             for plan in to_send
         ],
@@ -351,15 +400,17 @@ def digest_batch_build(
     return outcome
 
 
-def _digest_send(frequency: str, plans: Sequence[DigestPlan], candidates: Sequence[Candidate], now: datetime) -> Send:
+def _digest_send(
+    kind: str, frequency: str, plans: Sequence[DigestPlan], candidates: Sequence[Candidate], now: datetime
+) -> Send:
     by_id = {c.id: c for c in candidates}
     used = [by_id[pk] for plan in plans for pk in plan.items]
     return Send.objects.create(
-        key=f"digest:{frequency}:{now:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:12]}",
+        key=f"digest:{kind}:{frequency}:{now:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:12]}",
         kind=Send.Kind.DIGEST,
         subject=f"{frequency.title()} digest",
-        content=digest_content(frequency=frequency, candidates=candidates, used=used),
-        audience={"digest": frequency, "periods": sorted({str(p.slot.period) for p in plans})},
+        content=digest_content(frequency=frequency, candidates=candidates, used=used, kind=kind),
+        audience={"digest": frequency, "channel_kind": kind, "periods": sorted({str(p.slot.period) for p in plans})},
         status=Send.Status.SENDING,
         started_at=now,
         audience_ready=True,
@@ -368,22 +419,29 @@ def _digest_send(frequency: str, plans: Sequence[DigestPlan], candidates: Sequen
 
 
 def digest_periods_claim(
-    *, frequency: str, plans: Sequence[DigestPlan], window_end: datetime, now: datetime, send_id: int | None = None
+    *,
+    frequency: str,
+    plans: Sequence[DigestPlan],
+    window_end: datetime,
+    now: datetime,
+    send_id: int | None = None,
+    kind: str = "email",
 ) -> dict[int, int]:
     """INSERT the periods' logs, skipping any another run already holds; {subscriber id: log id}
     of those this run claimed. Concurrent runs block on each other's rows, then skip them."""
     ops = connection.ops
     claimed: dict[int, int] = {}
     table = DigestLog._meta.db_table
-    columns = "subscriber_id, frequency, period, scheduled_for, window_start, window_end, publication_ids, send_id, "
-    columns += "created_at"
+    columns = "subscriber_id, channel_kind, frequency, period, scheduled_for, window_start, window_end, "
+    columns += "publication_ids, send_id, created_at"
     for start in range(0, len(plans), 500):  # SQLite allows ~32k parameters per statement
         chunk = plans[start : start + 500]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
         params: list = []
         for plan in chunk:
             params += [
                 plan.subscriber_id,
+                kind,
                 frequency,
                 ops.adapt_datefield_value(plan.slot.period),
                 ops.adapt_datetimefield_value(plan.slot.scheduled_for),
@@ -395,7 +453,7 @@ def digest_periods_claim(
             ]
         sql = (
             f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608  (our table; values are params)
-            "ON CONFLICT (subscriber_id, frequency, period) DO NOTHING RETURNING id, subscriber_id"
+            "ON CONFLICT (subscriber_id, channel_kind, frequency, period) DO NOTHING RETURNING id, subscriber_id"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -105,10 +105,10 @@ def _link_sql() -> str:
 
 
 def subscriber_profiles(
-    *, subscriber_ids: Sequence[int], frequencies: Sequence[str], now: datetime
+    *, subscriber_ids: Sequence[int], frequencies: Sequence[str], now: datetime, kind: str = "email"
 ) -> dict[int, SubscriberProfile]:
-    """Topics followed by email at `frequencies` and decayed human clicks per topic, for a batch
-    of subscribers, in one SQL query."""
+    """Topics followed on channel `kind` at `frequencies` and decayed human clicks per topic
+    (clicks from every channel), for a batch of subscribers, in one SQL query."""
     profiles = {pk: SubscriberProfile(pk) for pk in subscriber_ids}
     if not subscriber_ids:
         return profiles
@@ -119,7 +119,7 @@ def subscriber_profiles(
     sql = f"""
         SELECT s.subscriber_id, s.topic_id, 1, 0.0
           FROM subscribers_subscription s
-         WHERE s.subscriber_id IN ({ids}) AND s.channel_kind = 'email' AND s.frequency IN ({kinds})
+         WHERE s.subscriber_id IN ({ids}) AND s.channel_kind = %s AND s.frequency IN ({kinds})
         UNION ALL
         SELECT d.subscriber_id, pt.topic_id, 0, SUM(POWER(0.5, {age_days_sql("e.occurred_at")} / %s))
           FROM analytics_engagementevent e
@@ -139,6 +139,7 @@ def subscriber_profiles(
     since = now - timedelta(days=settings.RANKING_CLICK_LOOKBACK_DAYS)
     params = [
         *subscriber_ids,
+        kind,
         *frequencies,
         adapt(now),
         settings.RANKING_CLICK_HALF_LIFE_DAYS,

@@ -186,12 +186,24 @@ def publication_content(
         "webhook": _json_part("webhook", parts, context),
         "links": parts.links,
         "tracking": tracking,
+        # Its unsubscribe links stop these topics on the channel it came by; its List-Id.
+        "topic_ids": [t.pk for t in parts.topics],
+        "list": publication_list(topics=parts.topics),
     }
     if parts.merge.fields:
         content["merge_fields"] = parts.merge.as_json()
-    if len(parts.topics) == 1:  # unsubscribe links then leave only that topic
+    if len(parts.topics) == 1:  # analytics reads a single topic here (tracking switched off later)
         content["topic_id"] = parts.topics[0].pk
     return content
+
+
+def publication_list(*, topics: Sequence[Topic]) -> dict[str, str]:
+    """The list a publication's email belongs to (RFC 2919): its topic's, or for several topics
+    the list of exactly those (slugs have no dots, so `<a>.<b>` names one set of topics)."""
+    if not topics:
+        return {"label": "all", "name": settings.SITE_NAME}
+    ordered = sorted(topics, key=lambda t: t.slug)
+    return {"label": ".".join(t.slug for t in ordered), "name": ", ".join(t.name for t in ordered)}
 
 
 def publication_html(*, publication: Publication) -> str:
@@ -282,6 +294,40 @@ def digest_item_parts(*, publication: Publication, topics: Sequence[Topic], link
     return {
         "html": render_for_topics("email", "digest_item.html", topics, context).strip(),
         "text": render_for_topics("email", "digest_item.txt", topics, context).strip() + "\n\n",
+    }
+
+
+# A Slack digest item's summary is cut here: ten items stay well inside one message.
+DIGEST_SLACK_SUMMARY_CHARS = 300
+
+
+def digest_item_slack(*, publication: Publication, topics: Sequence[Topic], link: str) -> str:
+    """One publication's entry in a Slack digest: mrkdwn with `link` (a placeholder) as its URL.
+    Every user-supplied text is escaped for Slack (a `<!channel>` in a title pings nobody)."""
+    title = mrkdwn_escape(defuse(publication.title))
+    alert = "🚨 " if publication.priority == Publication.Priority.ALERT else ""
+    lines = [f"{alert}*<{link}|{title}>*" if link else f"{alert}*{title}*"]
+    summary = defuse(publication.summary)
+    if summary:
+        cut = summary if len(summary) <= DIGEST_SLACK_SUMMARY_CHARS else summary[:DIGEST_SLACK_SUMMARY_CHARS] + "…"
+        lines.append(mrkdwn_escape(cut))
+    if topics:
+        lines.append("_" + mrkdwn_escape(" · ".join(defuse(t.name) for t in topics)) + "_")
+    return "\n".join(lines)
+
+
+def digest_item_data(*, publication: Publication, topics: Sequence[Topic]) -> dict[str, Any]:
+    """One publication's entry in a webhook digest (its URL is added per recipient: tracked or not)."""
+    return {
+        "id": publication.pk,
+        "slug": publication.slug,
+        "title": defuse(publication.title),
+        "summary": defuse(publication.summary),
+        "canonical_url": publication.canonical_url,
+        "priority": publication.priority,
+        "quality_score": publication.quality_score,
+        "topics": [t.slug for t in topics],
+        "published_at": publication.published_at.isoformat() if publication.published_at else None,
     }
 
 

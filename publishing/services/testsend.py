@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from channels_app.adapters.base import MessageTemplate, RenderedMessage
 from channels_app.models import Channel
+from channels_app.rendering import message_list_id
 from channels_app.services.testsend import TestSendResult, testsend_authorize, testsend_dispatch
 from core.exceptions import ApplicationError
 from publishing.models import Publication
@@ -43,7 +44,10 @@ def publication_test_send(
                 html=part["html"],
                 text=part["text"],
             )
-            return RenderedMessage(0, recipient, template=template, variables=values)
+            # Its list's List-Id, like the real message (the test's own List-Unsubscribe is added on marking).
+            list_id = message_list_id(channel=channel, content=content)
+            headers = {"List-Id": list_id} if list_id else {}
+            return RenderedMessage(0, recipient, template=template, variables=values, headers=headers)
         mention = {"mention": f"<@{recipient}>"} if channel.kind == Channel.Kind.SLACK and recipient else {}
         payload = content_render(content=content, kind=channel.kind, variables={**values, **mention})
         return RenderedMessage(0, recipient, payload=payload)

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from core.api.serializers import StrictInputMixin, StrictSerializer, URLOrBlankField
 from subscribers.engagement import EngagementTier
 from subscribers.models import ChannelKind, FieldType, Segment, Subscriber, SubscriberField, Subscription, Topic
+from subscribers.services.preferences import subscription_choice_problem
 
 
 class TopicSerializer(StrictInputMixin, serializers.ModelSerializer):
@@ -114,8 +115,27 @@ class SubscriberAcceptedSerializer(serializers.Serializer):
 
 class SubscriptionChoiceSerializer(StrictSerializer):
     topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
-    channel_kind = serializers.ChoiceField(choices=ChannelKind.choices, default=ChannelKind.EMAIL)
-    frequency = serializers.ChoiceField(choices=Subscription.Frequency.choices)
+    channel_kind = serializers.ChoiceField(
+        choices=ChannelKind.choices,
+        default=ChannelKind.EMAIL,
+        help_text="A kind that reaches a person (broadcast-only kinds such as discord cannot).",
+        error_messages={
+            "invalid_choice": f"'{{input}}' cannot receive personal messages or digests; choose one of "
+            f"{', '.join(ChannelKind.values)}."
+        },
+    )
+    frequency = serializers.ChoiceField(
+        choices=Subscription.Frequency.choices,
+        help_text="daily and weekly only on kinds that carry digests (the channel registry says which).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        """A kind that cannot reach a person, or a digest on a kind that cannot carry one, is
+        refused here with the field named (the service checks the same for admin and shell)."""
+        problem = subscription_choice_problem(kind=attrs["channel_kind"], frequency=attrs["frequency"])
+        if problem is not None:
+            raise serializers.ValidationError({problem[0]: [problem[1]]})
+        return attrs
 
 
 class SubscriberPreferencesSerializer(StrictSerializer):

@@ -15,7 +15,9 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import translation
 
+from subscribers.i18n import subscriber_language
 from subscribers.links import confirm_url, preferences_url
 from subscribers.models import Subscriber, Suppression, Topic, email_hash
 
@@ -55,7 +57,13 @@ def subscriber_message_send(*, subscriber_id: int, kind: str, topic_ids: Sequenc
 
 def system_email_send(*, subscriber: Subscriber, template: str, context: dict) -> None:
     """One email of Bulletin's own to a subscriber (not a publication): `<template>_subject.txt`,
-    `.txt` and `.html` rendered with the subscriber, site, postal address and preferences link."""
+    `.txt` and `.html` rendered with the subscriber, site, postal address and preferences link,
+    in the subscriber's language."""
+    with translation.override(subscriber_language(subscriber)):
+        _system_email_send(subscriber, template, context)
+
+
+def _system_email_send(subscriber: Subscriber, template: str, context: dict) -> None:
     context = {
         "subscriber": subscriber,
         "site_name": settings.SITE_NAME,

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
@@ -17,9 +18,38 @@ from subscribers.fields import attributes_clean, attributes_merge
 from subscribers.models import ChannelKind, ConsentRecord, Subscriber, SubscriberField, Subscription, Topic
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
-from subscribers.validators import validate_slack_member_id, validate_timezone, validate_webhook_url
+from subscribers.validators import validate_locale, validate_slack_member_id, validate_timezone, validate_webhook_url
 
 Frequency = Subscription.Frequency
+
+
+DIGEST_FREQUENCIES = (Frequency.DAILY, Frequency.WEEKLY)
+# A kind that needs a contact point of its own: the field, and what to say when it is missing.
+CONTACT_REQUIRED = {
+    ChannelKind.SLACK: ("slack_member_id", gettext_lazy("Add a Slack member ID or turn Slack off for every topic.")),
+    ChannelKind.WEBHOOK: ("webhook_url", gettext_lazy("Add a webhook URL or turn the webhook off for every topic.")),
+}
+
+
+def subscription_frequencies(*, kind: str) -> list[str]:
+    """The frequencies a subscription on `kind` may have: digests only where the kind's adapter
+    carries them (the registry says so, e.g. not a broadcast-only kind)."""
+    from channels_app.adapters import digest_kinds
+
+    carries = kind in digest_kinds()
+    return [f for f in Frequency.values if carries or f not in DIGEST_FREQUENCIES]
+
+
+def subscription_choice_problem(*, kind: str, frequency: str) -> tuple[str, str] | None:
+    """(field, message) when a subscription of `kind` at `frequency` cannot be delivered."""
+    if kind not in ChannelKind.values:
+        kinds = ", ".join(ChannelKind.values)
+        return "channel_kind", f"'{kind}' cannot receive personal messages or digests; choose one of {kinds}."
+    if frequency not in Frequency.values:
+        return "frequency", f"'{frequency}' is not a frequency; choose one of {', '.join(Frequency.values)}."
+    if frequency not in subscription_frequencies(kind=kind):
+        return "frequency", f"{ChannelKind(kind).label} cannot carry a {frequency} digest; choose instant or off."
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,7 +81,7 @@ def _pause(value: Any) -> None:
     if not isinstance(value, datetime) or timezone.is_naive(value):
         raise ValidationError("A date and time with a time zone.")
     if value <= timezone.now():
-        raise ValidationError("Choose a moment in the future, or clear it to resume now.")
+        raise ValidationError(gettext("Choose a moment in the future, or clear it to resume now."))
 
 
 def _attributes(value: Any) -> None:
@@ -71,7 +101,7 @@ def _then(*checks: Callable[[Any], None]) -> Callable[[Any], None]:
 PREFERENCE_FIELDS: dict[str, Callable[[Any], None]] = {
     "name": _text(200),
     "timezone": _then(_text(64), validate_timezone),
-    "locale": _text(16),
+    "locale": validate_locale,
     "digest_hour": _integer(0, 23),
     "digest_weekday": _integer(0, 6),
     "slack_member_id": _then(_text(32), validate_slack_member_id),
@@ -147,18 +177,25 @@ def _subscription_errors(subscriber, changes, current, choices: Sequence[Subscri
     """Kinds and frequencies are known values; a Slack or webhook subscription needs its contact point."""
     messages: list[str] = []
     for choice in choices:
-        if choice.channel_kind not in ChannelKind.values or choice.frequency not in Frequency.values:
-            messages.append(f"{choice.topic.slug}: unknown channel kind or frequency.")
+        problem = subscription_choice_problem(kind=choice.channel_kind, frequency=choice.frequency)
+        if problem is not None:
+            messages.append(f"{choice.topic.slug}: {problem[1]}")
     final = {key: s.frequency for key, s in current.items()}
     final.update({(c.topic.pk, c.channel_kind): c.frequency for c in choices})
     contact = {
-        ChannelKind.SLACK: ("slack_member_id", "a Slack member ID"),
-        ChannelKind.WEBHOOK: ("webhook_url", "a webhook URL"),
+        ChannelKind.SLACK: (
+            "slack_member_id",
+            gettext_lazy("Add a Slack member ID or turn Slack off for every topic."),
+        ),
+        ChannelKind.WEBHOOK: (
+            "webhook_url",
+            gettext_lazy("Add a webhook URL or turn the webhook off for every topic."),
+        ),
     }
-    for kind, (field, label) in contact.items():
+    for kind, (field, message) in contact.items():
         has_contact = changes.get(field, getattr(subscriber, field))
         if not has_contact and any(k == kind and f != Frequency.OFF for (_, k), f in final.items()):
-            messages.append(f"Add {label} or turn {ChannelKind(kind).label} off for every topic.")
+            messages.append(str(message))
     return {"subscriptions": messages} if messages else {}
 
 

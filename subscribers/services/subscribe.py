@@ -22,7 +22,7 @@ from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscript
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
 from subscribers.tokens import InvalidToken, TokenData, TokenPurpose, subscriber_token_read
-from subscribers.validators import email_normalize, validate_timezone
+from subscribers.validators import email_normalize, validate_locale, validate_timezone
 
 Status = Subscriber.Status
 Action = ConsentRecord.Action
@@ -65,8 +65,10 @@ def subscriber_subscribe(
             status_code=403,
         )
     profile = profile or {}
-    # Anonymous callers (the public form) may only give a name, and only for a new subscriber.
-    profile = _profile_clean(profile if context.is_trusted else {"name": profile.get("name", "")})
+    # Anonymous callers (the public form) may only give a name and their language, and only for a
+    # new subscriber.
+    anonymous = {field: profile[field] for field in ("name", "locale") if field in profile}
+    profile = _profile_clean(profile if context.is_trusted else anonymous)
     subscriber = Subscriber.objects.select_for_update().filter(email__lower=email).first()
     suppression = Suppression.objects.filter(email_hash=email_hash(email)).first()
     if _is_blocked(subscriber, suppression):
@@ -104,10 +106,14 @@ def _email_clean(email: str) -> str:
 def _profile_clean(profile: dict[str, Any]) -> dict[str, Any]:
     unknown = set(profile) - set(PROFILE_FIELDS)
     errors: dict[str, list[str]] = {field: ["Unknown field."] for field in unknown}
-    for field in ("name", "locale"):
-        limit = Subscriber._meta.get_field(field).max_length
-        if not isinstance(profile.get(field, ""), str) or len(profile.get(field, "")) > limit:
-            errors[field] = [f"Text of at most {limit} characters."]
+    limit = Subscriber._meta.get_field("name").max_length
+    if not isinstance(profile.get("name", ""), str) or len(profile.get("name", "")) > limit:
+        errors["name"] = [f"Text of at most {limit} characters."]
+    if "locale" in profile:
+        try:
+            validate_locale(profile["locale"])
+        except ValidationError as exc:
+            errors["locale"] = exc.messages
     if "timezone" in profile:
         try:
             validate_timezone(profile["timezone"])

@@ -11,7 +11,7 @@ def outbox_channel(db):
         name="Outbox email",
         kind=Channel.Kind.EMAIL,
         is_default=True,
-        config={"esp": "outbox", "from_email": "News <news@example.com>", "list_id": "news.example.com"},
+        config={"esp": "outbox", "from_email": "News <news@example.com>", "list_id": "lists.example.com"},
     )
 
 
@@ -32,6 +32,8 @@ EMAIL_CONTENT = {
     "discord": {"content": "News: {{{link_0}}}"},
     "webhook": {"type": "publication", "url": "{{{link_0}}}"},
     "links": ["https://example.com/article?a=1&b=2"],
+    "topic_ids": [],
+    "list": {"label": "news", "name": "News"},
 }
 
 

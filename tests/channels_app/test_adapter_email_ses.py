@@ -27,7 +27,6 @@ def _adapter(ses, **config):
             "from_email": "News <news@example.com>",
             "endpoint_url": ses.endpoint_url,
             "region": "us-east-1",
-            "list_id": "news.example.com",
             **config,
         },
         credentials={"aws_access_key_id": "AKIATEST", "aws_secret_access_key": "secret"},
@@ -44,6 +43,7 @@ def _messages(n, start=0):
             headers={
                 "List-Unsubscribe": f"<https://u.example/{i}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "List-Id": '"News" <news.example.com>',
             },
         )
         for i in range(start, start + n)
@@ -67,7 +67,7 @@ def test_a_chunk_is_one_send_bulk_email_call_with_a_separate_message_per_recipie
     )
     assert headers["list-unsubscribe"] == "<https://u.example/7>"
     assert headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
-    assert headers["list-id"] == "news.example.com"
+    assert headers["list-id"] == '"News" <news.example.com>'  # per message: each topic is its own list
 
 
 def test_one_rejected_address_fails_alone(ses_emulator):

@@ -6,7 +6,7 @@ from analytics.links import click_token_read
 from channels_app.adapters.base import MessageTemplate, substitute
 from channels_app.models import Channel
 from channels_app.rendering import DeliveryRow, prepare
-from subscribers.tokens import TokenPurpose, subscriber_token_read
+from subscribers.tokens import TokenPurpose, UnsubscribeScope, subscriber_token_read
 from tests.factories import ChannelFactory, SendFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,11 +39,12 @@ def test_email_variables_carry_signed_links_for_this_recipient():
     unsubscribe = subscriber_token_read(
         purpose=TokenPurpose.UNSUBSCRIBE, token=variables["unsubscribe_url"].rsplit("/", 1)[1]
     )
-    assert (unsubscribe.subscriber_id, unsubscribe.topic_id) == (7, 9)
+    # The topic it stands for, on the channel kind it came by.
+    assert (unsubscribe.subscriber_id, unsubscribe.scope) == (7, UnsubscribeScope(kind="email", topic_ids=(9,)))
     everything = subscriber_token_read(
         purpose=TokenPurpose.UNSUBSCRIBE, token=variables["unsubscribe_all_url"].rsplit("/", 1)[1]
     )
-    assert everything.topic_id is None
+    assert everything.topic_id is None and everything.scope.is_everything
     assert (
         subscriber_token_read(
             purpose=TokenPurpose.PREFERENCES, token=variables["preferences_url"].rsplit("/", 1)[1]

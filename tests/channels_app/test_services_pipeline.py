@@ -58,7 +58,7 @@ def test_every_email_is_personal_and_carries_rfc_8058_headers_and_a_text_part(
     assert message["Subject"] == "Hello Ada <Lovelace>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "/u/" in message["List-Unsubscribe"]
-    assert message["List-Id"] == "news.example.com"
+    assert message["List-Id"] == '"News" <news.lists.example.com>'  # RFC 2919
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     assert "Hi Ada &lt;Lovelace&gt;" in html

@@ -24,7 +24,18 @@ pytestmark = pytest.mark.django_db
 
 def test_content_has_every_channel_and_the_link_table_with_the_read_link_first(draft, topic):
     content = publication_content(publication=draft)
-    assert set(content) == {"email", "slack", "discord", "webhook", "links", "tracking", "topic_id"}
+    assert set(content) == {
+        "email",
+        "slack",
+        "discord",
+        "webhook",
+        "links",
+        "tracking",
+        "topic_id",
+        "topic_ids",
+        "list",
+    }
+    assert content["topic_ids"] == [topic.pk] and content["list"] == {"label": "news", "name": "News"}
     assert content["links"] == [f"http://127.0.0.1:8000/archive/{draft.slug}/", "https://example.com/report?q=1&r=2"]
     assert content["topic_id"] == topic.pk and content["tracking"] is True
     email = content["email"]

@@ -180,6 +180,8 @@ def test_a_test_email_has_working_footer_links_list_unsubscribe_and_no_empty_ima
     one_click = message["List-Unsubscribe"].strip("<>").removeprefix(settings.SITE_URL)
     response = browser.post(one_click, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
+    assert message["List-Id"] == '"News" <news.example.com>'  # the list the real message belongs to
+    assert "mailto:" not in message["List-Unsubscribe"]  # a test has no delivery to unsubscribe from
 
 
 def test_a_disabled_channel_is_refused(draft, editor, email_channel):

@@ -2,7 +2,15 @@ import pytest
 from django.core import signing
 
 from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
-from subscribers.tokens import InvalidToken, TokenPurpose, subscriber_token_make, subscriber_token_read
+from subscribers.tokens import (
+    InvalidToken,
+    TokenPurpose,
+    UnsubscribeScope,
+    mail_token_make,
+    mail_token_read,
+    subscriber_token_make,
+    subscriber_token_read,
+)
 
 
 def test_a_token_reads_back_for_its_own_purpose():
@@ -54,9 +62,47 @@ def test_preference_links_carry_the_token_version():
 
 def test_list_unsubscribe_headers_follow_rfc_8058(settings):
     settings.LIST_UNSUBSCRIBE_MAILTO = "unsubscribe@bulletin.example.com"
-    headers = list_unsubscribe_headers(subscriber_id=7)
+    headers = list_unsubscribe_headers(subscriber_id=7, delivery_id=123456)
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     https, mailto = headers["List-Unsubscribe"].split(", ")
     assert https.startswith("<http") and "/u/" in https and https.endswith(">")
-    assert mailto.startswith("<mailto:unsubscribe@bulletin.example.com?subject=unsubscribe%20")
-    assert https[1:-1].rsplit("/", 1)[1] in mailto
+    address = mailto.removeprefix("<mailto:").removesuffix("?subject=unsubscribe>")
+    local, domain = address.split("@")
+    assert domain == "bulletin.example.com" and local.startswith("unsubscribe+") and len(local) <= 64
+    assert mail_token_read(local.removeprefix("unsubscribe+")) == 123456
+
+
+def test_no_mailto_is_emitted_unless_bulletin_processes_it(settings):
+    settings.LIST_UNSUBSCRIBE_MAILTO = ""
+    assert "mailto:" not in list_unsubscribe_headers(subscriber_id=7, delivery_id=5)["List-Unsubscribe"]
+    settings.LIST_UNSUBSCRIBE_MAILTO = "unsubscribe@bulletin.example.com"
+    # A message that is not a delivery (a test) has nothing a mail could unsubscribe from.
+    assert "mailto:" not in list_unsubscribe_headers(subscriber_id=7)["List-Unsubscribe"]
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1] + ("a" if t[-1] != "a" else "b"),  # one character of the signature
+        lambda t: "1" + t,  # another delivery, the same signature
+        lambda t: t.split("-")[0],  # no signature
+        lambda t: "zz-" + t.split("-")[1],
+        lambda t: "",
+    ],
+)
+def test_a_forged_mailto_token_is_refused(mangle):
+    token = mail_token_make(delivery_id=4242)
+    assert mail_token_read(token.upper()) == 4242  # mail systems may change the case
+    with pytest.raises(InvalidToken):
+        mail_token_read(mangle(token))
+
+
+def test_unsubscribe_links_carry_their_scope():
+    scope = UnsubscribeScope(kind="slack", topic_ids=(3, 5), frequency="daily")
+    url = unsubscribe_url(subscriber_id=7, scope=scope)
+    data = subscriber_token_read(purpose=TokenPurpose.UNSUBSCRIBE, token=url.rsplit("/", 1)[1])
+    assert (data.subscriber_id, data.scope) == (7, scope)
+    everything = unsubscribe_url(subscriber_id=7)
+    assert subscriber_token_read(
+        purpose=TokenPurpose.UNSUBSCRIBE, token=everything.rsplit("/", 1)[1]
+    ).scope.is_everything
