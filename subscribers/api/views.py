@@ -201,7 +201,8 @@ class SegmentPreviewApi(APIView):
     )
     def get(self, request, pk: int):
         segment = get_object_or_404(segment_list(), pk=pk)
-        page = SegmentPreviewInputSerializer(data={"rules": segment.rules, "page": request.query_params.get("page", 1)})
+        raw = request.query_params.get("page", "1")  # query parameters are text; the serializer takes numbers
+        page = SegmentPreviewInputSerializer(data={"rules": segment.rules, "page": int(raw) if raw.isdigit() else raw})
         page.is_valid(raise_exception=True)
         return Response(segment_preview(rules=segment.rules, page=page.validated_data["page"]))
 

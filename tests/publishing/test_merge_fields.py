@@ -144,11 +144,11 @@ def test_preview_test_and_send_render_a_chosen_subscriber_identically(
     expected = "Hi Ada, greetings to Analytical Engines!"
     preview = publication_preview(publication=merged, topics=None, actor=editor, subscriber=ada)
     assert expected in preview["email"]["html"] and preview["email"]["subject"] == "News for ANALYTICAL ENGINES"
-    result = publication_test_send(publication=merged, channel=email_channel, actor=editor, subscriber=ada)
+    [result] = publication_test_send(publication=merged, channel=email_channel, actor=editor, subscriber=ada)
     assert result.ok
     _publish(merged, publisher, django_capture_on_commit_callbacks)
-    test, sent = sorted(outbox(), key=lambda m: m["Subject"].startswith("[Test]"))[::-1]
-    assert test["Subject"] == "[Test] News for ANALYTICAL ENGINES" and sent["Subject"] == "News for ANALYTICAL ENGINES"
+    test, sent = sorted(outbox(), key=lambda m: m["Subject"].startswith("[TEST]"))[::-1]
+    assert test["Subject"] == "[TEST] News for ANALYTICAL ENGINES" and sent["Subject"] == "News for ANALYTICAL ENGINES"
     for message in (test, sent):
         assert expected in message.get_body(preferencelist=("html",)).get_content()
 
