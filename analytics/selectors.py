@@ -21,6 +21,7 @@ from django.db.models.functions import Substr
 
 from analytics.models import DailyRollup, GuardTrip, LinkRollup, SendTopic, SubscriberEngagement
 from analytics.services.rollups import COUNTERS, LATENCY_BUCKETS
+from channels_app.adapters import ADAPTERS
 from channels_app.models import Channel, Delivery
 from subscribers.models import Topic
 
@@ -217,7 +218,7 @@ def recommendations(*, channels: list[dict], topics: list[dict]) -> list[dict]:
                 }
             )
         p95 = row["latency_seconds"]["p95"]
-        if p95 is not None and p95 > 30 and row["kind"] != Channel.Kind.EMAIL:
+        if p95 is not None and p95 > 30 and not _read_later(row["kind"]):
             advice.append(
                 {
                     "severity": "info",
@@ -326,3 +327,9 @@ def dashboard_data(*, start: date, end: date, topic_id: int | None = None, chann
         "links": top_links(start=start, end=end, **filters),
         "trips": list(GuardTrip.objects.select_related("send", "channel").order_by("-created_at")[:5]),
     }
+
+
+def _read_later(kind: str) -> bool:
+    """Email is read when the reader opens it, so its minutes of sending are no alert's delay."""
+    adapter = ADAPTERS.get(kind)
+    return adapter is not None and adapter.renders_email

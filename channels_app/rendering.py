@@ -2,8 +2,8 @@
 
 A send's `content` (prepared once by publishing's rendering service) holds, per channel
 kind, templates with SES-style placeholders:
-    {"email":   {"subject": ..., "html": ..., "text": ...},
-     "slack":   {"text": ..., "blocks": [...]},
+    {"email":   {"subject": ..., "html": ..., "text": ...},   # kinds that render_email
+     "slack":   {"text": ..., "blocks": [...]},             # every other kind: its JSON payload
      "discord": {"content": ..., "embeds": [...]},
      "webhook": {...any JSON...},
      "links": ["https://...", ...],     # every link in the message, in order
@@ -11,7 +11,7 @@ kind, templates with SES-style placeholders:
      "tracking": true}
 Templates use `{{{var}}}` only (inserted as is), and `*_html` variables inside HTML, so the
 output does not depend on how a provider escapes `{{var}}`. Variables per recipient:
-    name, name_html, email, mention (Slack <@member>), unsubscribe_url, unsubscribe_all_url,
+    name, name_html, email, mention (the kind's, e.g. Slack's <@member>), unsubscribe_url, unsubscribe_all_url,
     preferences_url, open_pixel_url and open_pixel_html (the <img>; tracked emails only),
     link_0 ... link_N (tracked click URLs, or the links themselves when tracking is off),
     plus `context` values of the delivery.
@@ -30,7 +30,6 @@ from typing import Any, Protocol
 from analytics.links import click_url, open_url
 from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
-from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.models import Channel, Send
 from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
 
@@ -84,15 +83,16 @@ class TemplateRenderer:
         self.send = send
         self.channel = channel
         self.kind = channel.kind
+        self.adapter = ADAPTERS[channel.kind]
         content = send.content or {}
         self.links: list[str] = list(content.get("links", []))
         self.topic_id: int | None = content.get("topic_id")
         self.tracking = channel.tracking_enabled and content.get("tracking", True)
         self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
         # Subscribers choose their own names: inert in the kind's markup (Slack mentions).
-        self.escape_text = ADAPTERS[self.kind].escape_text
+        self.escape_text = self.adapter.escape_text
         part = content.get(self.kind) or {}
-        if self.kind == Channel.Kind.EMAIL:
+        if self.adapter.renders_email:
             html = part.get("html", "")
             self.template = MessageTemplate(
                 key=f"bulletin-send-{send.pk}",
@@ -122,7 +122,7 @@ class TemplateRenderer:
                 name=self.escape_text(row.name),
                 name_html=escape(row.name),
                 email=self.escape_text(row.email),
-                mention=f"<@{row.recipient}>" if self.kind == Channel.Kind.SLACK else "",
+                mention=self.adapter.mention(row.recipient),
                 unsubscribe_url=unsubscribe_url(subscriber_id=row.subscriber_id, topic_id=self.topic_id),
                 preferences_url=preferences_url(subscriber_id=row.subscriber_id, token_version=row.token_version),
             )
@@ -135,7 +135,7 @@ class TemplateRenderer:
 
     def render(self, row: DeliveryRow) -> RenderedMessage:
         values = self.variables(row)
-        if self.kind == Channel.Kind.EMAIL:
+        if self.adapter.renders_email:
             headers = (
                 list_unsubscribe_headers(subscriber_id=row.subscriber_id, url=values["unsubscribe_url"])
                 if row.subscriber_id is not None
@@ -164,11 +164,5 @@ def payload_substitute(payload_json: str, values: Mapping[str, str]) -> dict[str
 
 
 def notice_payload(*, kind: str, text: str, **webhook_fields: Any) -> dict[str, Any]:
-    """A short plain-text notice (a channel test, a guard alert) as a chat or webhook kind takes it:
-    Slack needs a top-level text beside its block, Discord's content stops at 2,000 characters."""
-    if kind == "slack":
-        text = mrkdwn_escape(text)  # names of channels and sends in it are user-supplied
-        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
-    if kind == "discord":
-        return {"content": text[:2000]}
-    return {**webhook_fields, "text": text}
+    """A short plain-text notice (a channel test, a guard alert) as a chat or webhook kind takes it."""
+    return ADAPTERS[kind].notice(text, **webhook_fields)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import reduce
+from operator import or_
 from typing import Any
 
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
 
+from channels_app.adapters import ADAPTERS, digest_kinds, personal_kinds
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
 from publishing.models import Publication
-from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
+from subscribers.models import Subscriber, Subscription, Topic
 from subscribers.selectors import mailable_subscribers
-
-# Where a personal message of each kind goes: the subscriber's address, member ID or URL.
-_ADDRESS = {ChannelKind.EMAIL: "email", ChannelKind.SLACK: "slack_member_id", ChannelKind.WEBHOOK: "webhook_url"}
 
 
 def audience_recipients(
@@ -33,7 +33,7 @@ def audience_recipients(
     wanted = Subscription.objects.filter(
         subscriber=OuterRef("pk"), topic_id__in=list(topic_ids), channel_kind=kind, frequency__in=list(frequencies)
     )
-    field = _ADDRESS[kind]
+    field = ADAPTERS[kind].subscriber_field  # where its personal messages go: address, member ID or URL
     recipients = mailable_subscribers().filter(Exists(wanted)).exclude(**{field: ""}).annotate(address=F(field))
     if subscriber_ids is not None:
         recipients = recipients.filter(pk__in=list(subscriber_ids))
@@ -73,7 +73,7 @@ def publication_audience(*, topic_ids: Sequence[int]) -> dict[str, Any]:
     (instant subscribers with an address for that kind) and broadcast destinations. Digest
     readers are counted apart: they get it later, in their digest."""
     personal = []
-    kinds = [ChannelKind.EMAIL, ChannelKind.SLACK, ChannelKind.WEBHOOK]
+    kinds = personal_kinds()
     channels = personal_channels(kinds=kinds)
     for kind in kinds:
         channel = channels.get(kind)
@@ -86,11 +86,11 @@ def publication_audience(*, topic_ids: Sequence[int]) -> dict[str, Any]:
         {"kind": c.kind, "channel_id": c.pk, "channel": c.name, "recipients": 1}
         for c in broadcast_channels(topic_ids=topic_ids)
     ]
-    digest = audience_recipients(
-        kind=ChannelKind.EMAIL,
-        topic_ids=topic_ids,
-        frequencies=[Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY],
-    ).count()
+    frequencies = [Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY]
+    readers = [audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=frequencies) for kind in digest_kinds()]
+    digest = (
+        Subscriber.objects.filter(reduce(or_, [Q(pk__in=r.values("pk")) for r in readers])).count() if readers else 0
+    )
     total = sum(row["recipients"] for row in personal + broadcast)
     return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}
 

@@ -10,9 +10,10 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from channels_app.adapters import ADAPTERS, personal_kind_choices, personal_kinds
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
-from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
+from subscribers.models import Subscriber, Subscription, Topic
 from subscribers.selectors import public_topics
 from subscribers.services import SubscriptionChoice
 from subscribers.validators import timezone_names
@@ -122,28 +123,38 @@ class PreferencesForm(PublicForm):
             "paused_until": paused,
         }
         for topic in topics:
-            for kind in ChannelKind:
+            for kind in personal_kinds():
                 initial[self.frequency_field(topic, kind)] = current.get((topic.pk, kind), Subscription.Frequency.OFF)
         super().__init__(*args, initial=initial, **kwargs)
         self.fields["timezone"].choices = [(tz, tz.replace("_", " ")) for tz in sorted(timezone_names())]
         self.fields["webhook_url"].widget.attrs.update({"inputmode": "url", "placeholder": "https://…"})
         self.fields["slack_member_id"].widget.attrs.update({"placeholder": "U01ABCDEF", "spellcheck": "false"})
         for topic in topics:
-            for kind in ChannelKind:
+            for kind, label in personal_kind_choices():
                 self.fields[self.frequency_field(topic, kind)] = forms.ChoiceField(
-                    label=f"{topic.name} by {kind.label.lower()}", choices=Subscription.Frequency.choices
+                    label=f"{topic.name} by {label.lower()}", choices=Subscription.Frequency.choices
                 )
 
     @staticmethod
     def frequency_field(topic: Topic, kind: str) -> str:
         return f"frequency_{topic.pk}_{kind}"
 
+    @property
+    def kind_choices(self) -> list[tuple[str, str]]:
+        """The matrix's columns: each kind a subscriber can receive personal messages on."""
+        return [(kind, ADAPTERS[kind].label) for kind in personal_kinds()]
+
     def rows(self) -> list[dict[str, Any]]:
         """The topic × channel matrix, for the template."""
-        return [
-            {"topic": topic, "cells": [self[self.frequency_field(topic, kind)] for kind in ChannelKind]}
-            for topic in self.topics
-        ]
+        rows = []
+        for topic in self.topics:
+            cells = []
+            for kind, label in self.kind_choices:
+                cell = self[self.frequency_field(topic, kind)]
+                cell.kind_label = label
+                cells.append(cell)
+            rows.append({"topic": topic, "cells": cells})
+        return rows
 
     def changes(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -168,5 +179,5 @@ class PreferencesForm(PublicForm):
                 topic=topic, channel_kind=kind, frequency=self.cleaned_data[self.frequency_field(topic, kind)]
             )
             for topic in self.topics
-            for kind in ChannelKind
+            for kind in personal_kinds()
         ]

@@ -9,7 +9,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from subscribers.models import ChannelKind, ImportJob, Subscriber, Subscription, Suppression, Topic
+from subscribers.models import EMAIL_KIND, ImportJob, Subscriber, Subscription, Suppression, Topic
 from subscribers.tokens import InvalidToken, TokenData, TokenPurpose, subscriber_token_read
 
 
@@ -77,7 +77,7 @@ def mailable_subscribers(*, now: datetime | None = None) -> QuerySet[Subscriber]
 def audience_subscriptions(
     *,
     topic_ids: Iterable[int],
-    channel_kind: str = ChannelKind.EMAIL,
+    channel_kind: str = EMAIL_KIND,
     frequencies: Iterable[str] = (Subscription.Frequency.INSTANT,),
     now: datetime | None = None,
 ) -> QuerySet[Subscription]:

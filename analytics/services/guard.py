@@ -23,7 +23,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from analytics.models import DailyRollup, EngagementEvent, GuardTrip
-from channels_app.adapters import adapter_for
+from channels_app.adapters import ADAPTERS, adapter_for, receipt_kinds
 from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
 from channels_app.models import Channel, Delivery, Send
 from channels_app.rendering import notice_payload
@@ -85,7 +85,7 @@ def guard_channels_check() -> list[GuardTrip]:
     """Each channel over its rolling window; a trip pauses every sending send with work queued on it."""
     trips = []
     since = timezone.now() - timedelta(days=settings.GUARD_CHANNEL_WINDOW_DAYS)
-    for channel in Channel.objects.filter(kind=Channel.Kind.EMAIL):
+    for channel in Channel.objects.filter(kind__in=receipt_kinds()):  # bounce and complaint rates need receipts
         rates = channel_rates(channel_id=channel.pk)
         for metric, events, rate, limit in rates.crossed():
             if GuardTrip.objects.filter(
@@ -154,7 +154,7 @@ def guard_alert(*, trip: GuardTrip) -> str:
         elif _channel_alert(channel, text):
             sent_to.append(f"channel:{channel.name}")
             # An email channel already mailed GUARD_ALERT_EMAILS: once is enough.
-            emailed = channel.kind == Channel.Kind.EMAIL
+            emailed = ADAPTERS[channel.kind].renders_email
     if settings.GUARD_ALERT_EMAILS and not emailed:
         send_mail(
             subject="Bulletin paused a send: deliverability guard",
@@ -168,7 +168,7 @@ def guard_alert(*, trip: GuardTrip) -> str:
 
 
 def _channel_alert(channel: Channel, text: str) -> bool:
-    if channel.kind == Channel.Kind.EMAIL:
+    if ADAPTERS[channel.kind].renders_email:
         template = MessageTemplate(key="bulletin-guard", subject="Bulletin deliverability guard", html=text, text=text)
         messages = [RenderedMessage(0, email, template=template) for email in settings.GUARD_ALERT_EMAILS]
     else:

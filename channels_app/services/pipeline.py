@@ -185,8 +185,11 @@ def _complete_quietly(claimed: list[int]) -> None:
 
 
 def channel_config_problem(channel: Channel) -> str:
+    adapter = ADAPTERS.get(channel.kind)
+    if adapter is None:
+        return f"no adapter for channel kind {channel.kind!r}"
     try:
-        ADAPTERS[channel.kind].validate(channel.config, channel.credentials)
+        adapter.validate(channel.config, channel.credentials, audience=channel.audience)
     except ConfigError as exc:
         return f"invalid channel configuration: {exc}"
     except DecryptionError as exc:
@@ -236,7 +239,7 @@ def _hand_off(
     channel: Channel, carrier: Channel, messages: list[RenderedMessage], batch: Batch, *, probe: bool
 ) -> None:
     adapter = adapter_for(carrier)
-    rate = carrier.rate_limit_per_second or adapter.default_rate_per_second
+    rate = carrier.rate_limit_per_second or adapter.limits.per_second
     chunks = _chunks(messages, adapter.effective_chunk_size(rate))
     via = carrier if carrier.pk != channel.pk else None
     if probe:  # half-open: one chunk decides whether the circuit closes

@@ -236,7 +236,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "ChannelKindEnum": "channels_app.models.ChannelType",
+        "ChannelKindEnum": "channels_app.adapters.kind_choices",
         "SendKindEnum": "channels_app.models.SendKind",
         "DeliveryStateEnum": "channels_app.models.DeliveryState",
     },

@@ -53,7 +53,7 @@ from publishing.services.ranking import (
     candidates_rank,
     subscriber_profiles,
 )
-from subscribers.models import Subscription
+from subscribers.models import EMAIL_KIND, Subscription
 from subscribers.selectors import mailable_subscribers
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def digests_run(
     """Build every due digest (the beat task). Safe to run repeatedly and concurrently."""
     now = now or timezone.now()
     outcome = DigestRunOutcome()
-    channel = personal_channel(kind=Channel.Kind.EMAIL)
+    channel = personal_channel(kind=EMAIL_KIND)
     if channel is None:
         logger.warning("digests: no active default email channel; nothing built (periods stay open)")
         return outcome

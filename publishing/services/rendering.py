@@ -23,9 +23,8 @@ from django.utils.safestring import mark_safe
 
 from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate
-from channels_app.adapters.slack import mrkdwn_escape
+from channels_app.adapters.convert import html_to_text
 from channels_app.rendering import payload_substitute
-from publishing.convert import chunks, html_to_discord, html_to_slack, html_to_text
 from publishing.markup import (
     LinkTable,
     attribute_safe,
@@ -102,8 +101,6 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
     html = body_html_with_placeholders(publication.body, base_url=settings.SITE_URL, links=links)
     title, summary = defuse(publication.title), defuse(publication.summary)
     topic_names = [defuse(t.name) for t in topics]
-    is_alert = publication.priority == Publication.Priority.ALERT
-    slack_body = html_to_slack(html)
     context = {
         "site_name": settings.SITE_NAME,
         "postal_address": settings.POSTAL_ADDRESS,
@@ -115,25 +112,18 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
         "topics": topic_names,
         "topic_slugs": [t.slug for t in topics],
         "priority": publication.priority,
-        "is_alert": is_alert,
+        "is_alert": publication.priority == Publication.Priority.ALERT,
         "quality_score": publication.quality_score,
         "canonical_url": publication.canonical_url,
         "published_at": publication.published_at.isoformat() if publication.published_at else None,
         "body_html": mark_safe(html),  # noqa: S308  (sanitized by nh3 in publishing.markup)
         "body_text": html_to_text(html),
-        "body_slack_chunks": chunks(slack_body, 2900),
-        "summary_slack": html_to_slack(f"<p>{_escape(summary)}</p>") if summary else "",
-        "header": ("🚨 " if is_alert else "") + mrkdwn_escape(title[:140]),
-        # Slack: & < > are control characters in every text object (plain_text too; Slack shows the
-        # entities as the characters), so a `<!channel>` in user-supplied text pings nobody.
-        "slack_text": "{{{mention}}} " + ("Alert: " if is_alert else "New: ") + mrkdwn_escape(title),
-        "context_line": mrkdwn_escape(" · ".join(topic_names) + f" · {settings.SITE_NAME}"),
-        "discord_description": (f"*{summary}*\n\n" if summary else "") + html_to_discord(html),
-        "alert_line": f"**Alert:** {title}",
         "footer": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
         "tracking": True,
         "ph": {**placeholders(), "read_url": mark_safe(placeholder("link_0"))},  # noqa: S308
     }
+    for adapter in ADAPTERS.values():  # each kind's own values: titles in its markup, and so on
+        context.update(adapter.message_context(context))
     return _Parts(context=context, links=links.urls, topics=topics)
 
 
@@ -145,28 +135,35 @@ def _json_part(kind: str, topics: Sequence[Topic], context: Mapping[str, Any]) -
     return json.loads(render_for_topics(kind, "publication.json", topics, context))
 
 
+def _email_part(kind: str, topics: Sequence[Topic], context: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "subject": context["subject"],
+        "html": email_inline(render_for_topics(kind, "publication.html", topics, context)),
+        "text": render_for_topics(kind, "publication.txt", topics, context).strip() + "\n",
+    }
+
+
+def publication_subject(*, publication: Publication, subject: str | None = None) -> str:
+    """The subject a send of this publication carries (an A/B variant's, or the publication's)."""
+    return defuse(subject) if subject is not None else email_subject(publication)
+
+
 def publication_content(
     *, publication: Publication, topics: Sequence[Topic] | None = None, subject: str | None = None
 ) -> dict[str, Any]:
     """`Send.content` for a publication: one template per channel kind plus the link table."""
     parts = _parts(publication, topics)
     tracking = all(t.tracking_enabled for t in parts.topics)
-    context = {**parts.context, "tracking": tracking}
-    if subject is not None:
-        context["subject"] = defuse(subject)
-    html = email_inline(render_for_topics("email", "publication.html", parts.topics, context))
-    content: dict[str, Any] = {
-        "email": {
-            "subject": context["subject"],
-            "html": html,
-            "text": render_for_topics("email", "publication.txt", parts.topics, context).strip() + "\n",
-        },
-        "slack": _json_part("slack", parts.topics, context),
-        "discord": _json_part("discord", parts.topics, context),
-        "webhook": _json_part("webhook", parts.topics, context),
-        "links": parts.links,
+    context = {
+        **parts.context,
         "tracking": tracking,
+        "subject": publication_subject(publication=publication, subject=subject),
     }
+    content: dict[str, Any] = {
+        kind: (_email_part if adapter.renders_email else _json_part)(kind, parts.topics, context)
+        for kind, adapter in ADAPTERS.items()
+    }
+    content.update(links=parts.links, tracking=tracking)
     if len(parts.topics) == 1:  # unsubscribe links then leave only that topic
         content["topic_id"] = parts.topics[0].pk
     return content
@@ -185,14 +182,15 @@ def sample_variables(*, actor, links: Sequence[str], channel_kind: str) -> dict[
     (no tracking, so no open pixel), and unsubscribe and preferences links leading to a page
     that says it was a test (nobody is subscribed by a test, so there is nothing to change)."""
     name = (actor.get_full_name() if actor is not None else "") or getattr(actor, "username", "") or "Reader"
-    escape_text = ADAPTERS[channel_kind].escape_text
+    adapter = ADAPTERS[channel_kind]
+    escape_text = adapter.escape_text
     unsubscribe = testmessage_url(link="unsubscribe")
     values = {f"link_{i}": url for i, url in enumerate(links)}
     values.update(
         name=escape_text(name),
         name_html=_escape(name),
         email=escape_text(getattr(actor, "email", "") or "reader@example.com"),
-        mention="@" + escape_text(name) if channel_kind == "slack" else "",
+        mention=adapter.sample_mention(name),
         unsubscribe_url=unsubscribe,
         unsubscribe_all_url=unsubscribe,
         preferences_url=testmessage_url(link="preferences"),
@@ -205,7 +203,7 @@ def content_render(*, content: Mapping[str, Any], kind: str, variables: Mapping[
     email through MessageTemplate.render, chat and webhook payloads through JSON-safe
     substitution (channels_app.rendering.payload_substitute, which the pipeline uses)."""
     part = content.get(kind) or {}
-    if kind == "email":
+    if ADAPTERS[kind].renders_email:
         template = MessageTemplate(key="preview", subject=part.get("subject", ""), html=part["html"], text=part["text"])
         subject, html, text = template.render(variables)
         return {"subject": subject, "html": html, "text": text}
@@ -216,7 +214,7 @@ def publication_preview(*, publication: Publication, topics: Sequence[Topic] | N
     """Every channel's message for this (possibly unsaved) publication, as the editor would get it."""
     content = publication_content(publication=publication, topics=topics)
     preview = {}
-    for kind in ("email", "slack", "discord", "webhook"):
+    for kind in ADAPTERS:
         variables = sample_variables(actor=actor, links=content["links"], channel_kind=kind)
         preview[kind] = content_render(content=content, kind=kind, variables=variables)
     preview["links"] = content["links"]

@@ -1,7 +1,8 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
+from channels_app.adapters import personal_kind_choices
+from subscribers.models import EMAIL_KIND, Subscriber, Subscription, Topic
 
 
 class TopicSerializer(serializers.ModelSerializer):
@@ -118,7 +119,7 @@ class SubscriberAcceptedSerializer(serializers.Serializer):
 
 class SubscriptionChoiceSerializer(StrictSerializer):
     topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
-    channel_kind = serializers.ChoiceField(choices=ChannelKind.choices, default=ChannelKind.EMAIL)
+    channel_kind = serializers.ChoiceField(choices=personal_kind_choices(), default=EMAIL_KIND)
     frequency = serializers.ChoiceField(choices=Subscription.Frequency.choices)
 
 

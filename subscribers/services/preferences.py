@@ -11,9 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from channels_app.adapters import ADAPTERS, personal_kinds
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
-from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Topic
+from subscribers.models import ConsentRecord, Subscriber, Subscription, Topic
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
 from subscribers.validators import validate_slack_member_id, validate_timezone, validate_webhook_url
@@ -126,19 +127,17 @@ def _field_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
 def _subscription_errors(subscriber, changes, current, choices: Sequence[SubscriptionChoice]) -> dict[str, list[str]]:
     """Kinds and frequencies are known values; a Slack or webhook subscription needs its contact point."""
     messages: list[str] = []
+    kinds = personal_kinds()
     for choice in choices:
-        if choice.channel_kind not in ChannelKind.values or choice.frequency not in Frequency.values:
+        if choice.channel_kind not in kinds or choice.frequency not in Frequency.values:
             messages.append(f"{choice.topic.slug}: unknown channel kind or frequency.")
     final = {key: s.frequency for key, s in current.items()}
     final.update({(c.topic.pk, c.channel_kind): c.frequency for c in choices})
-    contact = {
-        ChannelKind.SLACK: ("slack_member_id", "a Slack member ID"),
-        ChannelKind.WEBHOOK: ("webhook_url", "a webhook URL"),
-    }
-    for kind, (field, label) in contact.items():
-        has_contact = changes.get(field, getattr(subscriber, field))
+    for kind in kinds:
+        adapter = ADAPTERS[kind]
+        has_contact = changes.get(adapter.subscriber_field, getattr(subscriber, adapter.subscriber_field))
         if not has_contact and any(k == kind and f != Frequency.OFF for (_, k), f in final.items()):
-            messages.append(f"Add {label} or turn {ChannelKind(kind).label} off for every topic.")
+            messages.append(f"Add {adapter.address_label} or turn {adapter.personal_label} off for every topic.")
     return {"subscriptions": messages} if messages else {}
 
 

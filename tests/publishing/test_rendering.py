@@ -5,9 +5,9 @@ import json
 import pytest
 from django.template.loader import select_template
 
+from channels_app.adapters.convert import html_to_discord, html_to_slack, html_to_text
 from channels_app.models import Channel
 from channels_app.rendering import DeliveryRow, prepare
-from publishing.convert import html_to_discord, html_to_slack, html_to_text
 from publishing.markup import LinkTable, body_html_with_placeholders
 from publishing.models import Publication
 from publishing.services.rendering import (
