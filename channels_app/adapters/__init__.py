@@ -25,6 +25,7 @@ REGISTRY = (
     "channels_app.adapters.slack.SlackAdapter",
     "channels_app.adapters.discord.DiscordAdapter",
     "channels_app.adapters.webhook.WebhookAdapter",
+    "channels_app.adapters.teams.TeamsAdapter",
 )
 
 
