@@ -239,7 +239,12 @@ class ChannelAdapter:
     # --- configuration ------------------------------------------------------------------------
     @classmethod
     def validate(
-        cls, config: Mapping[str, Any], credentials: Mapping[str, Any], *, audience: str | None = None, strict=False
+        cls,
+        config: Mapping[str, Any],
+        credentials: Mapping[str, Any],
+        *,
+        audience: str | None = None,
+        strict: bool = False,
     ) -> None:
         """Raise ConfigError naming each bad field: the declared fields, then the kind's own rules."""
         errors = config_errors(cls, config, credentials, audience=audience, strict=strict)
