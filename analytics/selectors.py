@@ -21,6 +21,7 @@ from django.db.models.functions import Substr
 
 from analytics.models import DailyRollup, GuardTrip, LinkRollup, SendTopic, SubscriberEngagement
 from analytics.services.rollups import COUNTERS, LATENCY_BUCKETS
+from channels_app.adapters import ADAPTERS
 from channels_app.models import Channel, Delivery
 from subscribers.models import Topic
 
@@ -217,7 +218,7 @@ def recommendations(*, channels: list[dict], topics: list[dict]) -> list[dict]:
                 }
             )
         p95 = row["latency_seconds"]["p95"]
-        if p95 is not None and p95 > 30 and row["kind"] != Channel.Kind.EMAIL:
+        if p95 is not None and p95 > 30 and not _read_later(row["kind"]):
             advice.append(
                 {
                     "severity": "info",
@@ -345,3 +346,9 @@ def engagement_tier_report(*, start, end) -> dict:
         "current": engagement_tier_counts(),
         "series": [{"day": day, **counts} for day, counts in sorted(by_day.items())],
     }
+
+
+def _read_later(kind: str) -> bool:
+    """Email is read when the reader opens it, so its minutes of sending are no alert's delay."""
+    adapter = ADAPTERS.get(kind)
+    return adapter is not None and adapter.renders_email

@@ -11,6 +11,15 @@ admin and the API call), each to BENCH_ALERT_SUBSCRIBERS instant email subscribe
 delivery's latency is its `sent_at` (recorded when SES accepted its chunk) minus its
 publication's `published_at`. Headline: p95 over every delivery of the burst, in ms (target
 < 2,000). Warm-up alerts go first so worker start-up is not counted.
+
+Then the Slack-DM case (`slack_dm` in the JSON; the headline stays the email one): one alert
+to BENCH_SLACK_DM_SUBSCRIBERS (1,000) subscribers by Slack direct message, against the Slack
+emulator CLI enforcing Slack's own limits, 1 message/s per conversation and a workspace
+ceiling of BENCH_SLACK_CEILING_PER_MINUTE (600), with 20 ms per call; the channel declares
+no rates of its own, so the Slack adapter's stated limits apply. `share_of_ceiling` is the
+achieved rate (messages from publishing to the last hand-off) over the ceiling (target >= 0.9);
+`retried_429` the emulator's 429 answers, each retried; `lost` the DMs never handed over, and
+every member must get exactly one.
 Own database (bulletin_bench_alert) and Redis database (/13) unless the caller names others.
 """
 
@@ -23,6 +32,7 @@ import time
 from pathlib import Path
 
 from bench import common
+from bench.common import stop
 
 common.use_services(database="bulletin_bench_alert", redis_db=13)
 os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
@@ -30,6 +40,9 @@ os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
 ALERTS = int(os.environ.get("BENCH_ALERTS", "20"))
 SUBSCRIBERS = int(os.environ.get("BENCH_ALERT_SUBSCRIBERS", "100"))
 WORKERS = int(os.environ.get("BENCH_ALERT_WORKERS", "4"))
+SLACK_DMS = int(os.environ.get("BENCH_SLACK_DM_SUBSCRIBERS", "1000"))
+SLACK_CEILING_PER_MINUTE = float(os.environ.get("BENCH_SLACK_CEILING_PER_MINUTE", "600"))
+SLACK_TOKEN = "xoxb-bench"
 LOGS = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/bulletin-bench-alert"))
 
 
@@ -86,6 +99,54 @@ def _alert(topic, title: str):
     return publication
 
 
+def _slack_dm_case(topic_slug: str, publisher) -> dict:
+    """One alert to SLACK_DMS members by direct message, against Slack's own limits."""
+    from bench import datagen
+    from channels_app.models import Channel, Delivery
+    from publishing.services.publish import publication_publish
+    from subscribers.models import Topic
+
+    args = ["--token", SLACK_TOKEN, "--rate-per-channel", "1", "--latency-ms", "20"]
+    slack, urls = common.emulator_start(
+        "tests.emulators.slack", *args, "--workspace-rate-per-minute", str(SLACK_CEILING_PER_MINUTE)
+    )
+    try:
+        topic = Topic.objects.create(slug=topic_slug, name="Direct alerts")
+        members = datagen.slack_members(SLACK_DMS, topic_id=topic.pk)
+        Channel.objects.create(
+            name="Slack DMs (emulator)",
+            kind="slack",
+            is_default=True,
+            config={"base_url": urls["url"]},
+            credentials={"token": SLACK_TOKEN},
+        )
+        publication = _alert(topic, "Direct alert")
+        publication_publish(publication=publication, actor=publisher)
+        _wait_sent([publication.pk], SLACK_DMS, timeout=SLACK_DMS / (SLACK_CEILING_PER_MINUTE / 60) * 3 + 60)
+        publication.refresh_from_db()
+        rows = Delivery.objects.filter(send__publication=publication)
+        sent = rows.filter(state=Delivery.State.SENT)
+        last = max(sent.values_list("sent_at", flat=True))
+        stats = common.emulator_stats(urls["endpoint_url"])
+    finally:
+        stop(slack)
+    seconds = (last - publication.published_at).total_seconds()
+    per_member = stats["by_channel"]
+    return {
+        "subscribers": SLACK_DMS,
+        "ceiling_per_minute": SLACK_CEILING_PER_MINUTE,
+        "per_conversation_per_second": 1,
+        "seconds": round(seconds, 2),
+        "achieved_per_minute": round(sent.count() / seconds * 60, 1),
+        "share_of_ceiling": round(sent.count() / seconds / (SLACK_CEILING_PER_MINUTE / 60), 3),
+        "retried_429": stats["ratelimited"],
+        "lost": SLACK_DMS - sent.count(),
+        "duplicates": sum(n - 1 for n in per_member.values() if n > 1),
+        "every_member_once": sorted(per_member) == sorted("D" + m[1:] for m in members)
+        and set(per_member.values()) == {1},
+    }
+
+
 def _wait_sent(publication_ids: list[int], expected: int, timeout: float) -> None:
     from bench.common import wait_until
     from channels_app.models import Delivery
@@ -100,7 +161,7 @@ def _wait_sent(publication_ids: list[int], expected: int, timeout: float) -> Non
 
 
 def main() -> int:
-    from bench.common import django_setup, ensure_database, peak_rss_mb, report, stop, truncate_app_tables
+    from bench.common import django_setup, ensure_database, peak_rss_mb, report, truncate_app_tables
 
     django_setup()
     ensure_database()
@@ -146,6 +207,7 @@ def main() -> int:
                 first.append((earliest[0] - earliest[1]).total_seconds() * 1000)
         cut = statistics.quantiles(latencies, n=100)
         ses_stats = common.ses_emulator_stats(endpoint_url)
+        slack_dm = _slack_dm_case("direct", publisher)
         rss = [peak_rss_mb(w.pid) for w in workers]
     finally:
         for worker in workers:
@@ -159,6 +221,8 @@ def main() -> int:
         failed == 0
         and len(latencies) == ALERTS * SUBSCRIBERS
         and ses_stats.get("recipients_accepted") == expected_at_ses
+        and slack_dm["lost"] == 0
+        and slack_dm["every_member_once"]
     )
     report(
         {
@@ -184,6 +248,7 @@ def main() -> int:
             "ses_recipients_accepted": ses_stats.get("recipients_accepted"),
             "ses_recipients_expected": expected_at_ses,
             "ses_latency_ms": 20,
+            "slack_dm": slack_dm,
             "ok": ok,
         }
     )

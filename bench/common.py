@@ -49,24 +49,37 @@ def ensure_database() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def ses_emulator_start(*, latency_ms: float, rate: float | None = None) -> tuple[subprocess.Popen, str]:
-    """The SES v2 emulator (tests/emulators/sesv2.py) in its own process, messages not stored;
-    returns the process and its endpoint URL (its first stdout line)."""
-    cmd = [sys.executable, "-m", "tests.emulators.sesv2", "--port", "0", "--latency-ms", str(latency_ms), "--no-store"]
-    if rate:
-        cmd += ["--rate", str(rate)]
+def emulator_start(module: str, *args: str) -> tuple[subprocess.Popen, dict]:
+    """One of tests/emulators/ in its own process; returns the process and the URLs it prints
+    as its first stdout line (endpoint_url, and the emulator's own, e.g. Slack's `url`)."""
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+        [sys.executable, "-m", module, "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
     )
-    return proc, json.loads(proc.stdout.readline())["endpoint_url"]
+    return proc, json.loads(proc.stdout.readline())
 
 
-def ses_emulator_stats(endpoint: str) -> dict:
-    """What the emulator accepted (recipients, duplicates, requests per operation)."""
+def ses_emulator_start(*, latency_ms: float, rate: float | None = None) -> tuple[subprocess.Popen, str]:
+    """The SES v2 emulator (tests/emulators/sesv2.py), messages not stored; returns the process
+    and its endpoint URL."""
+    args = ["--latency-ms", str(latency_ms), "--no-store", *(["--rate", str(rate)] if rate else [])]
+    proc, urls = emulator_start("tests.emulators.sesv2", *args)
+    return proc, urls["endpoint_url"]
+
+
+def emulator_stats(endpoint: str) -> dict:
+    """What an emulator accepted (messages, rate-limited answers, requests per operation)."""
     import urllib.request
 
     with urllib.request.urlopen(f"{endpoint}/_emulator/stats", timeout=10) as response:  # noqa: S310 (loopback)
         return json.load(response)
+
+
+ses_emulator_stats = emulator_stats
 
 
 def truncate_app_tables() -> None:

@@ -88,6 +88,29 @@ def subscribers(
     return n
 
 
+def slack_members(n: int, *, topic_id: int) -> list[str]:
+    """n active subscribers with a Slack member ID and an instant Slack subscription to the topic
+    (and no email one); returns their member IDs."""
+    from subscribers.models import Subscriber, Subscription
+
+    members = [f"U0BENCH{i:06d}" for i in range(n)]
+    rows = Subscriber.objects.bulk_create(
+        Subscriber(
+            email=f"member{i:06d}@bench.example.com",
+            name=f"Member {i}",
+            status=Subscriber.Status.ACTIVE,
+            slack_member_id=member,
+            source="bench-slack",
+            confirmed_at=datetime.now(UTC),
+        )
+        for i, member in enumerate(members)
+    )
+    Subscription.objects.bulk_create(
+        Subscription(subscriber=row, topic_id=topic_id, channel_kind="slack", frequency="instant") for row in rows
+    )
+    return members
+
+
 def deliveries_for(
     *,
     send_id: int,

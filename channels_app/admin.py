@@ -1,22 +1,18 @@
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from channels_app.adapters import ADAPTERS
+from channels_app.adapters.base import ChannelAdapter
+from channels_app.admin_forms import MODEL_FIELDS, adapter_requested, channel_admin_form, channel_fieldsets
 from channels_app.forms import ChannelTestForm
 from channels_app.models import Channel, DeadLetter, Delivery, Send, TestRecipient
-from channels_app.services.channels import (
-    channel_circuit_reset,
-    channel_create,
-    channel_enable,
-    channel_update,
-    channel_validate,
-)
+from channels_app.services.channels import channel_circuit_reset, channel_create, channel_enable, channel_update
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_progress, send_resume
 from channels_app.services.testsend import (
     TestSendResult,
@@ -29,62 +25,21 @@ from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
 
 
-class ChannelAdminForm(forms.ModelForm):
-    new_credentials = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        label="Credentials",
-        help_text='JSON, e.g. {"token": "xoxb-..."}. Stored encrypted and never shown; leave blank to keep them.',
-    )
-
-    class Meta:
-        model = Channel
-        fields = [
-            "name",
-            "kind",
-            "audience",
-            "is_default",
-            "config",
-            "topics",
-            "rate_limit_per_second",
-            "fallback",
-            "tracking_enabled",
-        ]
-
-    def clean_new_credentials(self):
-        raw = self.cleaned_data["new_credentials"].strip()
-        if not raw:
-            return None
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise ValidationError(f"Not valid JSON: {exc}") from exc
-        if not isinstance(value, dict):
-            raise ValidationError("Credentials must be a JSON object.")
-        return value
-
-    def clean(self):
-        data = super().clean()
-        kind = self.instance.kind if self.instance.pk else data.get("kind")
-        credentials = data.get("new_credentials") or (self.instance.credentials if self.instance.pk else {})
-        try:
-            channel_validate(
-                kind=kind,
-                audience=data.get("audience"),
-                config=data.get("config") or {},
-                credentials=credentials,
-                fallback=data.get("fallback"),
-                rate_limit_per_second=data.get("rate_limit_per_second"),
-            )
-        except ApplicationError as exc:
-            form_add_service_errors(self, exc)
-        return data
-
-
 @admin.register(Channel)
 class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
-    form = ChannelAdminForm
-    list_display = ["name", "kind", "audience", "is_default", "is_active", "circuit_state", "rate_limit_per_second"]
+    """Adding starts by choosing a kind (the registry's); the form then holds that kind's
+    declared settings (channels_app.admin_forms), and saving goes through the services."""
+
+    list_display = [
+        "name",
+        "kind",
+        "audience",
+        "is_default",
+        "is_active",
+        "circuit_state",
+        "rate_limit_per_second",
+        "target_rate_per_second",
+    ]
     list_filter = ["kind", "audience", "is_active", "circuit_state"]
     search_fields = ["name"]
     filter_horizontal = ["topics"]
@@ -101,34 +56,45 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     ]
     actions = ["enable_channels", "reset_circuits"]
 
-    def get_fields(self, request, obj=None):
-        fields = [
-            "name",
-            "kind",
-            "audience",
-            "is_default",
-            "config",
-            "new_credentials",
-            "topics",
-            "rate_limit_per_second",
-            "fallback",
-            "tracking_enabled",
-        ]
-        return ([] if obj is None else ["test_button"]) + fields + ([] if obj is None else self.readonly_fields[1:])
+    def add_view(self, request, form_url="", extra_context=None):
+        if adapter_requested(request, None) is None:
+            return self._choose_kind(request)
+        return super().add_view(request, form_url, extra_context)
+
+    def _choose_kind(self, request):
+        kinds = [{"kind": kind, "label": a.label, "description": a.description} for kind, a in ADAPTERS.items()]
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "kinds": kinds}
+        context["title"] = "Add channel: choose its kind"
+        return TemplateResponse(request, "admin/channels_app/channel/choose_kind.html", context)
+
+    def get_fieldsets(self, request, obj=None):
+        adapter = adapter_requested(request, obj)
+        readonly = [] if obj is None else self.readonly_fields
+        if adapter is None:  # a channel of a kind no longer registered: its status only
+            return [(None, {"fields": ["name", "kind", *readonly]})]
+        return channel_fieldsets(adapter, readonly=readonly)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        adapter = adapter_requested(request, obj)
+        if adapter is not None:
+            kwargs["form"] = channel_admin_form(adapter, change=obj is not None)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "kind"] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         data = {
-            name: form.cleaned_data[name] for name in form.changed_data if name not in ("new_credentials", "topics")
+            name: form.cleaned_data[name] for name in form.changed_data if name in MODEL_FIELDS and name != "topics"
         }
-        credentials = form.cleaned_data.get("new_credentials")
+        config, credentials = form.cleaned_data["config"], form.cleaned_data["credentials"]
         try:
             if change:
-                channel_update(channel=obj, credentials=credentials, **{k: v for k, v in data.items() if k != "kind"})
+                fields = {k: v for k, v in data.items() if k != "kind"}
+                channel_update(channel=obj, credentials=credentials, config=config, **fields)
             else:
-                created = channel_create(credentials=credentials, **{**_field_values(obj), **data})
+                values = {**_field_values(obj), **data, "kind": form.adapter.kind, "config": config}
+                created = channel_create(credentials=credentials, **values)
                 obj.pk, obj.updated_at = created.pk, created.updated_at
         except ApplicationError as exc:
             # Validation happens in the service; changeform_view shows it as a message.
@@ -191,7 +157,9 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
 def _test_placeholder(channel: Channel) -> str:
     if channel.audience == Channel.Audience.BROADCAST:
         return "(posts to its own destination)"
-    return "blank: your own email" if channel.kind == Channel.Kind.EMAIL else "from the test recipient allow-list"
+    adapter = ADAPTERS.get(channel.kind)
+    has_own = adapter is not None and adapter.own_address.__func__ is not ChannelAdapter.own_address.__func__
+    return f"blank: your own {adapter.label.lower()}" if has_own else "from the test recipient allow-list"
 
 
 def testsend_results_report(
@@ -211,16 +179,7 @@ def testsend_results_report(
 
 
 def _field_values(obj: Channel) -> dict:
-    return {
-        "name": obj.name,
-        "kind": obj.kind,
-        "audience": obj.audience,
-        "config": obj.config,
-        "is_default": obj.is_default,
-        "rate_limit_per_second": obj.rate_limit_per_second,
-        "fallback": obj.fallback,
-        "tracking_enabled": obj.tracking_enabled,
-    }
+    return {name: getattr(obj, name) for name in MODEL_FIELDS if name != "topics"}
 
 
 @admin.register(Send)

@@ -1,25 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from channels_app.adapters import ADAPTERS, kind_choices, personal_kind_choices
+from channels_app.adapters.base import Audience as ChannelAudience
 from core.crypto import EncryptedJSONField
-
-
-class ChannelType(models.TextChoices):
-    EMAIL = "email", "Email"
-    SLACK = "slack", "Slack"
-    DISCORD = "discord", "Discord"
-    WEBHOOK = "webhook", "Webhook"
-
-
-class ChannelAudience(models.TextChoices):
-    # Personal deliveries to each subscriber's own address, member ID or webhook URL.
-    SUBSCRIBERS = "subscribers", "Subscribers (personal messages)"
-    # The channel itself is the destination (a Slack channel, a Discord webhook, a partner
-    # endpoint); it receives every publication of the topics bound to it.
-    BROADCAST = "broadcast", "Broadcast destination"
 
 
 class CircuitState(models.TextChoices):
@@ -32,11 +20,11 @@ class Channel(models.Model):
     """A configured destination: an SES sender, a Slack workspace or channel, a Discord
     webhook, an outbound webhook endpoint. Secrets live encrypted in `credentials`."""
 
-    Kind = ChannelType
     Audience = ChannelAudience
 
     name = models.CharField(max_length=120, unique=True)
-    kind = models.CharField(max_length=16, choices=ChannelType.choices)
+    # The registry's kinds (channels_app.adapters): validated there, so a new kind needs no migration.
+    kind = models.CharField(max_length=16, choices=kind_choices)
     audience = models.CharField(max_length=16, choices=ChannelAudience.choices, default=ChannelAudience.SUBSCRIBERS)
     is_default = models.BooleanField(
         default=False, help_text="Used for personal messages of this kind (one default per kind)."
@@ -49,7 +37,14 @@ class Channel(models.Model):
     topics = models.ManyToManyField(
         "subscribers.Topic", blank=True, related_name="broadcast_channels", help_text="Broadcast: topics it receives."
     )
-    rate_limit_per_second = models.FloatField(null=True, blank=True, help_text="Blank: the provider's default.")
+    rate_limit_per_second = models.FloatField(
+        null=True, blank=True, help_text="Ceiling of the whole account or workspace. Blank: the provider's stated one."
+    )
+    target_rate_per_second = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Per conversation or destination (Slack: 1/s each). Blank: the provider's stated one.",
+    )
     fallback = models.ForeignKey(
         "self",
         null=True,
@@ -68,22 +63,32 @@ class Channel(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=ChannelType.values), name="channel_kind_valid"),
             models.CheckConstraint(condition=Q(audience__in=ChannelAudience.values), name="channel_audience_valid"),
-            models.CheckConstraint(
-                condition=~Q(kind=ChannelType.EMAIL, audience=ChannelAudience.BROADCAST)
-                & ~Q(kind=ChannelType.DISCORD, audience=ChannelAudience.SUBSCRIBERS),
-                name="channel_kind_audience_valid",
-            ),
             models.UniqueConstraint(fields=["kind"], condition=Q(is_default=True), name="channel_one_default_per_kind"),
             models.CheckConstraint(
                 condition=Q(rate_limit_per_second__gt=0) | Q(rate_limit_per_second__isnull=True),
                 name="channel_rate_limit_positive",
             ),
+            models.CheckConstraint(
+                condition=Q(target_rate_per_second__gt=0) | Q(target_rate_per_second__isnull=True),
+                name="channel_target_rate_positive",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+    def clean(self) -> None:
+        """Which kinds exist and whom each can reach is the registry's (no database constraint
+        names kinds, so adding one needs no migration); the services check it the same way."""
+        adapter = ADAPTERS.get(self.kind)
+        if adapter is not None and self.audience not in adapter.audiences:
+            raise ValidationError({"audience": audience_problem(adapter)})
+
+
+def audience_problem(adapter) -> str:
+    allowed = " or ".join(str(ChannelAudience(a).label).lower() for a in sorted(adapter.audiences))
+    return f"{adapter.label} channels deliver to: {allowed}"
 
 
 class SendKind(models.TextChoices):
@@ -285,10 +290,6 @@ class DeadLetter(Delivery):
         verbose_name_plural = "dead letters"
 
 
-# The kinds that deliver to a person's own address (Discord webhooks are broadcast only).
-PERSONAL_KINDS = (ChannelType.EMAIL, ChannelType.SLACK, ChannelType.WEBHOOK)
-
-
 class TestRecipient(models.Model):
     """Where test sends may go besides the requesting user's own email: an allow-list admins keep,
     so a test of an unapproved draft never reaches an outside address someone typed in."""
@@ -296,9 +297,7 @@ class TestRecipient(models.Model):
     __test__ = False  # not a pytest test class, whatever its name
 
     kind = models.CharField(
-        max_length=16,
-        choices=[(kind.value, kind.label) for kind in PERSONAL_KINDS],
-        help_text="The kind of channel this address receives tests on.",
+        max_length=16, choices=personal_kind_choices, help_text="The kind of channel this address receives tests on."
     )
     address = models.CharField(
         max_length=500, help_text="An email address, a Slack member ID (U…) or a webhook URL, by kind."
@@ -313,10 +312,6 @@ class TestRecipient(models.Model):
         ordering = ["kind", "address"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "address"], name="testrecipient_kind_address_unique"),
-            models.CheckConstraint(
-                condition=Q(kind__in=[kind.value for kind in PERSONAL_KINDS]),
-                name="testrecipient_kind_valid",
-            ),
         ]
 
     def __str__(self) -> str:

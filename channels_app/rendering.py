@@ -2,8 +2,8 @@
 
 A send's `content` (prepared once by publishing's rendering service) holds, per channel
 kind, templates with SES-style placeholders:
-    {"email":   {"subject": ..., "html": ..., "text": ...},
-     "slack":   {"text": ..., "blocks": [...]},
+    {"email":   {"subject": ..., "html": ..., "text": ...},   # kinds that render_email
+     "slack":   {"text": ..., "blocks": [...]},             # every other kind: its JSON payload
      "discord": {"content": ..., "embeds": [...]},
      "webhook": {...any JSON...},
      "links": ["https://...", ...],     # every link in the message, in order
@@ -12,7 +12,7 @@ kind, templates with SES-style placeholders:
      "tracking": true}
 Templates use `{{{var}}}` only (inserted as is), and `*_html` variables inside HTML, so the
 output does not depend on how a provider escapes `{{var}}`. Variables per recipient:
-    name, name_html, email, mention (Slack <@member>), unsubscribe_url, unsubscribe_all_url,
+    name, name_html, email, mention (the kind's, e.g. Slack's <@member>), unsubscribe_url, unsubscribe_all_url,
     preferences_url, open_pixel_url and open_pixel_html (the <img>; tracked emails only),
     link_0 ... link_N (tracked click URLs, or the links themselves when tracking is off),
     plus `context` values of the delivery.
@@ -32,7 +32,6 @@ from analytics.links import click_url, open_url
 from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
 from channels_app.adapters.email import list_id_namespace
-from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.models import Channel, Send
 from publishing.merge import Recipient, merge_defaults, merge_values
 from subscribers.links import list_id_header, list_unsubscribe_headers, preferences_url, unsubscribe_url
@@ -92,6 +91,7 @@ class TemplateRenderer:
         self.send = send
         self.channel = channel
         self.kind = channel.kind
+        self.adapter = ADAPTERS[channel.kind]
         content = send.content or {}
         self.links: list[str] = list(content.get("links", []))
         self.scope = message_unsubscribe_scope(kind=self.kind, content=content)
@@ -99,11 +99,11 @@ class TemplateRenderer:
         self.tracking = channel.tracking_enabled and content.get("tracking", True)
         self.personal = channel.audience == Channel.Audience.SUBSCRIBERS
         # Subscribers choose their own names: inert in the kind's markup (Slack mentions).
-        self.escape_text = ADAPTERS[self.kind].escape_text
+        self.escape_text = self.adapter.escape_text
         self.merge_fields = content.get("merge_fields") or []
         self.merge_defaults = merge_defaults() if self.merge_fields else {}
         part = content.get(self.kind) or {}
-        if self.kind == Channel.Kind.EMAIL:
+        if self.adapter.renders_email:
             html = part.get("html", "")
             self.template = MessageTemplate(
                 key=f"bulletin-send-{send.pk}",
@@ -133,7 +133,7 @@ class TemplateRenderer:
                 name=self.escape_text(row.name),
                 name_html=escape(row.name),
                 email=self.escape_text(row.email),
-                mention=f"<@{row.recipient}>" if self.kind == Channel.Kind.SLACK else "",
+                mention=self.adapter.mention(row.recipient),
                 unsubscribe_url=unsubscribe_url(subscriber_id=row.subscriber_id, scope=self.scope),
                 preferences_url=preferences_url(subscriber_id=row.subscriber_id, token_version=row.token_version),
             )
@@ -151,7 +151,7 @@ class TemplateRenderer:
 
     def render(self, row: DeliveryRow) -> RenderedMessage:
         values = self.variables(row)
-        if self.kind == Channel.Kind.EMAIL:
+        if self.adapter.renders_email:
             headers = (
                 list_headers(row=row, unsubscribe=values["unsubscribe_url"], list_id=self.list_id)
                 if row.subscriber_id is not None
@@ -185,7 +185,7 @@ def message_list_id(*, channel: Channel, content: Mapping[str, Any]) -> str | No
     """The RFC 2919 List-Id of an email send: its topic's (or its digest's) list, under the
     channel's namespace (channels_app.adapters.email.list_id_namespace)."""
     found = content.get("list")
-    if channel.kind != Channel.Kind.EMAIL or not found:
+    if not ADAPTERS[channel.kind].renders_email or not found:
         return None
     return list_id_header(name=found["name"], label=found["label"], namespace=list_id_namespace(channel.config))
 
@@ -215,11 +215,5 @@ def payload_substitute(payload_json: str, values: Mapping[str, str]) -> dict[str
 
 
 def notice_payload(*, kind: str, text: str, **webhook_fields: Any) -> dict[str, Any]:
-    """A short plain-text notice (a channel test, a guard alert) as a chat or webhook kind takes it:
-    Slack needs a top-level text beside its block, Discord's content stops at 2,000 characters."""
-    if kind == "slack":
-        text = mrkdwn_escape(text)  # names of channels and sends in it are user-supplied
-        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
-    if kind == "discord":
-        return {"content": text[:2000]}
-    return {**webhook_fields, "text": text}
+    """A short plain-text notice (a channel test, a guard alert) as a chat or webhook kind takes it."""
+    return ADAPTERS[kind].notice(text, **webhook_fields)

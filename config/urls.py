@@ -22,7 +22,7 @@ urlpatterns = [
     path("api/v1/publishing/", include("config.api_router")),
     path("", include("subscribers.urls")),
     path("", include("publishing.urls")),
-    re_path(r"^dev/sinks/(?P<kind>slack|discord|webhook)/(?P<method>[\w.]*)$", sinks.sink, name="dev-sink"),
+    re_path(r"^dev/sinks/(?P<kind>[a-z][a-z0-9_]*)/(?P<method>[\w./-]*)$", sinks.sink, name="dev-sink"),
 ]
 
 if settings.DEBUG:

@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
+from channels_app.adapters import ADAPTERS
 from channels_app.models import Channel
 from publishing.models import Publication
-from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
+from subscribers.models import EMAIL_KIND, Subscriber, Subscription, Topic
 
 SUBSCRIBER_COUNT = 200
 TOPICS = [
@@ -96,14 +97,12 @@ def _load_subscribers(topics: list[Topic], *, seed: int) -> None:
                 Subscription(
                     subscriber_id=by_email[row.email],
                     topic=topic,
-                    channel_kind=ChannelKind.EMAIL,
+                    channel_kind=EMAIL_KIND,
                     frequency=rng.choice(frequencies),
                 )
             )
         if row.slack_member_id:
-            subscriptions.append(
-                Subscription(subscriber_id=by_email[row.email], topic=topics[2], channel_kind=ChannelKind.SLACK)
-            )
+            subscriptions.append(Subscription(subscriber_id=by_email[row.email], topic=topics[2], channel_kind="slack"))
     Subscription.objects.bulk_create(subscriptions, ignore_conflicts=True)
 
 
@@ -163,59 +162,18 @@ def _load_publications(topics: list[Topic]) -> None:
 
 
 def _load_channels(topics: list[Topic]) -> None:
-    sink = f"{settings.SITE_URL}/dev/sinks"
-    specs = [
-        (
-            "Demo email (local outbox)",
-            Channel.Kind.EMAIL,
-            Channel.Audience.SUBSCRIBERS,
-            True,
-            {"esp": "outbox", "from_email": settings.DEFAULT_FROM_EMAIL, "list_id": "demo.bulletin.local"},
-            {},
-        ),
-        (
-            "Demo Slack #announcements",
-            Channel.Kind.SLACK,
-            Channel.Audience.BROADCAST,
-            False,
-            {"base_url": f"{sink}/slack/", "channel": "C0DEMO"},
-            {"token": "xoxb-demo-token"},
-        ),
-        (
-            "Demo Slack direct messages",
-            Channel.Kind.SLACK,
-            Channel.Audience.SUBSCRIBERS,
-            True,
-            {"base_url": f"{sink}/slack/"},
-            {"token": "xoxb-demo-token"},
-        ),
-        (
-            "Demo Discord #news",
-            Channel.Kind.DISCORD,
-            Channel.Audience.BROADCAST,
-            False,
-            {"username": "Bulletin"},
-            {"url": f"{sink}/discord/"},
-        ),
-        (
-            "Demo partner webhook",
-            Channel.Kind.WEBHOOK,
-            Channel.Audience.BROADCAST,
-            False,
-            {"url": f"{sink}/webhook/"},
-            {"secret": "whsec_ZGVtby1zZWNyZXQtZm9yLWJ1bGxldGluLWRlbW8="},
-        ),
-    ]
-    for name, kind, audience, is_default, config, credentials in specs:
-        channel, created = Channel.objects.get_or_create(
-            name=name,
-            defaults={
-                "kind": kind,
-                "audience": audience,
-                "is_default": is_default,
-                "config": config,
-                "credentials": credentials,
-            },
-        )
-        if created and audience == Channel.Audience.BROADCAST:
-            channel.topics.set(topics)
+    """Each kind's demo channels (its adapter's `demo_channels`), posting to its local sink."""
+    for kind, adapter in ADAPTERS.items():
+        for spec in adapter.demo_channels(sink_url=f"{settings.SITE_URL}/dev/sinks/{kind}/"):
+            channel, created = Channel.objects.get_or_create(
+                name=spec.name,
+                defaults={
+                    "kind": kind,
+                    "audience": spec.audience,
+                    "is_default": spec.is_default,
+                    "config": dict(spec.config),
+                    "credentials": dict(spec.credentials),
+                },
+            )
+            if created and spec.audience == Channel.Audience.BROADCAST:
+                channel.topics.set(topics)

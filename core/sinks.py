@@ -1,8 +1,9 @@
-"""Development sinks: local stand-ins for Slack, Discord and webhook receivers.
+"""Development sinks: local stand-ins for every channel kind's provider (Slack, Discord,
+webhook receivers...), at /dev/sinks/<kind>/.
 
 Enabled only by DEV_SINKS_ENABLED (local settings), so the demo channels of `make run`
 deliver somewhere safe. Each request is kept as a JSON file under var/sinks/<kind>/ and
-answered the way the real service answers a success.
+answered the way the real service answers a success (each adapter's `sink_answer`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-KINDS = ("slack", "discord", "webhook")
+from channels_app.adapters import ADAPTERS
 
 
 def sink_folder(kind: str) -> Path:
@@ -27,7 +28,7 @@ def sink_folder(kind: str) -> Path:
 @csrf_exempt
 @require_POST
 def sink(request, kind: str, method: str = ""):
-    if not settings.DEV_SINKS_ENABLED or kind not in KINDS:
+    if not settings.DEV_SINKS_ENABLED or kind not in ADAPTERS:
         raise Http404
     folder = sink_folder(kind)
     folder.mkdir(parents=True, exist_ok=True)
@@ -38,17 +39,11 @@ def sink(request, kind: str, method: str = ""):
         "body": request.body.decode("utf-8", "replace"),
     }
     (folder / f"{time.time_ns()}-{uuid.uuid4().hex[:6]}.json").write_text(json.dumps(record, indent=2))
-    if kind == "slack":
-        channel = _json_field(request.body, "channel") or request.POST.get("channel") or "C0DEMO"
-        return JsonResponse({"ok": True, "channel": channel, "ts": f"{time.time():.6f}"})
-    if kind == "discord":
-        return JsonResponse({"id": str(time.time_ns()), "type": 0})
-    return HttpResponse(status=204)
-
-
-def _json_field(body: bytes, name: str) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return ""
-    return str(data.get(name, "")) if isinstance(data, dict) else ""
+    answer = ADAPTERS[kind].sink_answer(request.body)
+    if answer.json is not None:
+        response = JsonResponse(answer.json, status=answer.status, safe=False)
+    else:
+        response = HttpResponse(status=answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from channels_app.adapters import digest_kinds
+from channels_app.adapters import ADAPTERS, digest_kinds, personal_kinds
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
 from publishing.models import Publication
-from subscribers.models import ChannelKind, Subscriber, Subscription, Topic
+from subscribers.models import EMAIL_KIND, Subscriber, Subscription, Topic
 from subscribers.segments.compile import segment_q
 from subscribers.selectors import audience_count, mailable_subscribers
-
-# Where a personal message of each kind goes: the subscriber's address, member ID or URL.
-_ADDRESS = {ChannelKind.EMAIL: "email", ChannelKind.SLACK: "slack_member_id", ChannelKind.WEBHOOK: "webhook_url"}
-
-
-def subscriber_address_field(*, kind: str) -> str:
-    """The Subscriber field a personal message of `kind` is addressed to."""
-    return _ADDRESS[kind]
 
 
 def audience_recipients(
@@ -47,7 +41,7 @@ def audience_recipients(
     `after`/`upto` bound the subscriber ids (a keyset page of the fan-out); the bounds are
     repeated inside the subscription subquery so PostgreSQL reads only that page's
     subscriptions instead of hashing the whole table for every page."""
-    field = subscriber_address_field(kind=kind)
+    field = ADAPTERS[kind].subscriber_field  # where its personal messages go: address, member ID or URL
     now = timezone.now()
     bounds = {"pk__gt": after, **({"pk__lte": upto} if upto is not None else {})}
     recipients = mailable_subscribers(now=now).filter(**bounds).exclude(**{field: ""}).annotate(address=F(field))
@@ -58,7 +52,7 @@ def audience_recipients(
         if upto is not None:
             wanted = wanted.filter(subscriber_id__lte=upto)
         recipients = recipients.filter(Exists(wanted))
-    elif segment is None or kind != ChannelKind.EMAIL:
+    elif segment is None or kind != EMAIL_KIND:
         recipients = recipients.filter(pk__lt=0)  # nobody, as a query that still compiles to SQL
     if segment is not None:
         recipients = recipients.filter(segment_q(segment, now=now))
@@ -132,7 +126,7 @@ def publication_audience(
     and broadcast destinations (none when a segment chooses the people). Digest readers are
     counted apart: they get it later, in their digest."""
     personal = []
-    kinds = [ChannelKind.EMAIL, ChannelKind.SLACK, ChannelKind.WEBHOOK]
+    kinds = personal_kinds()
     channels = personal_channels(kinds=kinds)
     limits = {"segment": segment, "exclude_segment": exclude_segment}
     for kind in kinds:
@@ -147,10 +141,13 @@ def publication_audience(
         {"kind": c.kind, "channel_id": c.pk, "channel": c.name, "recipients": 1}
         for c in (broadcast_channels(topic_ids=topic_ids) if segment is None else [])
     ]
-    digest_frequencies = [Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY]
-    digest = sum(
-        audience_count(audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=digest_frequencies, **limits))
+    frequencies = [Subscription.Frequency.DAILY, Subscription.Frequency.WEEKLY]
+    readers = [
+        audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=frequencies, **limits)
         for kind in (digest_kinds() if topic_ids else [])
+    ]
+    digest = (
+        Subscriber.objects.filter(reduce(or_, [Q(pk__in=r.values("pk")) for r in readers])).count() if readers else 0
     )
     total = sum(row["recipients"] for row in personal + broadcast)
     return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}
@@ -170,7 +167,7 @@ def publication_merge_warnings(*, publication: Publication) -> list[dict[str, An
         return []
     spec = publication_segments(publication=publication)
     audience = audience_recipients(
-        kind=ChannelKind.EMAIL,
+        kind=EMAIL_KIND,
         topic_ids=list(publication.topics.values_list("pk", flat=True)),
         frequencies=["instant"],
         segment=spec.get("segment"),

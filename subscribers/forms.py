@@ -11,10 +11,11 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from channels_app.adapters import ADAPTERS, personal_kinds
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
 from core.i18n import language_for
-from subscribers.models import ChannelKind, FieldType, Subscriber, SubscriberField, Subscription, Topic
+from subscribers.models import FieldType, Subscriber, SubscriberField, Subscription, Topic
 from subscribers.selectors import public_topics
 from subscribers.services import SubscriptionChoice
 from subscribers.services.preferences import subscription_frequencies
@@ -48,12 +49,14 @@ WEEKDAYS = [
     gettext_lazy("Saturday"),
     gettext_lazy("Sunday"),
 ]
-# The preference centre's column heading of each channel kind.
-KIND_COLUMNS = {
-    ChannelKind.EMAIL: gettext_lazy("Email"),
-    ChannelKind.SLACK: gettext_lazy("Slack"),
-    ChannelKind.WEBHOOK: gettext_lazy("Webhook"),
-}
+# The preference centre's column headings are the adapters' labels, translated; these marks
+# keep the shipped kinds' labels in the catalogues (makemessages finds them here).
+_COLUMN_LABELS = (gettext_lazy("Email"), gettext_lazy("Slack"), gettext_lazy("Webhook"))
+
+
+def kind_column(kind: str) -> str:
+    """A channel kind's column heading in the subscriber's language."""
+    return gettext(ADAPTERS[kind].label)
 
 
 # What the preference centre edits directly (the rest: pause, and one frequency per cell).
@@ -178,18 +181,18 @@ class PreferencesForm(PublicForm):
             "paused_until": paused,
         }
         for topic in topics:
-            for kind in ChannelKind:
+            for kind in personal_kinds():
                 initial[self.frequency_field(topic, kind)] = current.get((topic.pk, kind), Subscription.Frequency.OFF)
         super().__init__(*args, initial=initial, **kwargs)
         self.fields["timezone"].choices = [(tz, tz.replace("_", " ")) for tz in sorted(timezone_names())]
         self.fields["webhook_url"].widget.attrs.update({"inputmode": "url", "placeholder": "https://…"})
         self.fields["slack_member_id"].widget.attrs.update({"placeholder": "U01ABCDEF", "spellcheck": "false"})
-        for kind in ChannelKind:
+        for kind in personal_kinds():
             # Only what the kind can deliver: no digest on a kind whose adapter carries none.
             offered = subscription_frequencies(kind=kind)
             choices = [(value, label) for value, label in Subscription.Frequency.choices if value in offered]
             for topic in topics:
-                label = gettext("%(topic)s by %(kind)s") % {"topic": topic.name, "kind": KIND_COLUMNS[kind]}
+                label = gettext("%(topic)s by %(kind)s") % {"topic": topic.name, "kind": kind_column(kind)}
                 self.fields[self.frequency_field(topic, kind)] = forms.ChoiceField(label=label, choices=choices)
         self.custom_fields = list(SubscriberField.objects.filter(subscriber_editable=True).order_by("label"))
         for field in self.custom_fields:
@@ -209,8 +212,8 @@ class PreferencesForm(PublicForm):
         return f"frequency_{topic.pk}_{kind}"
 
     def kinds(self) -> list[dict[str, Any]]:
-        """The matrix's columns: each channel kind a subscriber can choose."""
-        return [{"value": kind, "column": KIND_COLUMNS[kind]} for kind in ChannelKind]
+        """The matrix's columns: each kind a subscriber can receive personal messages on."""
+        return [{"value": kind, "column": kind_column(kind)} for kind in personal_kinds()]
 
     def rows(self) -> list[dict[str, Any]]:
         """The topic × channel matrix, for the template: each cell with its column."""
@@ -246,5 +249,5 @@ class PreferencesForm(PublicForm):
                 topic=topic, channel_kind=kind, frequency=self.cleaned_data[self.frequency_field(topic, kind)]
             )
             for topic in self.topics
-            for kind in ChannelKind
+            for kind in personal_kinds()
         ]

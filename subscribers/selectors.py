@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.api.filters import StrictFilterSet, UTCIsoDateTimeFilter
 from subscribers.models import (
-    ChannelKind,
+    EMAIL_KIND,
     ImportJob,
     Segment,
     Subscriber,
@@ -122,7 +122,7 @@ def subscriber_field_list() -> QuerySet[SubscriberField]:
 def audience_subscriptions(
     *,
     topic_ids: Iterable[int],
-    channel_kind: str = ChannelKind.EMAIL,
+    channel_kind: str = EMAIL_KIND,
     frequencies: Iterable[str] = (Subscription.Frequency.INSTANT,),
     now: datetime | None = None,
 ) -> QuerySet[Subscription]:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from analytics.selectors import DEFAULT_METRICS, METRICS
+from channels_app.adapters import ADAPTERS
 from channels_app.models import Channel
 from core.api.serializers import QueryParamsSerializer
 from subscribers.models import Topic
@@ -41,7 +42,7 @@ class EngagementQuerySerializer(DateRangeSerializer):
     channels = CommaListField(
         required=False,
         allow_blank=True,
-        help_text="Channel ids or kinds (email, slack, discord, webhook), comma-separated.",
+        help_text="Channel ids or channel kinds (a channel's `kind`, e.g. email or slack), comma-separated.",
     )
     topics = CommaListField(required=False, allow_blank=True, help_text="Topic ids or slugs, comma-separated.")
     metrics = CommaListField(
@@ -49,7 +50,7 @@ class EngagementQuerySerializer(DateRangeSerializer):
     )
 
     def validate_channels(self, values):
-        kinds = [v for v in values if v in Channel.Kind.values]
+        kinds = [v for v in values if v in ADAPTERS]
         ids = [v for v in values if v not in kinds]
         bad = [v for v in ids if not v.isdigit()]
         if bad:

@@ -22,6 +22,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from analytics.models import DailyRollup, EngagementEvent, GuardTrip
+from channels_app.adapters import receipt_kinds
 from channels_app.models import Channel, Delivery, Send
 from channels_app.services.alerts import operator_alert
 from channels_app.services.sends import send_pause
@@ -82,7 +83,7 @@ def guard_channels_check() -> list[GuardTrip]:
     """Each channel over its rolling window; a trip pauses every sending send with work queued on it."""
     trips = []
     since = timezone.now() - timedelta(days=settings.GUARD_CHANNEL_WINDOW_DAYS)
-    for channel in Channel.objects.filter(kind=Channel.Kind.EMAIL):
+    for channel in Channel.objects.filter(kind__in=receipt_kinds()):  # bounce and complaint rates need receipts
         rates = channel_rates(channel_id=channel.pk)
         for metric, events, rate, limit in rates.crossed():
             if GuardTrip.objects.filter(

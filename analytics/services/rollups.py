@@ -31,6 +31,7 @@ from analytics.models import (
     SendTopic,
 )
 from analytics.services.events import DeliveryInfo, events_record, rollup_cells_touch
+from channels_app.adapters import receipt_kinds
 from channels_app.models import GAVE_UP, HANDED_OVER, Channel, Delivery, Send
 from subscribers.models import ConsentRecord, Topic
 
@@ -161,11 +162,11 @@ def _recompute(day: date, pairs: set[tuple[int, int]]) -> None:
     _count_deliveries(counts, latency, sends, send_ids, start, end)
     _count_events(counts, send_ids, start, end)
     _count_uniques(counts, send_ids, start, end)
-    rows = []
+    rows, receipts = [], set(receipt_kinds())
     for (send_id, channel_id), values in counts.items():
         if send_id not in sends or channel_id not in kinds:
             continue  # deleted meanwhile
-        if kinds[channel_id] != Channel.Kind.EMAIL:
+        if kinds[channel_id] not in receipts:
             values["delivered"] = values["sent"]  # no delivery receipts: handed over is delivered
         rows.append(
             DailyRollup(

@@ -12,6 +12,7 @@ The service layer (channels_app.services) records outcomes, rate-limits and retr
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,60 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from channels_app.adapters.fields import ConfigField, config_errors
 from core.outbound import short_reason
+
+
+class Audience(models.TextChoices):
+    # Personal deliveries to each subscriber's own address, member ID or webhook URL.
+    SUBSCRIBERS = "subscribers", "Subscribers (personal messages)"
+    # The channel itself is the destination (a Slack channel, a Discord webhook, a partner
+    # endpoint); it receives every publication of the topics bound to it.
+    BROADCAST = "broadcast", "Broadcast destination"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A provider's rate limits as it states them (https://brandur.org/rate-limiting, GCRA).
+
+    `per_second` (with `burst`) is the ceiling of the whole account: a Slack workspace, an SES
+    account and region, a Discord or Teams webhook; every channel on that account shares it
+    (`ChannelAdapter.account_key`). `per_target_per_second` limits each destination apart: one
+    Slack conversation. Every worker shares both through Redis (channels_app.ratelimit).
+    """
+
+    per_second: float
+    burst: float | None = None  # None: one second's worth
+    per_target_per_second: float | None = None
+    per_target_burst: float = 1.0
+
+
+@dataclass(frozen=True)
+class DemoChannel:
+    """A channel `make run` loads, pointing at the local sink of its kind (core.sinks)."""
+
+    name: str
+    audience: str
+    config: Mapping[str, Any]
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class SinkAnswer:
+    """How the kind's provider answers a success: what the local sink replies."""
+
+    status: int = 204
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def digest(*parts: Any) -> str:
+    """A short, stable name for secret-bearing values (tokens, webhook URLs) in Redis keys."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:20]
 
 
 class ProviderError(Exception):
@@ -146,30 +200,124 @@ class SendResult:
 
 
 class ChannelAdapter:
+    """One channel kind: what it needs, whom it can reach, how its messages look, how fast its
+    provider lets it send, and the sending itself. The rest of Bulletin asks the registry
+    (channels_app.adapters) instead of naming kinds."""
+
     kind: ClassVar[str]
+    label: ClassVar[str]
+    #: One line for admin's "add channel" page.
+    description: ClassVar[str] = ""
+    audiences: ClassVar[frozenset[str]] = frozenset({Audience.BROADCAST})
+    #: config and credentials (`secret=True`); the schema services check and admin's form shows.
+    config_fields: ClassVar[Mapping[str, ConfigField]] = {}
+    #: The field naming a broadcast channel's destination, required when it broadcasts.
+    broadcast_field: ClassVar[str] = ""
+    #: Credentials may carry names the declaration does not list (anymail's per-ESP settings).
+    open_credentials: ClassVar[bool] = False
+    # Personal messages: the Subscriber column with each person's address, and its names.
+    subscriber_field: ClassVar[str] = ""
+    personal_label: ClassVar[str] = ""
+    #: How subscriber pages say "on this kind" ("by email"), translated as a whole phrase.
+    delivered_by: ClassVar[str] = ""
+    address_label: ClassVar[str] = ""
+    carries_digests: ClassVar[bool] = False
+    #: Messages are emails (subject, HTML, text: a MessageTemplate) rather than JSON payloads.
+    renders_email: ClassVar[bool] = False
+    #: The provider reports deliveries, bounces and complaints back (analytics' feedback).
+    delivery_receipts: ClassVar[bool] = False
+    #: How merge-field values are escaped in this kind's JSON payload (publishing.merge):
+    #: "" raw (JSON-escaped anyway), or "slack" (& < > made inert in Slack's markup).
+    merge_flavour: ClassVar[str] = ""
+    #: How admin's compose preview shows a message: "email", "slack", "discord" or "json".
+    preview: ClassVar[str] = "json"
+    limits: ClassVar[Limits] = Limits(per_second=10.0)
     #: Messages per provider call; the service splits batches into chunks of this size.
     chunk_size: ClassVar[int] = 1
     #: How many chunks the service may have in flight at once (network waits overlap).
     parallelism: ClassVar[int] = 4
-    #: Requests per second when the channel sets no rate of its own.
-    default_rate_per_second: ClassVar[float] = 10.0
-    #: Whether a subscriber may choose a daily or weekly digest on this kind (personal kinds that
-    #: can show a ranked list in one message); broadcast-only kinds are never offered one.
-    carries_digests: ClassVar[bool] = False
 
     def __init__(self, *, config: Mapping[str, Any], credentials: Mapping[str, Any]):
         self.config = dict(config)
         self.credentials = dict(credentials)
 
+    # --- configuration ------------------------------------------------------------------------
     @classmethod
-    def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
-        """Raise ConfigError naming each bad field."""
+    def validate(
+        cls,
+        config: Mapping[str, Any],
+        credentials: Mapping[str, Any],
+        *,
+        audience: str | None = None,
+        strict: bool = False,
+    ) -> None:
+        """Raise ConfigError naming each bad field: the declared fields, then the kind's own rules."""
+        errors = config_errors(cls, config, credentials, audience=audience, strict=strict)
+        if not errors:
+            errors = cls.check(config, credentials)
+        if errors:
+            raise ConfigError(errors)
 
+    @classmethod
+    def check(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, str]:
+        """Rules beyond single fields (values already have the declared types)."""
+        return {}
+
+    @classmethod
+    def normalize_address(cls, address: str) -> str:
+        """A personal address as stored (member ID, URL); raises django's ValidationError."""
+        address = address.strip()
+        if not address:
+            raise ValidationError(f"Give {cls.address_label}.")
+        cls.check_address(address)
+        return address
+
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        """Raise django's ValidationError unless `address` can receive this kind's personal messages."""
+        raise NotImplementedError(f"{cls.kind} channels do not address subscribers")
+
+    @classmethod
+    def own_address(cls, actor) -> str:
+        """Where a test to the requesting user goes by default ("" when the kind has none)."""
+        return ""
+
+    def account_key(self) -> str:
+        """Whose ceiling (`limits.per_second`) this channel shares: same key, one bucket.
+        Empty: the channel's own."""
+        return ""
+
+    def target_key(self, message: RenderedMessage) -> str:
+        """The destination `limits.per_target_per_second` applies to (a Slack conversation)."""
+        return message.recipient
+
+    # --- messages -----------------------------------------------------------------------------
     @staticmethod
     def escape_text(text: str) -> str:
         """User-supplied text made inert in this kind's markup (names, titles). Most kinds parse
         none in the places we put such text; Slack does (mentions like <!channel>)."""
         return text
+
+    @classmethod
+    def mention(cls, recipient: str) -> str:
+        """How a personal message names its recipient (`{{{mention}}}`): Slack's <@U…>."""
+        return ""
+
+    @classmethod
+    def sample_mention(cls, name: str) -> str:
+        """The mention in a preview, where there is no real recipient."""
+        return ""
+
+    @classmethod
+    def message_context(cls, context: Mapping[str, Any]) -> dict[str, Any]:
+        """Values this kind's message templates need beyond the shared ones (titles in its markup)."""
+        return {}
+
+    @classmethod
+    def notice(cls, text: str, **webhook_fields: Any) -> dict[str, Any]:
+        """A short plain-text notice (a channel test, a guard alert) as this kind's payload.
+        JSON receivers get the fields beside the text."""
+        return {**webhook_fields, "text": text}
 
     @classmethod
     def mark_test(cls, payload: Mapping[str, Any], *, banner: str) -> dict[str, Any]:
@@ -181,7 +329,20 @@ class ChannelAdapter:
     def validate_recipient(cls, recipient: str) -> None:
         """Raise django's ValidationError unless `recipient` can be a personal recipient of this
         kind (an address, a member ID, a URL). Kinds without personal recipients accept any."""
+        if cls.subscriber_field:
+            cls.check_address(recipient)
 
+    # --- the demo of `make run` ---------------------------------------------------------------
+    @classmethod
+    def demo_channels(cls, *, sink_url: str) -> list[DemoChannel]:
+        """Channels the demo data loads, posting to `sink_url` (this kind's local sink)."""
+        return []
+
+    @classmethod
+    def sink_answer(cls, body: bytes) -> SinkAnswer:
+        return SinkAnswer()
+
+    # --- sending ------------------------------------------------------------------------------
     def effective_chunk_size(self, rate_per_second: float) -> int:
         # A provider counting a per-second rate must never get more in one call than a second allows.
         return max(1, min(self.chunk_size, int(rate_per_second)))

@@ -26,25 +26,37 @@ from typing import Any
 import requests
 from anymail.exceptions import AnymailError
 from anymail.message import AnymailMessage
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import make_msgid
 from django.core.validators import validate_email
 
 from channels_app.adapters.base import (
+    Audience,
     ChannelAdapter,
-    ConfigError,
+    DemoChannel,
+    Limits,
     RenderedMessage,
     SendResult,
     TransientProviderError,
     UnsafeTargetError,
+    digest,
+)
+from channels_app.adapters.fields import (
+    BooleanField,
+    ChoiceField,
+    EmailField,
+    HostField,
+    NumberField,
+    TextField,
+    URLField,
 )
 from channels_app.adapters.http import response_reason
 from channels_app.adapters.ses_errors import classify_ses_error, entry_result
 from core.outbound import TargetRefused
-from core.outbound.addresses import host_problem
 from core.outbound.aws import route_through
-from core.outbound.http import OutboundSession, url_problem
+from core.outbound.http import OutboundSession
 
 SES = "amazon_ses"
 _DOMAIN = re.compile(
@@ -65,6 +77,30 @@ ANYMAIL_ESPS = {
 }
 LOCAL_BACKENDS = {"smtp": "core.outbound.smtp.EmailBackend", "outbox": "core.mail.OutboxEmailBackend"}
 ESP_CHOICES = sorted(ANYMAIL_ESPS | set(LOCAL_BACKENDS))
+_SECRET = "Stored encrypted, never shown."
+CONFIG_FIELDS = {
+    "esp": ChoiceField("Provider", "amazon_ses, smtp, outbox (local files) or an anymail ESP.", choices=ESP_CHOICES),
+    "from_email": EmailField("From", "News <news@example.com>", required=True),
+    "reply_to": EmailField("Reply-To"),
+    "list_id": TextField("List-Id domain", "Each topic's RFC 2919 List-Id is <topic>.<this>; blank: sender's domain."),
+    "configuration_set": TextField("SES configuration set", "Where SES publishes bounces and complaints."),
+    "region": TextField("AWS region", "e.g. eu-west-1"),
+    "endpoint_url": URLField("SES endpoint URL", "Blank: the region's."),
+    "timeout_seconds": NumberField("SES timeout (s)", minimum=0.001, maximum=120),
+    "host": HostField("SMTP host"),
+    "port": NumberField("SMTP port", minimum=1, maximum=65535, integer=True),
+    "use_tls": BooleanField("SMTP STARTTLS"),
+    "use_ssl": BooleanField("SMTP over TLS"),
+    "aws_access_key_id": TextField("AWS access key ID", "Blank: the AWS credential chain.", secret=True),
+    "aws_secret_access_key": TextField("AWS secret access key", _SECRET, secret=True),
+    "aws_session_token": TextField("AWS session token", _SECRET, secret=True),
+    "username": TextField("SMTP username", secret=True),
+    "password": TextField("SMTP password", _SECRET, secret=True),
+    "api_key": TextField("ESP API key", "SendGrid, Mailgun, Brevo, SparkPost, Resend, Postal…", secret=True),
+    "server_token": TextField("Postmark server token", secret=True),
+    "secret_key": TextField("ESP secret key", "Mailjet", secret=True),
+    "api_token": TextField("ESP API token", "MailerSend", secret=True),
+}
 BOTO_CONFIG = {
     "connect_timeout": 5,
     "read_timeout": 20,
@@ -75,8 +111,21 @@ BOTO_CONFIG = {
 
 class EmailAdapter(ChannelAdapter):
     kind = "email"
+    label = "Email"
+    description = "Amazon SES, SMTP, any anymail ESP, or the local outbox."
+    audiences = frozenset({Audience.SUBSCRIBERS})
+    config_fields = CONFIG_FIELDS
+    open_credentials = True  # anymail ESP settings, named as anymail names them
+    subscriber_field = "email"
+    personal_label = "Email"
+    delivered_by = "by email"
+    address_label = "an email address"
     carries_digests = True
-    default_rate_per_second = 14.0  # SES's default production rate
+    renders_email = True
+    delivery_receipts = True
+    preview = "email"
+    # SES's default production rate, per account and region. https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html
+    limits = Limits(per_second=14.0)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -89,34 +138,36 @@ class EmailAdapter(ChannelAdapter):
         self._lock = threading.Lock()
 
     @classmethod
-    def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
-        errors = {}
-        if config.get("esp", "outbox") not in ESP_CHOICES:
-            errors["esp"] = f"must be one of {', '.join(ESP_CHOICES)}"
-        for name in ("from_email", "reply_to"):
-            if config.get(name) or name == "from_email":
-                try:
-                    validate_email(_addr_spec(str(config.get(name, ""))))
-                except ValidationError:
-                    errors[name] = "must be an email address (optionally 'Name <address>')"
+    def check(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, str]:
         if config.get("list_id") and not _DOMAIN.fullmatch(str(config["list_id"])):
-            errors["list_id"] = "a domain you control, under which each topic's List-Id is formed (lists.example.com)"
+            return {"list_id": "a domain you control, under which each topic's List-Id is formed (lists.example.com)"}
         if config.get("esp") == "smtp" and not config.get("host"):
-            errors["host"] = "SMTP needs a host"
-        elif config.get("esp") == "smtp" and (problem := host_problem(str(config["host"]))):
-            errors["host"] = problem
-        timeout = config.get("timeout_seconds")
-        if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout <= 120):
-            errors["timeout_seconds"] = "seconds between 0 and 120"
-        if config.get("endpoint_url") and not str(config["endpoint_url"]).startswith(("http://", "https://")):
-            errors["endpoint_url"] = "must be an http(s) URL"
-        elif config.get("endpoint_url") and (problem := url_problem(config["endpoint_url"])):
-            errors["endpoint_url"] = problem
-        if errors:
-            raise ConfigError(errors)
+            return {"host": "SMTP needs a host"}
+        return {}
 
     @classmethod
-    def validate_recipient(cls, recipient: str) -> None:
+    def normalize_address(cls, address: str) -> str:
+        from subscribers.validators import email_normalize
+
+        return email_normalize(address)
+
+    @classmethod
+    def own_address(cls, actor) -> str:
+        return (getattr(actor, "email", "") or "").strip().lower()
+
+    def account_key(self) -> str:
+        # SES counts its quota per account and region; other backends per host or API key.
+        parts = [self.esp, self.config.get("region"), self.config.get("endpoint_url"), self.config.get("host")]
+        keys = ("aws_access_key_id", "api_key", "server_token", "api_token", "username")
+        return digest(*parts, *(self.credentials.get(k) for k in keys))
+
+    @classmethod
+    def demo_channels(cls, *, sink_url: str) -> list[DemoChannel]:
+        config = {"esp": "outbox", "from_email": settings.DEFAULT_FROM_EMAIL, "list_id": "demo.bulletin.local"}
+        return [DemoChannel("Demo email (local outbox)", Audience.SUBSCRIBERS, config, is_default=True)]
+
+    @classmethod
+    def check_address(cls, recipient: str) -> None:
         # An address the backends can encode: "\\¾" was a UnicodeEncodeError deep in the send.
         if len(recipient) > 254:
             raise ValidationError("An email address has at most 254 characters.")

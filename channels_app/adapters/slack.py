@@ -4,30 +4,40 @@ Broadcast channels post to `config["channel"]`; personal channels post to each s
 member ID (a direct message from the app). https://api.slack.com/methods/chat.postMessage
 Limits: 50 blocks per message, 3,000 characters per section text; longer content is cut at
 a word boundary with an ellipsis and the overflow summarized in a final context block.
-Rate: about one message per second per channel (https://api.slack.com/apis/rate-limits).
+Rate: "chat.postMessage generally allows posting one message per second per channel, while also
+maintaining a workspace-wide limit" (https://api.slack.com/apis/rate-limits): one conversation
+at a time waits, many go out in parallel up to the workspace's ceiling, which Slack does not
+publish (600 a minute by default here; the channel's rate overrides it).
 """
 
 from __future__ import annotations
 
+import json
+import time
 import urllib.error
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from channels_app.adapters.base import (
+    Audience,
     ChannelAdapter,
-    ConfigError,
+    DemoChannel,
+    Limits,
     PermanentProviderError,
     RenderedMessage,
     SendResult,
+    SinkAnswer,
     TransientProviderError,
     UnsafeTargetError,
+    digest,
 )
+from channels_app.adapters.fields import TextField, URLField
 from channels_app.adapters.limits import fit_slack_blocks, truncate
 from core.outbound import TargetRefused
-from core.outbound.http import url_problem
 from core.outbound.slack import GuardedWebClient
 from subscribers.validators import validate_slack_member_id
 
@@ -67,10 +77,28 @@ def mrkdwn_escape(text: str) -> str:
 
 class SlackAdapter(ChannelAdapter):
     kind = "slack"
+    label = "Slack"
+    description = "A Slack app: posts to a channel, or direct messages to subscribers' member IDs."
+    audiences = frozenset({Audience.BROADCAST, Audience.SUBSCRIBERS})
+    config_fields = {
+        "channel": TextField("Channel", "Broadcast: the channel ID (C…) the app posts to."),
+        "base_url": URLField("Web API URL", "Blank: https://slack.com/api/"),
+        "alert_recipient": TextField("Guard alert recipient", "Personal channels: member ID for guard alerts."),
+        "token": TextField("Bot token", "xoxb-… (chat:write). Stored encrypted, never shown.", secret=True),
+    }
+    broadcast_field = "channel"
+    subscriber_field = "slack_member_id"
     carries_digests = True
+    personal_label = "Slack direct message"
+    delivered_by = "by Slack direct message"
+    address_label = "a Slack member ID"
+    preview = "slack"
+    merge_flavour = "slack"
+    # Bursts of half a second's worth: what Slack counts is when calls arrive, not when we
+    # reserved them, and a full second's burst would meet Slack's own at the slightest delay.
+    limits = Limits(per_second=10.0, burst=5, per_target_per_second=1.0)
     chunk_size = 5
     parallelism = 2
-    default_rate_per_second = 1.0
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -87,6 +115,34 @@ class SlackAdapter(ChannelAdapter):
         return mrkdwn_escape(text)
 
     @classmethod
+    def mention(cls, recipient: str) -> str:
+        return f"<@{recipient}>" if recipient else ""
+
+    @classmethod
+    def sample_mention(cls, name: str) -> str:
+        return "@" + mrkdwn_escape(name)
+
+    @classmethod
+    def message_context(cls, context: Mapping[str, Any]) -> dict[str, Any]:
+        from channels_app.adapters.convert import chunks, html_to_slack
+
+        title, summary, is_alert = context["title"], context["summary"], context["is_alert"]
+        return {
+            "body_slack_chunks": chunks(html_to_slack(context["body_html"]), 2900),
+            "summary_slack": html_to_slack(f"<p>{mrkdwn_escape(summary)}</p>") if summary else "",
+            "header": ("🚨 " if is_alert else "") + mrkdwn_escape(title[:140]),
+            # & < > are control characters in every text object (plain_text too; Slack shows the
+            # entities as the characters), so a `<!channel>` in user-supplied text pings nobody.
+            "slack_text": "{{{mention}}} " + ("Alert: " if is_alert else "New: ") + mrkdwn_escape(title),
+            "context_line": mrkdwn_escape(" · ".join(context["topics"]) + f" · {context['site_name']}"),
+        }
+
+    @classmethod
+    def notice(cls, text: str, **webhook_fields: Any) -> dict[str, Any]:
+        text = mrkdwn_escape(text)  # names of channels and sends in it are user-supplied
+        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+    @classmethod
     def mark_test(cls, payload: Mapping[str, Any], *, banner: str) -> dict[str, Any]:
         note = f":test_tube: *TEST* · {mrkdwn_escape(banner)}"
         context = {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
@@ -94,21 +150,41 @@ class SlackAdapter(ChannelAdapter):
         return {**payload, "text": f"[TEST] {text}".strip(), "blocks": [context, *(payload.get("blocks") or [])]}
 
     @classmethod
-    def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+    def check(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, str]:
         errors = {}
         if not str(credentials.get("token", "")).startswith(("xoxb-", "xoxp-")):
             errors["token"] = "a Slack bot token (xoxb-...) is required"
-        base_url = str(config.get("base_url", ""))
-        if base_url and not (base_url.startswith(("http://", "https://")) and base_url.endswith("/")):
+        if config.get("base_url") and not str(config["base_url"]).endswith("/"):
             errors["base_url"] = "must be an http(s) URL ending with '/'"
-        elif base_url and (problem := url_problem(base_url)):
-            errors["base_url"] = problem
-        if errors:
-            raise ConfigError(errors)
+        return errors
 
     @classmethod
-    def validate_recipient(cls, recipient: str) -> None:
-        validate_slack_member_id(recipient)
+    def check_address(cls, address: str) -> None:
+
+        validate_slack_member_id(address)
+
+    def account_key(self) -> str:
+        return digest(self.client.base_url, self.credentials.get("token"))  # the workspace the token is for
+
+    def target_key(self, message: RenderedMessage) -> str:
+        return message.recipient or self.broadcast_channel  # one conversation
+
+    @classmethod
+    def demo_channels(cls, *, sink_url: str) -> list[DemoChannel]:
+        token = {"token": "xoxb-demo-token"}
+        broadcast = {"base_url": sink_url, "channel": "C0DEMO"}
+        return [
+            DemoChannel("Demo Slack #announcements", Audience.BROADCAST, broadcast, token),
+            DemoChannel("Demo Slack direct messages", Audience.SUBSCRIBERS, {"base_url": sink_url}, token, True),
+        ]
+
+    @classmethod
+    def sink_answer(cls, body: bytes) -> SinkAnswer:
+        try:
+            channel = str(json.loads(body).get("channel") or "")
+        except (ValueError, AttributeError):  # a form-encoded call
+            channel = parse_qs(body.decode("utf-8", "replace")).get("channel", [""])[-1]
+        return SinkAnswer(200, {"ok": True, "channel": channel or "C0DEMO", "ts": f"{time.time():.6f}"})
 
     def send_one(self, message: RenderedMessage) -> SendResult:
         payload = dict(message.payload or {})

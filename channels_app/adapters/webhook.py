@@ -19,10 +19,17 @@ from typing import Any
 
 import requests
 
-from channels_app.adapters.base import ConfigError, PermanentProviderError, RenderedMessage, SendResult
+from channels_app.adapters.base import (
+    Audience,
+    DemoChannel,
+    Limits,
+    PermanentProviderError,
+    RenderedMessage,
+    SendResult,
+)
+from channels_app.adapters.fields import TextField, URLField
 from channels_app.adapters.http import HttpAdapter
 from core.outbound import sanitize_url
-from core.outbound.http import url_problem
 from subscribers.validators import validate_webhook_url
 
 SECRET_PREFIX = "whsec_"
@@ -40,32 +47,44 @@ def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 class WebhookAdapter(HttpAdapter):
     kind = "webhook"
+    label = "Webhook"
+    description = "Signed JSON events (Standard Webhooks) to an endpoint, or to each subscriber's own URL."
+    audiences = frozenset({Audience.BROADCAST, Audience.SUBSCRIBERS})
+    config_fields = {
+        "url": URLField("Endpoint URL", "Broadcast: where every event goes."),
+        "alert_recipient": URLField("Guard alert URL", "Personal channels: where guard alerts go."),
+        "secret": TextField("Signing secret", "whsec_… (Standard Webhooks). Stored encrypted.", secret=True),
+    }
+    broadcast_field = "url"
+    subscriber_field = "webhook_url"
     carries_digests = True
+    personal_label = "Personal webhook"
+    delivered_by = "by your personal webhook"
+    address_label = "a webhook URL"
+    limits = Limits(per_second=20.0)
     chunk_size = 10
     parallelism = 4
-    default_rate_per_second = 20.0
 
     @classmethod
-    def validate(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
-        errors = {}
+    def check(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, str]:
         secret = str(credentials.get("secret", ""))
         try:
             valid_secret = secret.startswith(SECRET_PREFIX) and len(base64.b64decode(secret[6:], validate=True)) >= 16
         except ValueError:
             valid_secret = False
         if not valid_secret:
-            errors["secret"] = "a Standard Webhooks secret: 'whsec_' + base64 of at least 16 random bytes"
-        url = config.get("url")
-        if url is not None and not str(url).startswith(("https://", "http://")):
-            errors["url"] = "must be an http(s) URL"
-        elif url and (problem := url_problem(url)):
-            errors["url"] = problem
-        if errors:
-            raise ConfigError(errors)
+            return {"secret": "a Standard Webhooks secret: 'whsec_' + base64 of at least 16 random bytes"}
+        return {}
 
     @classmethod
-    def validate_recipient(cls, recipient: str) -> None:
-        validate_webhook_url(recipient)
+    def check_address(cls, address: str) -> None:
+
+        validate_webhook_url(address)
+
+    @classmethod
+    def demo_channels(cls, *, sink_url: str) -> list[DemoChannel]:
+        secret = {"secret": "whsec_ZGVtby1zZWNyZXQtZm9yLWJ1bGxldGluLWRlbW8="}
+        return [DemoChannel("Demo partner webhook", Audience.BROADCAST, {"url": sink_url}, secret)]
 
     def send_one(self, message: RenderedMessage) -> SendResult:
         url = message.recipient or self.config.get("url", "")

@@ -6,7 +6,9 @@ from subscribers.models import Topic
 
 
 class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
-    """Credentials are write-only: accepted on create/update, never returned."""
+    """Credentials are write-only: accepted on create/update, never returned. What `config` and
+    `credentials` may hold, and which audiences a kind serves, is its adapter's declaration
+    (channels_app.adapters); the service refuses anything else with field errors."""
 
     credentials = serializers.DictField(write_only=True, required=False, help_text="Secrets; never returned.")
     has_credentials = serializers.SerializerMethodField()
@@ -29,6 +31,7 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "has_credentials",
             "topics",
             "rate_limit_per_second",
+            "target_rate_per_second",
             "fallback",
             "tracking_enabled",
             "circuit_state",

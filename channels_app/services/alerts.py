@@ -9,7 +9,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 
-from channels_app.adapters import adapter_for
+from channels_app.adapters import ADAPTERS, adapter_for
 from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
 from channels_app.models import Channel
 from channels_app.rendering import notice_payload
@@ -28,7 +28,7 @@ def operator_alert(*, subject: str, text: str, event_type: str) -> str:
         elif _channel_alert(channel, subject, f":rotating_light: {text}", event_type):
             sent_to.append(f"channel:{channel.name}")
             # An email channel already mailed GUARD_ALERT_EMAILS: once is enough.
-            emailed = channel.kind == Channel.Kind.EMAIL
+            emailed = ADAPTERS[channel.kind].renders_email
     if settings.GUARD_ALERT_EMAILS and not emailed:
         send_mail(
             subject=subject,
@@ -42,7 +42,7 @@ def operator_alert(*, subject: str, text: str, event_type: str) -> str:
 
 
 def _channel_alert(channel: Channel, subject: str, text: str, event_type: str) -> bool:
-    if channel.kind == Channel.Kind.EMAIL:
+    if ADAPTERS[channel.kind].renders_email:
         template = MessageTemplate(key=event_type, subject=subject, html=text, text=text)
         messages = [RenderedMessage(0, email, template=template) for email in settings.GUARD_ALERT_EMAILS]
     else:

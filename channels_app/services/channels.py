@@ -11,13 +11,23 @@ from django.utils import timezone
 from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import ConfigError
 from channels_app.circuit import circuit_reset
-from channels_app.models import Channel
+from channels_app.models import Channel, audience_problem
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
 
 logger = logging.getLogger(__name__)
 
-_EDITABLE = {"name", "audience", "is_default", "config", "rate_limit_per_second", "fallback", "tracking_enabled"}
+_EDITABLE = {
+    "name",
+    "audience",
+    "is_default",
+    "config",
+    "rate_limit_per_second",
+    "target_rate_per_second",
+    "fallback",
+    "tracking_enabled",
+}
+_RATES = ("rate_limit_per_second", "target_rate_per_second")
 
 
 def channel_validate(
@@ -28,26 +38,28 @@ def channel_validate(
     credentials: dict,
     fallback: Channel | None,
     rate_limit_per_second: float | None = None,
+    target_rate_per_second: float | None = None,
 ) -> None:
-    """Raise ApplicationError with field errors when this configuration cannot work."""
-    if rate_limit_per_second is not None and rate_limit_per_second <= 0:
-        raise ApplicationError.for_fields(
-            {"rate_limit_per_second": "must be greater than 0 (or blank for the default)"}
-        )
+    """Raise ApplicationError with every field error when this configuration cannot work: what
+    the kind declares (channels_app.adapters) decides, as for every kind."""
+    adapter = ADAPTERS.get(kind)
+    if adapter is None:
+        raise ApplicationError.for_fields({"kind": f"must be one of {', '.join(ADAPTERS)}"})
+    errors: dict[str, str] = {}
+    rates = {"rate_limit_per_second": rate_limit_per_second, "target_rate_per_second": target_rate_per_second}
+    for name, rate in rates.items():
+        if rate is not None and rate <= 0:
+            errors[name] = "must be greater than 0 (or blank for the provider's stated rate)"
+    if audience not in adapter.audiences:
+        errors["audience"] = audience_problem(adapter)
     try:
-        ADAPTERS[kind].validate(config, credentials)
+        adapter.validate(config, credentials, audience=audience, strict=True)
     except ConfigError as exc:
-        raise ApplicationError.for_fields(exc.errors, message="Invalid channel configuration") from exc
-    if kind == Channel.Kind.EMAIL and audience == Channel.Audience.BROADCAST:
-        raise ApplicationError.for_fields({"audience": "email channels deliver to subscribers"})
-    if kind == Channel.Kind.DISCORD and audience == Channel.Audience.SUBSCRIBERS:
-        raise ApplicationError.for_fields({"audience": "a Discord webhook is a broadcast destination"})
-    if kind in (Channel.Kind.SLACK, Channel.Kind.WEBHOOK) and audience == Channel.Audience.BROADCAST:
-        key = "channel" if kind == Channel.Kind.SLACK else "url"
-        if not config.get(key):
-            raise ApplicationError.for_fields({key: f"a broadcast {kind} channel needs `{key}`"})
+        errors.update(exc.errors)
     if fallback is not None and fallback.kind != kind:
-        raise ApplicationError.for_fields({"fallback": "the fallback must be a channel of the same kind"})
+        errors["fallback"] = "the fallback must be a channel of the same kind"
+    if errors:
+        raise ApplicationError.for_fields(errors, message="Invalid channel configuration")
 
 
 @transaction.atomic
@@ -55,25 +67,28 @@ def channel_create(
     *,
     name: str,
     kind: str,
-    audience: str = Channel.Audience.SUBSCRIBERS,
+    audience: str | None = None,
     config: dict | None = None,
     credentials: dict | None = None,
     topics=(),
     is_default: bool = False,
     rate_limit_per_second: float | None = None,
+    target_rate_per_second: float | None = None,
     fallback: Channel | None = None,
     tracking_enabled: bool = True,
 ) -> Channel:
+    """`audience` left out: personal messages where the kind can send them, else broadcast."""
     if kind not in ADAPTERS:
         raise ApplicationError.for_fields({"kind": f"must be one of {', '.join(ADAPTERS)}"})
     channel = Channel(
         name=name,
         kind=kind,
-        audience=audience,
+        audience=audience or _default_audience(kind),
         config=dict(config or {}),
         credentials=dict(credentials or {}),
         is_default=is_default,
         rate_limit_per_second=rate_limit_per_second,
+        target_rate_per_second=target_rate_per_second,
         fallback=fallback,
         tracking_enabled=tracking_enabled,
     )
@@ -102,6 +117,11 @@ def channel_update(*, channel: Channel, credentials: dict | None = None, topics=
     return channel
 
 
+def _default_audience(kind: str) -> str:
+    audiences = ADAPTERS[kind].audiences
+    return Channel.Audience.SUBSCRIBERS if Channel.Audience.SUBSCRIBERS in audiences else Channel.Audience.BROADCAST
+
+
 def _validate_instance(channel: Channel) -> None:
     channel_validate(
         kind=channel.kind,
@@ -109,7 +129,7 @@ def _validate_instance(channel: Channel) -> None:
         config=channel.config,
         credentials=channel.credentials,
         fallback=channel.fallback,
-        rate_limit_per_second=channel.rate_limit_per_second,
+        **{name: getattr(channel, name) for name in _RATES},
     )
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,7 +28,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
-from channels_app import ratelimit
 from channels_app.adapters import ADAPTERS, adapter_for
 from channels_app.adapters.base import (
     ChannelAdapter,
@@ -41,6 +41,7 @@ from channels_app.adapters.base import (
 )
 from channels_app.circuit import circuit_check, circuit_record_failure, circuit_record_success
 from channels_app.models import Channel, Delivery, Send
+from channels_app.ratelimit import ChannelLimiter
 from channels_app.rendering import prepare
 from channels_app.services.deliveries import (
     Claim,
@@ -192,8 +193,11 @@ def _complete_quietly(claimed: list[int]) -> None:
 
 
 def channel_config_problem(channel: Channel) -> str:
+    adapter = ADAPTERS.get(channel.kind)
+    if adapter is None:
+        return f"no adapter for channel kind {channel.kind!r}"
     try:
-        ADAPTERS[channel.kind].validate(channel.config, channel.credentials)
+        adapter.validate(channel.config, channel.credentials, audience=channel.audience)
     except ConfigError as exc:
         return f"invalid channel configuration: {exc}"
     except DecryptionError as exc:
@@ -231,28 +235,51 @@ def _render(channel: Channel, batch: Batch) -> list[RenderedMessage]:
     return messages
 
 
-def _chunks(messages: list[RenderedMessage], size: int) -> list[list[RenderedMessage]]:
-    """Chunks of at most `size`, never mixing templates (one provider call carries one template)."""
+def _chunks(
+    messages: list[RenderedMessage], size: int, target: Callable[[RenderedMessage], str] | None = None
+) -> list[list[RenderedMessage]]:
+    """Chunks of at most `size`, never mixing templates (one provider call carries one template).
+    With `target` (a provider limiting each destination apart), no chunk holds a destination
+    twice, and each destination's messages are spread over the chunks."""
     groups: dict[object, list[RenderedMessage]] = {}
     for message in messages:
         groups.setdefault(message.template.key if message.template else None, []).append(message)
-    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+    if target is None:
+        return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+    return [chunk for group in groups.values() for chunk in _spread(group, size, target)]
+
+
+def _spread(messages: list[RenderedMessage], size: int, target: Callable[[RenderedMessage], str]):
+    seen: Counter[str] = Counter()
+    nth = []
+    for message in messages:  # every destination's first message, then every second one...
+        nth.append(seen[target(message)])
+        seen[target(message)] += 1
+    chunks: list[list[RenderedMessage]] = []
+    for _, message in sorted(zip(nth, messages, strict=True), key=lambda pair: pair[0]):
+        chunk = chunks[-1] if chunks else None
+        if chunk is None or len(chunk) >= size or any(target(m) == target(message) for m in chunk):
+            chunks.append(chunk := [])
+        chunk.append(message)
+    return chunks
 
 
 def _hand_off(
     channel: Channel, carrier: Channel, messages: list[RenderedMessage], batch: Batch, *, probe: bool
 ) -> None:
     adapter = adapter_for(carrier)
-    rate = carrier.rate_limit_per_second or adapter.default_rate_per_second
-    chunks = _chunks(messages, adapter.effective_chunk_size(rate))
+    limiter = ChannelLimiter.for_channel(carrier, adapter)
+    chunks = _chunks(
+        messages, adapter.effective_chunk_size(limiter.rate), limiter.target if limiter.target_rate else None
+    )
     via = carrier if carrier.pk != channel.pk else None
     if probe:  # half-open: one chunk decides whether the circuit closes
-        probed = _ChunkRunner(carrier, adapter, batch, via, probe=True).run(chunks[:1], rate)
+        probed = _ChunkRunner(carrier, adapter, batch, via, probe=True).run(chunks[:1], limiter)
         chunks = chunks[1:]
         if not probed:
             _stop_rest(chunks, carrier, batch)
             return
-    _ChunkRunner(carrier, adapter, batch, via).run(chunks, rate)
+    _ChunkRunner(carrier, adapter, batch, via).run(chunks, limiter)
 
 
 class _ChunkRunner:
@@ -267,25 +294,25 @@ class _ChunkRunner:
         self.in_flight: dict[Future, list[RenderedMessage]] = {}
         self.stopped = False
 
-    def run(self, queue: list[list[RenderedMessage]], rate: float) -> bool:
+    def run(self, queue: list[list[RenderedMessage]], limiter: ChannelLimiter) -> bool:
         """False when sending stopped early (circuit opened, channel disabled)."""
         queue = list(queue)
         with ThreadPoolExecutor(max_workers=self.adapter.parallelism, thread_name_prefix="bulletin-send") as pool:
             try:
                 while queue and not self.stopped:
-                    self._submit_next(pool, queue, rate)
+                    self._submit_next(pool, queue, limiter)
             finally:
                 self._drain()
         if self.stopped and queue:
             _stop_rest(queue, self.carrier, self.batch)
         return not self.stopped
 
-    def _submit_next(self, pool: ThreadPoolExecutor, queue: list[list[RenderedMessage]], rate: float) -> None:
+    def _submit_next(self, pool: ThreadPoolExecutor, queue: list[list[RenderedMessage]], limiter) -> None:
         if len(self.in_flight) >= self.adapter.parallelism:
             self._record(timeout=settings.DELIVERY_LEASE_RENEW_SECONDS)
             return
         try:
-            reservation = ratelimit.reserve(key=f"channel:{self.carrier.pk}", rate_per_second=rate, units=len(queue[0]))
+            reservation = limiter.reserve(queue[0])  # one call per chunk, ceiling and destinations together
         except INFRA_ERRORS as exc:  # the shared limiter is away: nothing goes out unmetered
             _defer_rest(queue, self.batch, wait=settings.DELIVERY_INFRA_RETRY_SECONDS, reason=f"rate limiter: {exc}")
             queue.clear()
@@ -294,10 +321,23 @@ class _ChunkRunner:
             _defer_rest(queue, self.batch, wait=reservation.wait, reason="rate limit: waiting")
             queue.clear()
             return
+        if reservation.deferred:  # full destinations wait in the queue, due when they have room
+            queue[0] = self._defer_full(queue[0], limiter, reservation.deferred)
+            if not queue[0]:
+                queue.pop(0)
+                return
         self._record_while_waiting(reservation.wait)
         if not self.stopped:
             chunk = queue.pop(0)
             self.in_flight[pool.submit(_call_provider, self.adapter, self.carrier.kind, chunk)] = chunk
+
+    def _defer_full(
+        self, chunk: list[RenderedMessage], limiter: ChannelLimiter, deferred: Mapping[str, float]
+    ) -> list[RenderedMessage]:
+        for target, due_in in deferred.items():
+            ids = [m.delivery_id for m in chunk if limiter.target(m) == target]
+            self.batch.defer(ids, wait=due_in, reason="rate limit: this conversation is at its provider's pace")
+        return [m for m in chunk if limiter.target(m) not in deferred]
 
     def _record_while_waiting(self, seconds: float) -> None:
         deadline = clock.time() + seconds

@@ -24,17 +24,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
-from channels_app.adapters import ADAPTERS, adapter_for
+from channels_app.adapters import ADAPTERS, adapter_for, personal_kinds
 from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
-from channels_app.models import PERSONAL_KINDS, Channel, TestRecipient
-from channels_app.rendering import notice_payload
+from channels_app.models import Channel, TestRecipient
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
 from subscribers.links import testmessage_list_unsubscribe_headers
-from subscribers.validators import email_normalize
 
 TEST_SUBJECT_PREFIX = "[TEST] "
-_ADDRESS_HINT = {"email": "an email address", "slack": "a Slack member ID", "webhook": "a webhook URL"}
 
 
 @dataclass(frozen=True)
@@ -61,10 +58,10 @@ def testsend_recipients_resolve(*, channel: Channel, actor, recipients: Sequence
         if given:
             raise ApplicationError.for_fields({"recipients": "A broadcast channel posts to its own destination."})
         return [""]
-    own = _own_address(channel.kind, actor)
+    own = ADAPTERS[channel.kind].own_address(actor)
     given = given or ([own] if own else [])
     if not given:
-        hint = _ADDRESS_HINT[channel.kind]
+        hint = ADAPTERS[channel.kind].address_label
         raise ApplicationError.for_fields({"recipients": f"Give {hint} from the test recipient allow-list."})
     limit = settings.TEST_SEND_MAX_RECIPIENTS
     if len(given) > limit:
@@ -82,12 +79,15 @@ def testsend_recipients_resolve(*, channel: Channel, actor, recipients: Sequence
 
 
 def _cleaned(kind: str, recipients: Sequence[str]) -> list[str]:
-    cleaned = [r.strip().lower() if kind == Channel.Kind.EMAIL else r.strip() for r in recipients]
+    """As the allow-list stores them (emails lower-case); one that is no address stays as typed
+    and is then refused as not allowed."""
+    cleaned = []
+    for recipient in (r.strip() for r in recipients):
+        try:
+            cleaned.append(ADAPTERS[kind].normalize_address(recipient) if recipient else "")
+        except (ValidationError, NotImplementedError):
+            cleaned.append(recipient)
     return list(dict.fromkeys(r for r in cleaned if r))
-
-
-def _own_address(kind: str, actor) -> str:
-    return (getattr(actor, "email", "") or "").strip().lower() if kind == Channel.Kind.EMAIL else ""
 
 
 def testsend_dispatch(
@@ -132,7 +132,8 @@ def channel_test_send(*, channel: Channel, actor, recipients: Sequence[str] = ()
 
 def _sample_message(channel: Channel, recipient: str) -> RenderedMessage:
     context = {"channel": channel}
-    if channel.kind == Channel.Kind.EMAIL:
+    adapter = ADAPTERS[channel.kind]
+    if adapter.renders_email:
         template = MessageTemplate(
             key=f"bulletin-test-{channel.pk}",
             subject=f"Bulletin test message from {channel.name}",
@@ -141,7 +142,7 @@ def _sample_message(channel: Channel, recipient: str) -> RenderedMessage:
         )
         return RenderedMessage(0, recipient, template=template)
     text = render_to_string("channels/test.txt", context).strip()
-    payload = notice_payload(kind=channel.kind, text=text, type="bulletin.test", channel=channel.name)
+    payload = adapter.notice(text, type="bulletin.test", channel=channel.name)
     return RenderedMessage(0, recipient, payload=payload)
 
 
@@ -163,15 +164,10 @@ def testrecipient_add(*, kind: str, address: str, actor, note: str = "") -> Test
 
 def testrecipient_clean(*, kind: str, address: str) -> str:
     """The address as stored (emails lower-case); field errors when it cannot receive tests."""
-    if kind not in PERSONAL_KINDS:
-        raise ApplicationError.for_fields({"kind": "Tests to a person go by email, Slack or webhook."})
-    address = (address or "").strip()
+    if kind not in personal_kinds():
+        kinds = ", ".join(ADAPTERS[k].label for k in personal_kinds())
+        raise ApplicationError.for_fields({"kind": f"Tests to a person go by one of: {kinds}."})
     try:
-        if kind == Channel.Kind.EMAIL:
-            address = email_normalize(address)
-        elif not address:
-            raise ValidationError(f"Give {_ADDRESS_HINT[kind]}.")
-        ADAPTERS[kind].validate_recipient(address)
+        return ADAPTERS[kind].normalize_address((address or "").strip())
     except ValidationError as exc:
         raise ApplicationError.for_fields({"address": exc.messages})
-    return address

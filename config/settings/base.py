@@ -285,7 +285,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "ChannelKindEnum": "channels_app.models.ChannelType",
+        "ChannelKindEnum": "channels_app.adapters.kind_choices",
         "SendKindEnum": "channels_app.models.SendKind",
         "DeliveryStateEnum": "channels_app.models.DeliveryState",
     },
@@ -400,6 +400,10 @@ SEND_FANOUT_GRACE_SECONDS = env.float("SEND_FANOUT_GRACE_SECONDS", default=5.0)
 SEND_FANOUT_LEASE_SECONDS = env.float("SEND_FANOUT_LEASE_SECONDS", default=60.0)
 # A send waits at most this long for rate-limit tokens before deferring the rest to later.
 RATE_LIMIT_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_MAX_WAIT_SECONDS", default=20.0)
+# A destination limited on its own (a Slack conversation, ~1/s) that is full for longer than
+# this is not waited for: its messages go back to the queue due when it has room, and the
+# batch's other destinations go ahead (channels_app.ratelimit).
+RATE_LIMIT_TARGET_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_TARGET_MAX_WAIT_SECONDS", default=0.5)
 # Circuit breaker per channel.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)

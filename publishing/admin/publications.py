@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from channels_app.adapters import ADAPTERS
 from channels_app.admin import testsend_results_report
 from channels_app.models import Channel
 from core.admin import ServiceErrorAdminMixin, service_error_text
@@ -159,6 +160,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(
             preview_url=reverse("admin:publishing_publication_preview"),
+            preview_kinds=[{"kind": kind, "label": a.label, "style": a.preview} for kind, a in ADAPTERS.items()],
             workflow=workflow_actions(obj, request.user) if obj else [],
             test_channels=Channel.objects.filter(is_active=True).order_by("kind", "name") if obj else [],
             test_max_recipients=settings.TEST_SEND_MAX_RECIPIENTS,

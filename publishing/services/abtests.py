@@ -23,6 +23,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from analytics.models import EngagementEvent
+from channels_app.adapters import ADAPTERS, personal_kinds
 from channels_app.models import HANDED_OVER, Delivery, Send
 from core.exceptions import ApplicationError
 from core.roles import Role
@@ -96,18 +97,25 @@ def abtest_validate(
         raise ApplicationError.for_fields(errors, message="Invalid A/B test")
 
 
+def subject_kinds() -> list[str]:
+    """The personal kinds whose messages have a subject to test (email)."""
+    return [kind for kind in personal_kinds() if ADAPTERS[kind].renders_email]
+
+
 def _test_groups(test: ABTest, topic_ids: list[int]) -> list[list[int]]:
-    """Variant groups of the email audience (its segment and exclusion applied): a shuffle that
-    is the same on every run."""
+    """Variant groups of the audience with a subject (its segment and exclusion applied): a
+    shuffle that is the same on every run."""
     spec = publication_segments(publication=test.publication)
-    audience = audience_recipients(
-        kind="email",
-        topic_ids=topic_ids,
-        frequencies=["instant"],
-        segment=spec.get("segment"),
-        exclude_segment=spec.get("exclude_segment"),
+    limits = {"segment": spec.get("segment"), "exclude_segment": spec.get("exclude_segment")}
+    ids = list(
+        {
+            pk
+            for kind in subject_kinds()
+            for pk in audience_recipients(
+                kind=kind, topic_ids=topic_ids, frequencies=["instant"], **limits
+            ).values_list("pk", flat=True)
+        }
     )
-    ids = list(audience.values_list("pk", flat=True))
     ids.sort(key=lambda pk: hashlib.sha256(f"{test.pk}:{pk}".encode()).digest())
     variants = test.variants.count()
     size = min(len(ids), max(variants, math.ceil(len(ids) * test.test_fraction))) if ids else 0
@@ -116,11 +124,11 @@ def _test_groups(test: ABTest, topic_ids: list[int]) -> list[list[int]]:
 
 def abtest_start(*, test: ABTest, actor) -> list[Send]:
     """Called by publishing (inside its transaction): the variant sends and the chat/broadcast send."""
-    from publishing.services.publish import PERSONAL_KINDS, _send
+    from publishing.services.publish import _send
 
     publication = test.publication
     topic_ids = list(publication.topics.values_list("pk", flat=True))
-    chat_kinds = [k for k in PERSONAL_KINDS if k != "email"]  # no subject to test there
+    chat_kinds = [k for k in personal_kinds() if k not in subject_kinds()]  # no subject to test there
     sends = [_send(publication, "newsletter", Send.Kind.NEWSLETTER, topic_ids, chat_kinds, actor)]
     now = timezone.now()
     for variant, group in zip(test.variants.order_by("index"), _test_groups(test, topic_ids), strict=True):
@@ -129,7 +137,7 @@ def abtest_start(*, test: ABTest, actor) -> list[Send]:
             f"ab:{variant.label}",
             Send.Kind.NEWSLETTER,
             topic_ids,
-            ["email"],
+            subject_kinds(),
             actor,
             broadcast=False,
             subject=variant.subject,
@@ -217,7 +225,7 @@ def abtest_decide(*, test_id: int, now=None) -> bool:
         "ab:winner",
         Send.Kind.NEWSLETTER,
         list(publication.topics.values_list("pk", flat=True)),
-        ["email"],
+        subject_kinds(),
         publication.approved_by,
         broadcast=False,
         subject=winner.subject,

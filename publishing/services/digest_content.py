@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 
 from analytics.links import click_url
+from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
 from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.models import Channel, Send
@@ -58,6 +59,12 @@ _ITEMS: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
 _ITEMS_MAX = 4096
 
 
+def _style(kind: str) -> str:
+    """How a digest looks on `kind`: an email, a Slack Block Kit message, or signed JSON (the
+    adapter's message style, the one admin's preview uses too)."""
+    return ADAPTERS[kind].preview
+
+
 def _item(candidate: Candidate, link_index: int, kind: str) -> dict[str, Any]:
     publication = candidate.publication
     topics = sorted(publication.topics.all(), key=lambda t: t.slug)
@@ -72,9 +79,10 @@ def _item(candidate: Candidate, link_index: int, kind: str) -> dict[str, Any]:
         _ITEMS.move_to_end(key)
         return _ITEMS[key]
     link = placeholder(f"link_{link_index}")
-    if kind == Channel.Kind.EMAIL:
+    style = _style(kind)
+    if style == "email":
         parts: dict[str, Any] = digest_item_parts(publication=publication, topics=topics, link=link)
-    elif kind == Channel.Kind.SLACK:
+    elif style == "slack":
         parts = {"slack": digest_item_slack(publication=publication, topics=topics, link=link)}
     else:
         parts = {"webhook": digest_item_data(publication=publication, topics=topics)}
@@ -107,7 +115,7 @@ def digest_content(
         "list": {"label": f"{frequency}-digest", "name": f"{settings.SITE_NAME} {frequency} digest"},
         "digest": {"frequency": frequency, "kind": kind, "items": items},
     }
-    if kind == Channel.Kind.EMAIL:
+    if _style(kind) == "email":
         content["email"] = digest_email_templates(frequency=frequency)
     return content
 
@@ -136,9 +144,10 @@ class DigestRenderer:
         items = [self.items[str(pk)] for pk in (row.context or {}).get("items", []) if str(pk) in self.items]
         tracking = self.tracking and all(item["tracking"] for item in items)
         links = self._links(row, items, tracking)
-        if self.kind == Channel.Kind.SLACK:
+        style = _style(self.kind)
+        if style == "slack":
             return RenderedMessage(row.id, row.recipient, payload=self._slack(row, items, links))
-        if self.kind == Channel.Kind.WEBHOOK:
+        if style != "email":
             return RenderedMessage(row.id, row.recipient, payload=self._webhook(row, items, links))
         return self._email(row, items, links, tracking)
 
@@ -149,7 +158,7 @@ class DigestRenderer:
             else self.links[item["link"]]
             for item in items
         }
-        if self.kind == Channel.Kind.SLACK:  # inside <url|text>, Slack's control characters must go
+        if _style(self.kind) == "slack":  # inside <url|text>, Slack's control characters must go
             links = {name: slack_url(url) for name, url in links.items()}
         return links
 

@@ -39,12 +39,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 
-from channels_app.adapters import digest_kinds
+from channels_app.adapters import ADAPTERS, digest_kinds
 from channels_app.models import Channel, Delivery, Send
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
 from core.clock import clock
 from publishing.models import DigestFrequency, DigestLog
-from publishing.selectors import personal_channels, subscriber_address_field
+from publishing.selectors import personal_channels
 from publishing.services.digest_content import digest_content
 from publishing.services.ranking import (
     Candidate,
@@ -122,7 +122,7 @@ def _subscribed(frequency: str, kind: str):
 def digest_readers(*, frequency: str, kind: str, now: datetime):
     """Mailable subscribers with a `frequency` subscription on `kind` and an address for it
     (a Slack member ID, a webhook URL), annotated with that `address`."""
-    field = subscriber_address_field(kind=kind)
+    field = ADAPTERS[kind].subscriber_field
     return (
         mailable_subscribers(now=now)
         .filter(_subscribed(frequency, kind))

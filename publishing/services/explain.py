@@ -20,7 +20,7 @@ from publishing.services.ranking import (
     candidates_rank,
     subscriber_profiles,
 )
-from subscribers.models import Subscriber
+from subscribers.models import EMAIL_KIND, Subscriber
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _render(subscriber, frequency, used, candidates, ranked, chosen) -> tuple[st
     send = Send(
         pk=None, kind=Send.Kind.DIGEST, content=digest_content(frequency=frequency, candidates=candidates, used=used)
     )
-    channel = Channel(kind=Channel.Kind.EMAIL, tracking_enabled=False)  # a preview makes no tracking links
+    channel = Channel(kind=EMAIL_KIND, tracking_enabled=False)  # a preview makes no tracking links
     order = [item.publication_id for item in ranked if item.publication_id in chosen]
     row = DeliveryRow(
         0,

@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from channels_app.adapters import personal_kinds
 from channels_app.models import Send
 from channels_app.services.sends import send_create
 from core.exceptions import ApplicationError
@@ -24,12 +25,11 @@ from core.roles import Role
 from publishing.models import Publication
 from publishing.selectors import publication_audience_of, publication_segments
 from publishing.services.fanout import send_start
-from publishing.services.rendering import publication_content
+from publishing.services.rendering import publication_content, publication_subject
 from publishing.services.states import publication_ready_check, publication_transition, role_require
 
 logger = logging.getLogger(__name__)
 State = Publication.State
-PERSONAL_KINDS = ["email", "slack", "webhook"]
 
 
 def send_key(publication: Publication, part: str) -> str:
@@ -123,13 +123,13 @@ def publication_send_start(*, publication: Publication, actor) -> list[Send]:
     """Create (once, by key) and start the sends of a just-published publication."""
     topic_ids = list(publication.topics.values_list("pk", flat=True))
     if publication.priority == Publication.Priority.ALERT:
-        return [_send(publication, "alert", Send.Kind.ALERT, topic_ids, PERSONAL_KINDS, actor, high_priority=True)]
+        return [_send(publication, "alert", Send.Kind.ALERT, topic_ids, personal_kinds(), actor, high_priority=True)]
     test = getattr(publication, "ab_test", None)
     if test is not None and test.status == test.Status.DRAFT and test.variants.count() >= 2:
         from publishing.services.abtests import abtest_start
 
         return abtest_start(test=test, actor=actor)
-    return [_send(publication, "newsletter", Send.Kind.NEWSLETTER, topic_ids, PERSONAL_KINDS, actor)]
+    return [_send(publication, "newsletter", Send.Kind.NEWSLETTER, topic_ids, personal_kinds(), actor)]
 
 
 def _send(
@@ -157,7 +157,7 @@ def _send(
     send, _ = send_create(
         key=send_key(publication, part),
         kind=kind,
-        subject=content["email"]["subject"],
+        subject=publication_subject(publication=publication, subject=subject),
         content=content,
         audience=audience,
         high_priority=high_priority,

@@ -24,9 +24,9 @@ from django.utils.safestring import mark_safe
 
 from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate
+from channels_app.adapters.convert import html_to_text
 from channels_app.adapters.slack import mrkdwn_escape
 from channels_app.rendering import payload_substitute
-from publishing.convert import chunks, html_to_discord, html_to_slack, html_to_text
 from publishing.markup import (
     LinkTable,
     attribute_safe,
@@ -124,8 +124,6 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
     html = body_html_with_placeholders(publication.body, base_url=settings.SITE_URL, links=links, merge=merge)
     title, summary = defuse(publication.title), defuse(publication.summary)
     topic_names = [defuse(t.name) for t in topics]
-    is_alert = publication.priority == Publication.Priority.ALERT
-    slack_body = html_to_slack(html)
     context = {
         "site_name": settings.SITE_NAME,
         "postal_address": settings.POSTAL_ADDRESS,
@@ -137,25 +135,18 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
         "topics": topic_names,
         "topic_slugs": [t.slug for t in topics],
         "priority": publication.priority,
-        "is_alert": is_alert,
+        "is_alert": publication.priority == Publication.Priority.ALERT,
         "quality_score": publication.quality_score,
         "canonical_url": publication.canonical_url,
         "published_at": publication.published_at.isoformat() if publication.published_at else None,
         "body_html": mark_safe(html),  # noqa: S308  (sanitized by nh3 in publishing.markup)
         "body_text": html_to_text(html),
-        "body_slack_chunks": chunks(slack_body, 2900),
-        "summary_slack": html_to_slack(f"<p>{_escape(summary)}</p>") if summary else "",
-        "header": ("🚨 " if is_alert else "") + mrkdwn_escape(title[:140]),
-        # Slack: & < > are control characters in every text object (plain_text too; Slack shows the
-        # entities as the characters), so a `<!channel>` in user-supplied text pings nobody.
-        "slack_text": "{{{mention}}} " + ("Alert: " if is_alert else "New: ") + mrkdwn_escape(title),
-        "context_line": mrkdwn_escape(" · ".join(topic_names) + f" · {settings.SITE_NAME}"),
-        "discord_description": (f"*{summary}*\n\n" if summary else "") + html_to_discord(html),
-        "alert_line": f"**Alert:** {title}",
         "footer": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
         "tracking": True,
         "ph": {**placeholders(), "read_url": mark_safe(placeholder("link_0"))},  # noqa: S308
     }
+    for adapter in ADAPTERS.values():  # each kind's own values: titles in its markup, and so on
+        context.update(adapter.message_context(context))
     return _Parts(context=context, links=links.urls, topics=topics, merge=merge)
 
 
@@ -165,7 +156,24 @@ def _escape(text: str) -> str:
 
 def _json_part(kind: str, parts: _Parts, context: Mapping[str, Any]) -> dict[str, Any]:
     data = json.loads(render_for_topics(kind, "publication.json", parts.topics, context, parts.merge))
-    return unmark_json(data, "slack" if kind == "slack" else "")
+    return unmark_json(data, ADAPTERS[kind].merge_flavour)
+
+
+def _email_part(kind: str, parts: _Parts, context: Mapping[str, Any]) -> dict[str, str]:
+    html = email_inline(render_for_topics(kind, "publication.html", parts.topics, context, parts.merge))
+    text = render_for_topics(kind, "publication.txt", parts.topics, context, parts.merge).strip() + "\n"
+    return {"subject": unmark(context["subject"]), "html": unmark(html, "html"), "text": unmark(text)}
+
+
+def publication_subject(
+    *, publication: Publication, subject: str | None = None, merge: MergeTable | None = None
+) -> str:
+    """The subject a send of this publication carries (an A/B variant's, or the publication's);
+    with `merge`, its merge fields become that table's markers."""
+    if subject is None:
+        return email_subject(publication, merge)
+    subject = " ".join(subject.split())
+    return defuse(merge.mark(subject) if merge is not None else subject)
 
 
 def publication_content(
@@ -174,22 +182,22 @@ def publication_content(
     """`Send.content` for a publication: one template per channel kind plus the link table."""
     parts = _parts(publication, topics)
     tracking = all(t.tracking_enabled for t in parts.topics)
-    context = {**parts.context, "tracking": tracking}
-    if subject is not None:
-        context["subject"] = defuse(parts.merge.mark(" ".join(subject.split())))
-    html = email_inline(render_for_topics("email", "publication.html", parts.topics, context, parts.merge))
-    text = render_for_topics("email", "publication.txt", parts.topics, context, parts.merge).strip() + "\n"
-    content: dict[str, Any] = {
-        "email": {"subject": unmark(context["subject"]), "html": unmark(html, "html"), "text": unmark(text)},
-        "slack": _json_part("slack", parts, context),
-        "discord": _json_part("discord", parts, context),
-        "webhook": _json_part("webhook", parts, context),
-        "links": parts.links,
+    context = {
+        **parts.context,
         "tracking": tracking,
-        # Its unsubscribe links stop these topics on the channel it came by; its List-Id.
-        "topic_ids": [t.pk for t in parts.topics],
-        "list": publication_list(topics=parts.topics),
+        "subject": publication_subject(publication=publication, subject=subject, merge=parts.merge),
     }
+    content: dict[str, Any] = {
+        kind: (_email_part if adapter.renders_email else _json_part)(kind, parts, context)
+        for kind, adapter in ADAPTERS.items()
+    }
+    content.update(
+        links=parts.links,
+        tracking=tracking,
+        # Its unsubscribe links stop these topics on the channel it came by; its List-Id.
+        topic_ids=[t.pk for t in parts.topics],
+        list=publication_list(topics=parts.topics),
+    )
     if parts.merge.fields:
         content["merge_fields"] = parts.merge.as_json()
     if len(parts.topics) == 1:  # analytics reads a single topic here (tracking switched off later)
@@ -219,14 +227,15 @@ def sample_variables(*, actor, links: Sequence[str], channel_kind: str) -> dict[
     (no tracking, so no open pixel), and unsubscribe and preferences links leading to a page
     that says it was a test (nobody is subscribed by a test, so there is nothing to change)."""
     name = (actor.get_full_name() if actor is not None else "") or getattr(actor, "username", "") or "Reader"
-    escape_text = ADAPTERS[channel_kind].escape_text
+    adapter = ADAPTERS[channel_kind]
+    escape_text = adapter.escape_text
     unsubscribe = testmessage_url(link="unsubscribe")
     values = {f"link_{i}": url for i, url in enumerate(links)}
     values.update(
         name=escape_text(name),
         name_html=_escape(name),
         email=escape_text(getattr(actor, "email", "") or "reader@example.com"),
-        mention="@" + escape_text(name) if channel_kind == "slack" else "",
+        mention=adapter.sample_mention(name),
         unsubscribe_url=unsubscribe,
         unsubscribe_all_url=unsubscribe,
         preferences_url=testmessage_url(link="preferences"),
@@ -239,7 +248,7 @@ def content_render(*, content: Mapping[str, Any], kind: str, variables: Mapping[
     email through MessageTemplate.render, chat and webhook payloads through JSON-safe
     substitution (channels_app.rendering.payload_substitute, which the pipeline uses)."""
     part = content.get(kind) or {}
-    if kind == "email":
+    if ADAPTERS[kind].renders_email:
         template = MessageTemplate(key="preview", subject=part.get("subject", ""), html=part["html"], text=part["text"])
         subject, html, text = template.render(variables)
         return {"subject": subject, "html": html, "text": text}
@@ -274,7 +283,7 @@ def publication_preview(
     chosen subscriber) would get it."""
     content = publication_content(publication=publication, topics=topics)
     preview = {}
-    for kind in ("email", "slack", "discord", "webhook"):
+    for kind in ADAPTERS:
         variables = preview_variables(content=content, actor=actor, channel_kind=kind, subscriber=subscriber)
         preview[kind] = content_render(content=content, kind=kind, variables=variables)
     preview["links"] = content["links"]

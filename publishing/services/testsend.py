@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage
 from channels_app.models import Channel
 from channels_app.rendering import message_list_id
@@ -35,9 +36,11 @@ def publication_test_send(
     content = publication_content(publication=publication)
     values = preview_variables(content=content, actor=actor, channel_kind=channel.kind, subscriber=subscriber)
 
+    adapter = ADAPTERS[channel.kind]
+
     def compose(recipient: str) -> RenderedMessage:
-        if channel.kind == Channel.Kind.EMAIL:
-            part = content["email"]
+        if adapter.renders_email:
+            part = content[channel.kind]
             template = MessageTemplate(
                 key=f"bulletin-test-publication-{publication.pk or 0}",
                 subject=part["subject"],
@@ -48,7 +51,7 @@ def publication_test_send(
             list_id = message_list_id(channel=channel, content=content)
             headers = {"List-Id": list_id} if list_id else {}
             return RenderedMessage(0, recipient, template=template, variables=values, headers=headers)
-        mention = {"mention": f"<@{recipient}>"} if channel.kind == Channel.Kind.SLACK and recipient else {}
+        mention = {"mention": adapter.mention(recipient)} if recipient else {}
         payload = content_render(content=content, kind=channel.kind, variables={**values, **mention})
         return RenderedMessage(0, recipient, payload=payload)
 

@@ -56,15 +56,35 @@
     return panel.querySelector('[data-preview="' + name + '"]');
   }
 
+  // One renderer per preview style; each channel kind's adapter names its style (`preview`).
+  const renderers = {
+    email(kind, part) {
+      slot(kind).srcdoc = part.html;
+      slot(kind + "-text").textContent = part.text;
+    },
+    slack(kind, part) {
+      slot(kind + "-json").textContent = JSON.stringify(part, null, 2);
+      renderSlack(slot(kind), part);
+    },
+    discord(kind, part) {
+      slot(kind + "-json").textContent = JSON.stringify(part, null, 2);
+      renderDiscord(slot(kind), part);
+    },
+    json(kind, part) {
+      slot(kind).textContent = JSON.stringify(part, null, 2);
+    },
+  };
+
   function show(preview) {
-    slot("subject").textContent = preview.email.subject;
-    slot("email").srcdoc = preview.email.html;
-    slot("text").textContent = preview.email.text;
-    slot("slack-json").textContent = JSON.stringify(preview.slack, null, 2);
-    slot("discord-json").textContent = JSON.stringify(preview.discord, null, 2);
-    slot("webhook").textContent = JSON.stringify(preview.webhook, null, 2);
-    renderSlack(slot("slack"), preview.slack);
-    renderDiscord(slot("discord"), preview.discord);
+    let subject = null;
+    for (const pane of panel.querySelectorAll("[data-preview-style]")) {
+      const kind = pane.dataset.previewKind;
+      const style = pane.dataset.previewStyle;
+      if (!preview[kind]) continue;
+      (renderers[style] || renderers.json)(kind, preview[kind]);
+      if (style === "email" && subject === null) subject = preview[kind].subject;
+    }
+    slot("subject").textContent = subject || "";
     const problems = slot("problems");
     problems.replaceChildren(...(preview.problems || []).map((p) => element("li", "", p)));
   }

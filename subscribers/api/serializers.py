@@ -1,9 +1,10 @@
 from django.utils import timezone
 from rest_framework import serializers
 
+from channels_app.adapters import personal_kind_choices, personal_kinds
 from core.api.serializers import StrictInputMixin, StrictSerializer, URLOrBlankField
 from subscribers.engagement import EngagementTier
-from subscribers.models import ChannelKind, FieldType, Segment, Subscriber, SubscriberField, Subscription, Topic
+from subscribers.models import EMAIL_KIND, FieldType, Segment, Subscriber, SubscriberField, Subscription, Topic
 from subscribers.services.preferences import subscription_choice_problem
 
 
@@ -116,12 +117,12 @@ class SubscriberAcceptedSerializer(serializers.Serializer):
 class SubscriptionChoiceSerializer(StrictSerializer):
     topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
     channel_kind = serializers.ChoiceField(
-        choices=ChannelKind.choices,
-        default=ChannelKind.EMAIL,
+        choices=personal_kind_choices(),
+        default=EMAIL_KIND,
         help_text="A kind that reaches a person (broadcast-only kinds such as discord cannot).",
         error_messages={
             "invalid_choice": f"'{{input}}' cannot receive personal messages or digests; choose one of "
-            f"{', '.join(ChannelKind.values)}."
+            f"{', '.join(personal_kinds())}."
         },
     )
     frequency = serializers.ChoiceField(

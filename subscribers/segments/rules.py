@@ -41,9 +41,10 @@ from typing import Any
 
 from django.utils.dateparse import parse_date, parse_datetime
 
+from channels_app.adapters import personal_kinds
 from core.exceptions import ApplicationError
 from subscribers.engagement import EngagementTier
-from subscribers.models import ChannelKind, FieldType, Frequency, SubscriberField, SubscriberStatus
+from subscribers.models import FieldType, Frequency, SubscriberField, SubscriberStatus
 
 MAX_DEPTH = 5
 MAX_GROUP_RULES = 20
@@ -275,8 +276,8 @@ def _topic(node: dict, path: str, errors: _Errors, context: RulesContext) -> Non
     allowed = [f for f in Frequency.values if f != Frequency.OFF]
     if not isinstance(frequencies, list) or any(f not in allowed for f in frequencies):
         errors.add(path, f"frequencies: a list of {', '.join(allowed)}.")
-    if "channel_kind" in node and node["channel_kind"] not in ChannelKind.values:
-        errors.add(path, f"channel_kind: one of {', '.join(ChannelKind.values)}.")
+    if "channel_kind" in node and node["channel_kind"] not in personal_kinds():
+        errors.add(path, f"channel_kind: one of {', '.join(personal_kinds())}.")
 
 
 def _activity(node: dict, path: str, errors: _Errors, context: RulesContext) -> None:

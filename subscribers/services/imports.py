@@ -29,7 +29,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from subscribers.fields import attributes_clean, fields_by_key
 from subscribers.models import (
-    ChannelKind,
+    EMAIL_KIND,
     ConsentRecord,
     ImportJob,
     Subscriber,
@@ -329,7 +329,7 @@ def _chunk_write(rows: list[ImportRow], counts: _Counts, report: list, context: 
     bulk_insert_ignore(
         Subscription,
         columns={"subscriber_id": [p[0] for p in pairs], "topic_id": [p[1] for p in pairs]},
-        constants={"channel_kind": ChannelKind.EMAIL, "frequency": Subscription.Frequency.INSTANT},
+        constants={"channel_kind": EMAIL_KIND, "frequency": Subscription.Frequency.INSTANT},
     )
 
 

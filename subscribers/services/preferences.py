@@ -10,12 +10,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
 
+from channels_app.adapters import ADAPTERS, personal_kinds
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
 from subscribers.fields import attributes_clean, attributes_merge
-from subscribers.models import ChannelKind, ConsentRecord, Subscriber, SubscriberField, Subscription, Topic
+from subscribers.models import ConsentRecord, Subscriber, SubscriberField, Subscription, Topic
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
 from subscribers.validators import validate_locale, validate_slack_member_id, validate_timezone, validate_webhook_url
@@ -24,11 +25,17 @@ Frequency = Subscription.Frequency
 
 
 DIGEST_FREQUENCIES = (Frequency.DAILY, Frequency.WEEKLY)
-# A kind that needs a contact point of its own: the field, and what to say when it is missing.
-CONTACT_REQUIRED = {
-    ChannelKind.SLACK: ("slack_member_id", gettext_lazy("Add a Slack member ID or turn Slack off for every topic.")),
-    ChannelKind.WEBHOOK: ("webhook_url", gettext_lazy("Add a webhook URL or turn the webhook off for every topic.")),
-}
+
+
+def _contact_required(kind: str) -> tuple[str, str]:
+    """The Subscriber field a kind's personal messages go to, and what to say when it is missing
+    while the kind is chosen somewhere (in the subscriber's language)."""
+    adapter = ADAPTERS[kind]
+    message = gettext("Add %(address)s or turn %(kind)s off for every topic.") % {
+        "address": gettext(adapter.address_label),
+        "kind": gettext(adapter.personal_label),
+    }
+    return adapter.subscriber_field, message
 
 
 def subscription_frequencies(*, kind: str) -> list[str]:
@@ -42,13 +49,13 @@ def subscription_frequencies(*, kind: str) -> list[str]:
 
 def subscription_choice_problem(*, kind: str, frequency: str) -> tuple[str, str] | None:
     """(field, message) when a subscription of `kind` at `frequency` cannot be delivered."""
-    if kind not in ChannelKind.values:
-        kinds = ", ".join(ChannelKind.values)
+    if kind not in personal_kinds():
+        kinds = ", ".join(personal_kinds())
         return "channel_kind", f"'{kind}' cannot receive personal messages or digests; choose one of {kinds}."
     if frequency not in Frequency.values:
         return "frequency", f"'{frequency}' is not a frequency; choose one of {', '.join(Frequency.values)}."
     if frequency not in subscription_frequencies(kind=kind):
-        return "frequency", f"{ChannelKind(kind).label} cannot carry a {frequency} digest; choose instant or off."
+        return "frequency", f"{ADAPTERS[kind].personal_label} cannot carry a {frequency} digest; choose instant or off."
     return None
 
 
@@ -182,20 +189,11 @@ def _subscription_errors(subscriber, changes, current, choices: Sequence[Subscri
             messages.append(f"{choice.topic.slug}: {problem[1]}")
     final = {key: s.frequency for key, s in current.items()}
     final.update({(c.topic.pk, c.channel_kind): c.frequency for c in choices})
-    contact = {
-        ChannelKind.SLACK: (
-            "slack_member_id",
-            gettext_lazy("Add a Slack member ID or turn Slack off for every topic."),
-        ),
-        ChannelKind.WEBHOOK: (
-            "webhook_url",
-            gettext_lazy("Add a webhook URL or turn the webhook off for every topic."),
-        ),
-    }
-    for kind, (field, message) in contact.items():
+    for kind in personal_kinds():
+        field, message = _contact_required(kind)
         has_contact = changes.get(field, getattr(subscriber, field))
         if not has_contact and any(k == kind and f != Frequency.OFF for (_, k), f in final.items()):
-            messages.append(str(message))
+            messages.append(message)
     return {"subscriptions": messages} if messages else {}
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
 from subscribers.fields import attributes_clean
-from subscribers.models import ChannelKind, ConsentRecord, Subscriber, Subscription, Suppression, Topic, email_hash
+from subscribers.models import EMAIL_KIND, ConsentRecord, Subscriber, Subscription, Suppression, Topic, email_hash
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.messages import MessageKind, subscriber_message_enqueue
 from subscribers.tokens import InvalidToken, TokenData, TokenPurpose, subscriber_token_read
@@ -163,17 +163,17 @@ def _subscriptions_add(*, subscriber: Subscriber, topics: Sequence[Topic], reope
     if not topics:
         return []
     existing = dict(
-        Subscription.objects.filter(
-            subscriber=subscriber, topic__in=topics, channel_kind=ChannelKind.EMAIL
-        ).values_list("topic_id", "frequency")
+        Subscription.objects.filter(subscriber=subscriber, topic__in=topics, channel_kind=EMAIL_KIND).values_list(
+            "topic_id", "frequency"
+        )
     )
     Subscription.objects.bulk_create(
-        [Subscription(subscriber=subscriber, topic=t, channel_kind=ChannelKind.EMAIL) for t in topics],
+        [Subscription(subscriber=subscriber, topic=t, channel_kind=EMAIL_KIND) for t in topics],
         ignore_conflicts=True,
     )
     reopened = [t for t in topics if existing.get(t.pk) == Subscription.Frequency.OFF] if reopen else []
     if reopened:
-        Subscription.objects.filter(subscriber=subscriber, topic__in=reopened, channel_kind=ChannelKind.EMAIL).update(
+        Subscription.objects.filter(subscriber=subscriber, topic__in=reopened, channel_kind=EMAIL_KIND).update(
             frequency=Subscription.Frequency.INSTANT, updated_at=timezone.now()
         )
     return [t for t in topics if t.pk not in existing] + reopened
@@ -184,7 +184,7 @@ def _subscribe_active_opt_in(*, subscriber: Subscriber, context: ConsentContext,
     they do not follow yet are mailed to them as opt-in links; the public form with none mails
     them their preferences link."""
     followed = set(
-        subscriber.subscriptions.filter(channel_kind=ChannelKind.EMAIL)
+        subscriber.subscriptions.filter(channel_kind=EMAIL_KIND)
         .exclude(frequency=Subscription.Frequency.OFF)
         .values_list("topic_id", flat=True)
     )
@@ -275,7 +275,7 @@ def _topic_confirm(*, subscriber: Subscriber, data: TokenData, context: ConsentC
     topic = Topic.objects.filter(pk=data.topic_id).first()
     if topic is None or subscriber.status != Status.ACTIVE or _is_blocked(subscriber, _suppression_of(subscriber)):
         raise InvalidToken("used", subscriber_id=subscriber.pk)
-    current = Subscription.objects.filter(subscriber=subscriber, topic=topic, channel_kind=ChannelKind.EMAIL).first()
+    current = Subscription.objects.filter(subscriber=subscriber, topic=topic, channel_kind=EMAIL_KIND).first()
     if current is not None and current.frequency != Subscription.Frequency.OFF:
         return subscriber
     if current is not None and data.issued_at + timedelta(seconds=1) <= current.updated_at:

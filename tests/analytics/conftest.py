@@ -22,7 +22,7 @@ def _fresh_links_cache():
 
 @pytest.fixture
 def email_channel(db):
-    return ChannelFactory(name="Email", kind=Channel.Kind.EMAIL)
+    return ChannelFactory(name="Email", kind="email")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from analytics.models import SendTopic
-from channels_app.models import Channel, Delivery
+from channels_app.models import Delivery
 from core.roles import Role
 from tests.factories import ChannelFactory, DailyRollupFactory, DeliveryFactory, SendFactory, TopicFactory
 
@@ -18,8 +18,8 @@ D1 = date(2026, 11, 1)
 
 @pytest.fixture
 def data(db):
-    email = ChannelFactory(name="SES", kind=Channel.Kind.EMAIL)
-    slack = ChannelFactory(name="Slack news", kind=Channel.Kind.SLACK, audience="broadcast", config={"channel": "C1"})
+    email = ChannelFactory(name="SES", kind="email")
+    slack = ChannelFactory(name="Slack news", kind="slack", audience="broadcast", config={"channel": "C1"})
     topic, other = TopicFactory(slug="security", name="Security"), TopicFactory(slug="product")
     send = SendFactory()
     SendTopic.objects.create(send=send, topic=topic)

@@ -25,7 +25,7 @@ SLACK_CHANNEL = "C0123456789"
 def alerts(settings, slack_emulator):
     ChannelFactory(
         name="Ops alerts",
-        kind=Channel.Kind.SLACK,
+        kind="slack",
         audience=Channel.Audience.BROADCAST,
         config={"channel": SLACK_CHANNEL, "base_url": slack_emulator.url},
         credentials={"token": SLACK_TOKEN},
@@ -61,7 +61,7 @@ def test_a_send_crossing_the_bounce_threshold_pauses_itself_and_alerts_slack_and
 def test_an_email_alert_channel_mails_each_address_once(make_sent, settings, tmp_path):
     settings.BULLETIN_OUTBOX_DIR = tmp_path
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    ChannelFactory(name="Ops mail", kind=Channel.Kind.EMAIL, config={"esp": "outbox", "from_email": "g@example.com"})
+    ChannelFactory(name="Ops mail", kind="email", config={"esp": "outbox", "from_email": "g@example.com"})
     settings.GUARD_ALERT_CHANNEL = "Ops mail"
     settings.GUARD_ALERT_EMAILS = ["deliverability@example.com"]
     settings.GUARD_MIN_SAMPLE = 200

@@ -133,7 +133,7 @@ def test_only_touched_cells_are_recomputed(make_sent, publication_send, email_ch
 
 def test_slack_messages_count_as_delivered_when_handed_over(make_sent, publication_send):
     send, _ = publication_send
-    slack = ChannelFactory(kind=Channel.Kind.SLACK, audience=Channel.Audience.BROADCAST, config={"channel": "C1"})
+    slack = ChannelFactory(kind="slack", audience=Channel.Audience.BROADCAST, config={"channel": "C1"})
     make_sent(1, send=send, channel=slack, subscriber=None, sent_at=DAY1)
     rollups_update()
     row = _cell(send, slack, DAY1)

@@ -197,7 +197,7 @@ def test_a_click_within_seconds_of_delivery_is_a_scanner(client, make_sent, buff
 
 
 def test_hits_are_not_recorded_when_the_channel_has_tracking_off(client, make_sent, buffer):
-    channel = ChannelFactory(kind=Channel.Kind.EMAIL, tracking_enabled=False)
+    channel = ChannelFactory(kind="email", tracking_enabled=False)
     [delivery] = make_sent(channel=channel)
     client.get(_path(open_url(delivery_id=delivery.pk)), HTTP_USER_AGENT=BROWSER)
     response = client.get(_path(click_url(delivery_id=delivery.pk, link_index=0)), HTTP_USER_AGENT=BROWSER)
@@ -228,7 +228,7 @@ def test_messages_of_a_channel_or_send_with_tracking_off_carry_plain_links(db):
         assert "open_pixel_url" not in message.variables
 
 
-@pytest.mark.parametrize("kind", [Channel.Kind.SLACK, Channel.Kind.DISCORD])
+@pytest.mark.parametrize("kind", ["slack", "discord"])
 def test_slack_and_discord_links_go_through_the_same_redirect(client, make_sent, buffer, kind):
     audience = Channel.Audience.BROADCAST
     channel = ChannelFactory(kind=kind, audience=audience, config={"channel": "C1"} if kind == "slack" else {})

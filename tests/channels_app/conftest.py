@@ -1,6 +1,6 @@
 import pytest
 
-from channels_app.models import Channel, Send
+from channels_app.models import Send
 from channels_app.services.sends import send_create
 from tests.factories import ChannelFactory
 
@@ -9,7 +9,7 @@ from tests.factories import ChannelFactory
 def outbox_channel(db):
     return ChannelFactory(
         name="Outbox email",
-        kind=Channel.Kind.EMAIL,
+        kind="email",
         is_default=True,
         config={"esp": "outbox", "from_email": "News <news@example.com>", "list_id": "lists.example.com"},
     )

@@ -1,6 +1,7 @@
 import pytest
 from django.test import Client
 
+from channels_app.adapters import ADAPTERS
 from channels_app.models import Channel, Delivery, Send, TestRecipient
 from channels_app.services import testsend
 from channels_app.services.channels import channel_circuit_reset, channel_enable
@@ -89,7 +90,20 @@ def test_credentials_are_write_only_in_admin(admin_client):
     channel = ChannelFactory(kind="slack", config={}, credentials={"token": "xoxb-hidden-value"})
     page = admin_client.get(f"/admin/channels_app/channel/{channel.pk}/change/").content.decode()
     assert "xoxb-hidden-value" not in page
-    assert "leave blank to keep them" in page
+    assert "leave blank to keep what is stored" in page
+
+
+def test_adding_a_channel_starts_by_choosing_one_of_the_registered_kinds(admin_client):
+    page = admin_client.get("/admin/channels_app/channel/add/").content.decode()
+    for kind, adapter in ADAPTERS.items():
+        assert f'href="?kind={kind}"' in page and adapter.label in page
+
+
+def test_the_admin_form_holds_the_kinds_declared_settings_and_audiences(admin_client):
+    page = admin_client.get("/admin/channels_app/channel/add/?kind=discord").content.decode()
+    assert 'name="credentials_url"' in page and 'name="config_username"' in page
+    assert 'name="config_channel"' not in page, "Slack's settings are not Discord's"
+    assert 'value="broadcast"' in page and 'value="subscribers"' not in page
 
 
 def test_admin_creates_a_channel_through_the_service_and_shows_config_errors(admin_client):
@@ -97,17 +111,31 @@ def test_admin_creates_a_channel_through_the_service_and_shows_config_errors(adm
         "name": "Ops Slack",
         "kind": "slack",
         "audience": "broadcast",
-        "config": '{"channel": "C0OPS0001"}',
-        "new_credentials": '{"token": "not-a-token"}',
+        "config_channel": "C0OPS0001",
+        "credentials_token": "not-a-token",
         "tracking_enabled": "on",
     }
     response = admin_client.post("/admin/channels_app/channel/add/", data)
     assert response.status_code == 200 and "xoxb" in response.content.decode()
     assert not Channel.objects.exists()
-    data["new_credentials"] = '{"token": "xoxb-good"}'
+    data["credentials_token"] = "xoxb-good"
     response = admin_client.post("/admin/channels_app/channel/add/", data)
     assert response.status_code == 302
-    assert Channel.objects.get().credentials == {"token": "xoxb-good"}
+    channel = Channel.objects.get()
+    assert (channel.config, channel.credentials) == ({"channel": "C0OPS0001"}, {"token": "xoxb-good"})
+
+
+def test_editing_a_channel_in_admin_keeps_a_secret_left_blank(admin_client):
+    channel = ChannelFactory(
+        kind="slack", audience="broadcast", config={"channel": "C1"}, credentials={"token": "xoxb-kept"}
+    )
+    data = {"name": "Renamed", "audience": "broadcast", "config_channel": "C2", "credentials_token": ""}
+    response = admin_client.post(
+        f"/admin/channels_app/channel/{channel.pk}/change/", {**data, "tracking_enabled": "on"}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    channel.refresh_from_db()
+    assert (channel.name, channel.config, channel.credentials) == ("Renamed", {"channel": "C2"}, {"token": "xoxb-kept"})
 
 
 def test_the_dead_letter_view_lists_dead_deliveries_and_requeues_them(admin_client, outbox_channel):

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def ses_channel(ses_emulator):
     return ChannelFactory(
         name="SES",
-        kind=Channel.Kind.EMAIL,
+        kind="email",
         is_default=True,
         rate_limit_per_second=1000,
         config={

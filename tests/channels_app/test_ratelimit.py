@@ -75,3 +75,47 @@ def test_without_redis_the_limit_holds_in_process(settings):
     for _ in range(6):
         time.sleep(ratelimit.reserve(key="local", rate_per_second=10, units=1, burst=1).wait)
     assert time.monotonic() - start == pytest.approx(0.5, abs=0.1)
+
+
+@pytest.fixture(params=["redis", "in-process"])
+def limiter_backend(request, redis_client, settings):
+    """The same rules in Redis (shared by every worker) and in one process (the embedded default)."""
+    if request.param == "in-process":
+        settings.REDIS_URL = ""
+    return request.param
+
+
+def test_a_full_target_is_deferred_with_its_due_time_and_takes_no_capacity(limiter_backend):
+    def chunk(*targets):
+        named = {f"{limiter_backend}-{t}": 1 for t in targets}
+        return ratelimit.reserve(key=f"c-{limiter_backend}", rate_per_second=100, targets=named, target_rate=1)
+
+    a = f"{limiter_backend}-a"
+    first = chunk("a", "b")
+    second = chunk("a", "c")  # "a" just had its message: one a second
+
+    assert (first.granted, first.deferred, first.wait) == (True, {}, 0)
+    assert second.granted and set(second.deferred) == {a} and second.wait == 0
+    assert second.deferred[a] == pytest.approx(1.0, abs=0.1)
+    third = chunk("a")
+    assert third.deferred[a] == pytest.approx(1.0, abs=0.1), "the deferred message reserved nothing"
+
+
+def test_a_target_waits_inline_when_its_room_comes_soon_enough(limiter_backend):
+    reserve = ratelimit.reserve
+    args = {"key": f"s-{limiter_backend}", "rate_per_second": 100, "target_rate": 4, "target_max_wait": 0.5}
+    target = {f"{limiter_backend}-t": 1}
+    reserve(**args, targets=target)
+    soon = reserve(**args, targets=target)
+    assert (soon.deferred, soon.granted) == ({}, True)
+    assert soon.wait == pytest.approx(0.25, abs=0.05)
+
+
+def test_when_the_ceiling_refuses_no_target_is_reserved_either(limiter_backend):
+    args = {"key": f"r-{limiter_backend}", "rate_per_second": 1, "burst": 1, "max_wait": 0.5, "target_rate": 1}
+    y = {f"{limiter_backend}-y": 1}
+    assert ratelimit.reserve(**args, targets={f"{limiter_backend}-x": 1}).granted
+    refused = ratelimit.reserve(**args, targets=y)
+    assert not refused.granted and refused.wait == pytest.approx(1.0, abs=0.1)
+    again = ratelimit.reserve(**{**args, "key": f"r2-{limiter_backend}"}, targets=y)
+    assert (again.wait, again.deferred) == (0, {}), "y took no capacity when the whole chunk was refused"

@@ -63,7 +63,7 @@ def test_with_tracking_off_links_are_the_originals():
 
 def test_chat_payloads_substitute_json_safely():
     send = SendFactory(content={"slack": {"text": "Hi {{{mention}}} {{{name}}}", "blocks": []}, "tracking": False})
-    channel = ChannelFactory(kind=Channel.Kind.SLACK, config={}, credentials={"token": "xoxb-1"})
+    channel = ChannelFactory(kind="slack", config={}, credentials={"token": "xoxb-1"})
     message = prepare(send=send, channel=channel).render(DeliveryRow(1, "U42", 5, 'Quote " and \\ back'))
     assert message.payload["text"] == 'Hi <@U42> Quote " and \\ back'
     json.dumps(message.payload)
@@ -71,7 +71,7 @@ def test_chat_payloads_substitute_json_safely():
 
 def test_broadcast_payloads_go_to_the_channel_destination_without_personal_links():
     send = SendFactory(content={"discord": {"content": "{{{link_0}}} {{{unsubscribe_url}}}"}, "links": ["https://x"]})
-    channel = ChannelFactory(kind=Channel.Kind.DISCORD, audience=Channel.Audience.BROADCAST, credentials={"url": "u"})
+    channel = ChannelFactory(kind="discord", audience=Channel.Audience.BROADCAST, credentials={"url": "u"})
     message = prepare(send=send, channel=channel).render(DeliveryRow(3, "", None))
     assert message.recipient == ""
     assert "/t/c/" in message.payload["content"] and "/u/" not in message.payload["content"]
@@ -95,7 +95,7 @@ def test_an_email_without_a_text_part_gets_one_from_its_html():
 
 def test_a_subscribers_own_name_cannot_ping_a_slack_channel():
     send = SendFactory(content={"slack": {"text": "Hi {{{name}}} ({{{email}}})", "blocks": []}, "links": []})
-    channel = ChannelFactory(kind=Channel.Kind.SLACK, config={}, credentials={"token": "xoxb-1"})
+    channel = ChannelFactory(kind="slack", config={}, credentials={"token": "xoxb-1"})
     row = DeliveryRow(1, "U0READER1", 7, "<!channel> & co", "a<b>@example.com")
     message = prepare(send=send, channel=channel).render(row)
     assert message.payload["text"] == "Hi &lt;!channel&gt; &amp; co (a&lt;b&gt;@example.com)"

@@ -79,13 +79,13 @@ def test_only_matching_frequency_and_topic_count(outbox_channel, topic, make_sen
 
 def test_broadcast_destinations_of_the_topics_get_one_delivery_each(outbox_channel, topic, make_send):
     discord = ChannelFactory(
-        kind=Channel.Kind.DISCORD,
+        kind="discord",
         audience=Channel.Audience.BROADCAST,
         config={},
         credentials={"url": "https://discord.example/api/webhooks/1/x"},
     )
     discord.topics.add(topic)
-    ChannelFactory(kind=Channel.Kind.DISCORD, audience=Channel.Audience.BROADCAST, credentials={"url": "https://x"})
+    ChannelFactory(kind="discord", audience=Channel.Audience.BROADCAST, credentials={"url": "https://x"})
     send = make_send(audience={"topic_ids": [topic.pk], "channel_kinds": [], "broadcast": True})
     _start(send)
     send_materialize(send_id=send.pk)
@@ -94,7 +94,7 @@ def test_broadcast_destinations_of_the_topics_get_one_delivery_each(outbox_chann
 
 
 def test_slack_subscribers_need_a_member_id(make_send, topic):
-    ChannelFactory(kind=Channel.Kind.SLACK, is_default=True, config={}, credentials={"token": "xoxb-1"})
+    ChannelFactory(kind="slack", is_default=True, config={}, credentials={"token": "xoxb-1"})
     with_id = SubscriberFactory(slack_member_id="U123")
     SubscriptionFactory(subscriber=with_id, topic=topic, channel_kind="slack")
     SubscriptionFactory(subscriber=SubscriberFactory(slack_member_id=""), topic=topic, channel_kind="slack")

@@ -130,7 +130,7 @@ def test_a_good_cursor_still_pages_through_every_subscriber(client_for):
 
 @pytest.mark.parametrize("recipient", ["\\¾", "\u0000", "a@b@c", "\\\u00be@example.com", "<>@[300.1.1.1]"])
 def test_an_invalid_test_recipient_is_a_field_error(client_for, recipient):
-    channel = ChannelFactory(kind=Channel.Kind.EMAIL, config={"esp": "outbox", "from_email": "News <news@example.com>"})
+    channel = ChannelFactory(kind="email", config={"esp": "outbox", "from_email": "News <news@example.com>"})
     client = client_for(Role.EDITOR)
     for body in ({"recipient": recipient}, {"recipients": [recipient]}):
         response = client.post(f"{API}/channels/{channel.pk}/test", body, format="json")

@@ -60,7 +60,7 @@ def test_values_encrypted_with_an_old_key_still_decrypt_after_rotation(settings)
 def test_rotate_encryption_key_re_encrypts_stored_credentials(settings):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [old]
-    channel = ChannelFactory(kind=Channel.Kind.SLACK, credentials={"token": "xoxb-1"})
+    channel = ChannelFactory(kind="slack", credentials={"token": "xoxb-1"})
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
     call_command("rotate_encryption_key")
     settings.FIELD_ENCRYPTION_KEYS = [new]

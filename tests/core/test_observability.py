@@ -143,7 +143,7 @@ def test_a_worker_serves_its_own_metrics_on_its_exporter_port(redis_client, topi
 def alert_channel(settings, slack_emulator):
     ChannelFactory(
         name="Ops alerts",
-        kind=Channel.Kind.SLACK,
+        kind="slack",
         audience=Channel.Audience.BROADCAST,
         config={"channel": "C0123456789", "base_url": slack_emulator.url},
         credentials={"token": SLACK_TOKEN},

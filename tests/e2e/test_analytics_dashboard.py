@@ -12,7 +12,7 @@ from django.utils import timezone
 from analytics.models import GuardTrip
 from analytics.services.ingest import Hit, tracking_hits_store
 from analytics.services.rollups import rollups_update
-from channels_app.models import Channel, Delivery, Send
+from channels_app.models import Delivery, Send
 from core.roles import Role
 from tests.factories import ChannelFactory, DeliveryFactory, EngagementEventFactory, PublicationFactory, TopicFactory
 
@@ -23,7 +23,7 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
 def _history():
     now = timezone.now()
     topic = TopicFactory(slug="engineering", name="Engineering")
-    email = ChannelFactory(name="SES newsletters", kind=Channel.Kind.EMAIL)
+    email = ChannelFactory(name="SES newsletters", kind="email")
     slack = ChannelFactory(name="Slack #news", kind="slack", audience="broadcast", config={"channel": "C1"})
     links = ["https://example.com/release-notes", "https://example.com/migration-guide", "https://example.com/pricing"]
     hits = []

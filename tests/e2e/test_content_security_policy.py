@@ -9,7 +9,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from channels_app.models import Channel
 from core.roles import Role
 from tests.factories import ChannelFactory, PublicationFactory, TopicFactory
 
@@ -29,7 +28,7 @@ def site(live_server, settings):
     settings.SITE_URL = live_server.url
     ChannelFactory(
         name="Local outbox",
-        kind=Channel.Kind.EMAIL,
+        kind="email",
         is_default=True,
         config={"esp": "outbox", "from_email": "News <news@example.com>"},
     )

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from channels_app.models import Channel, Send
+from channels_app.models import Send
 from core.roles import Role
 from publishing.models import Publication
 from publishing.services.publish import publications_publish_due
@@ -28,7 +28,7 @@ def site(live_server, settings, tmp_path):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     ChannelFactory(
         name="Local outbox",
-        kind=Channel.Kind.EMAIL,
+        kind="email",
         is_default=True,
         config={"esp": "outbox", "from_email": "News <news@example.com>"},
     )
@@ -76,7 +76,7 @@ def test_editor_composes_previews_test_sends_submits_and_a_publisher_schedules_i
     assert page.locator("[data-preview=subject]").inner_text() == "Postmortem: the queue that would not drain"
     screenshot("compose-email-preview", page)
     for tab, selector, expected in [
-        ("Plain text", "[data-preview=text]", "- detected in 4 minutes"),
+        ("Plain text", "[data-preview=email-text]", "- detected in 4 minutes"),
         ("Slack", ".slack-header", "Postmortem: the queue that would not drain"),
         ("Discord", ".discord-title", "Postmortem: the queue that would not drain"),
         ("Webhook", "[data-preview=webhook]", '"type": "publication.published"'),

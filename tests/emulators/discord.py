@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from tests.emulators.base import Emulator, Fault, cli_parser, common_options, serve_forever
 from tests.emulators.discord_payload import is_empty, payload_errors
 from tests.emulators.httpserver import Request, Response, reason_phrase
-from tests.emulators.limits import FixedWindow, whole_seconds
+from tests.emulators.limits import FixedWindow, WindowsPerKey, whole_seconds
 
 WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/(?P<id>[^/]+)/(?P<token>[^/]+)/?")
 DISCORD_EPOCH_MS = 1_420_070_400_000  # https://discord.com/developers/docs/reference#snowflakes
@@ -39,22 +39,11 @@ def discord_error(status: int, code: int, message: str, **extra: Any) -> Respons
     return Response.json({"message": message, "code": code, **extra}, status, error=str(code))
 
 
-def parse_rate_limit(value: Any) -> tuple[int, float] | None:
-    """ "5/2" or {"limit": 5, "window": 2} or None."""
-    if not value:
-        return None
-    if isinstance(value, str):
-        limit, _, window = value.partition("/")
-        return int(limit), float(window or 1)
-    return int(value["limit"]), float(value.get("window", 1))
-
-
 class DiscordEmulator(Emulator):
     """Options: rate_limit ("5/2" or {"limit", "window"}; None = unlimited), plus the common
     latency_ms, hang_seconds, down, fail_next."""
 
     DEFAULTS: ClassVar[dict[str, Any]] = {"rate_limit": None}
-    rate_limit: tuple[int, float] | None
 
     def __init__(self, *, rate_limit: str | dict[str, Any] | None = None, **options: Any) -> None:
         self._snowflakes = itertools.count()
@@ -64,16 +53,15 @@ class DiscordEmulator(Emulator):
 
     def apply_options(self, options: dict[str, Any]) -> None:
         if "rate_limit" in options:
-            self.rate_limit = parse_rate_limit(options.pop("rate_limit"))
-            self.windows.clear()
+            self.limits.configure(options.pop("rate_limit"))
 
     def emulator_config(self) -> dict[str, Any]:
-        limit = {"limit": self.rate_limit[0], "window": self.rate_limit[1]} if self.rate_limit else None
-        return {"rate_limit": limit, "webhooks": {key: dict(value) for key, value in self.webhooks.items()}}
+        webhooks = {key: dict(value) for key, value in self.webhooks.items()}
+        return {"rate_limit": self.limits.as_option(), "webhooks": webhooks}
 
     def clear_records(self) -> None:
         self.webhooks: dict[str, dict[str, Any]] = {}
-        self.windows: dict[str, FixedWindow] = {}
+        self.limits = WindowsPerKey()
         self.posted: list[dict[str, Any]] = []
         self.ratelimited = 0
 
@@ -169,18 +157,11 @@ class DiscordEmulator(Emulator):
             )
         if request.method != "POST":
             return discord_error(405, 0, "405: Method Not Allowed")
-        window = self.window_for(webhook_id)
+        window = self.limits.window(webhook_id)
         if window is not None and (wait := window.take()):
             self.ratelimited += 1
             return self.rate_limited(wait, window=window)
         return self.execute(request, webhook_id, channel_id, window)
-
-    def window_for(self, webhook_id: str) -> FixedWindow | None:
-        if self.rate_limit is None:
-            return None
-        if webhook_id not in self.windows:
-            self.windows[webhook_id] = FixedWindow(*self.rate_limit)
-        return self.windows[webhook_id]
 
     def execute(self, request: Request, webhook_id: str, channel_id: str, window: FixedWindow | None) -> Response:
         try:

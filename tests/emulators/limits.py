@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class TokenBucket:
@@ -65,6 +66,39 @@ class FixedWindow:
 
     def reset_after(self) -> float:
         return max(0.0, self.started + self.window - self.clock())
+
+
+def parse_rate_limit(value: Any) -> tuple[int, float] | None:
+    """ "5/2" or {"limit": 5, "window": 2} or None."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        limit, _, window = value.partition("/")
+        return int(limit), float(window or 1)
+    return int(value["limit"]), float(value.get("window", 1))
+
+
+class WindowsPerKey:
+    """A fixed window per key (a Discord webhook, a Teams flow), as providers that limit each
+    of them apart count: the `rate_limit` option of those emulators ("5/2": 5 requests per 2 s
+    for each key; None: unlimited)."""
+
+    def __init__(self, value: Any = None) -> None:
+        self.configure(value)
+
+    def configure(self, value: Any) -> None:
+        self.rate_limit = parse_rate_limit(value)
+        self.windows: dict[str, FixedWindow] = {}
+
+    def window(self, key: str) -> FixedWindow | None:
+        if self.rate_limit is None:
+            return None
+        if key not in self.windows:
+            self.windows[key] = FixedWindow(*self.rate_limit)
+        return self.windows[key]
+
+    def as_option(self) -> dict[str, float] | None:
+        return {"limit": self.rate_limit[0], "window": self.rate_limit[1]} if self.rate_limit else None
 
 
 def whole_seconds(seconds: float) -> int:

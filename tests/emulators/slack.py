@@ -1,16 +1,22 @@
 """A Slack Web API emulator for slack-sdk's `WebClient(token=..., base_url=slack.url)`.
 
-    with SlackEmulator(token="xoxb-test", rate_per_channel=1.0) as slack:
+    with SlackEmulator(token="xoxb-test", rate_per_channel=1.0, workspace_rate_per_minute=600) as slack:
         client = WebClient(token="xoxb-test", base_url=slack.url)
         client.chat_postMessage(channel="C0123456789", text="hi")
         assert slack.messages(channel="C0123456789")[0]["text"] == "hi"
 
-    python -m tests.emulators.slack --port 0 --token xoxb-test --rate-per-channel 1
+    python -m tests.emulators.slack --port 0 --token xoxb-test --rate-per-channel 1 --workspace-rate-per-minute 600
 
 Methods: chat.postMessage (JSON or form body), auth.test, conversations.open. Errors come the
 Slack way, HTTP 200 with {"ok": false, "error": ...} (https://api.slack.com/web#responses),
 which slack-sdk turns into SlackApiError. Rate limits come as HTTP 429 with Retry-After and
-error "ratelimited" (https://api.slack.com/apis/rate-limits); slack-sdk's default
+error "ratelimited" (https://api.slack.com/apis/rate-limits): chat.postMessage "generally allows
+posting one message per second per channel, while also maintaining a workspace-wide limit", so
+`rate_per_channel` limits each conversation (a DM counts as one) and `workspace_rate_per_minute`
+all of them together, each a token bucket with one second's worth of burst by default (Slack
+allows "short bursts"). The workspace is asked first: a message it refuses costs its conversation
+nothing, while one its conversation refuses still counts for the workspace, as any call does.
+slack-sdk's default
 WebClient has only a connection-error retry handler, so a 429 surfaces as SlackApiError
 with `e.response.status_code == 429` and `e.response.headers["Retry-After"]`.
 
@@ -56,12 +62,21 @@ def slack_error(error: str, status: int = 200, retry_after: float | None = None,
 
 class SlackEmulator(Emulator):
     """Options: token (the valid one), tokens ({token: ok|invalid_auth|token_revoked|account_inactive}),
-    strict_channels, rate_per_channel (messages/s, None = unlimited), channel_burst, plus the
-    common latency_ms, hang_seconds, down, fail_next."""
+    strict_channels, rate_per_channel (messages/s, None = unlimited), channel_burst,
+    workspace_rate_per_minute (None = unlimited), workspace_burst (None: one second's worth),
+    plus the common latency_ms, hang_seconds, down, fail_next."""
 
-    DEFAULTS: ClassVar[dict[str, Any]] = {"rate_per_channel": None, "channel_burst": 1.0, "strict_channels": False}
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "rate_per_channel": None,
+        "channel_burst": 1.0,
+        "workspace_rate_per_minute": None,
+        "workspace_burst": None,
+        "strict_channels": False,
+    }
     rate_per_channel: float | None
     channel_burst: float
+    workspace_rate_per_minute: float | None
+    workspace_burst: float | None
     strict_channels: bool
 
     def __init__(
@@ -70,6 +85,8 @@ class SlackEmulator(Emulator):
         *,
         rate_per_channel: float | None = None,
         channel_burst: float = 1.0,
+        workspace_rate_per_minute: float | None = None,
+        workspace_burst: float | None = None,
         strict_channels: bool = False,
         **options: Any,
     ) -> None:
@@ -79,6 +96,8 @@ class SlackEmulator(Emulator):
             tokens={token: "ok"},
             rate_per_channel=rate_per_channel,
             channel_burst=channel_burst,
+            workspace_rate_per_minute=workspace_rate_per_minute,
+            workspace_burst=workspace_burst,
             strict_channels=strict_channels,
             **options,
         )
@@ -107,6 +126,11 @@ class SlackEmulator(Emulator):
         if "channel_burst" in options:
             self.channel_burst = float(options.pop("channel_burst"))
             self.buckets.clear()
+        for name in ("workspace_rate_per_minute", "workspace_burst"):
+            if name in options:
+                value = options.pop(name)
+                setattr(self, name, float(value) if value else None)
+                self.workspace = None
         if "strict_channels" in options:
             self.strict_channels = bool(options.pop("strict_channels"))
 
@@ -116,13 +140,17 @@ class SlackEmulator(Emulator):
             "channels": {channel_id: dict(channel) for channel_id, channel in self.channels.items()},
             "rate_per_channel": self.rate_per_channel,
             "channel_burst": self.channel_burst,
+            "workspace_rate_per_minute": self.workspace_rate_per_minute,
+            "workspace_burst": self.workspace_burst,
             "strict_channels": self.strict_channels,
         }
 
     def clear_records(self) -> None:
         self.posted: list[dict[str, Any]] = []
         self.buckets: dict[str, TokenBucket] = {}
+        self.workspace: TokenBucket | None = None
         self.ratelimited: Counter[str] = Counter()
+        self.ratelimited_workspace = 0
         self.tokens.clear()
         self.channels.clear()
         self._last_ts = 0.0
@@ -132,6 +160,8 @@ class SlackEmulator(Emulator):
             "messages_posted": len(self.posted),
             "by_channel": dict(Counter(message["channel"] for message in self.posted)),
             "ratelimited_by_channel": dict(self.ratelimited),
+            "ratelimited_workspace": self.ratelimited_workspace,
+            "ratelimited": sum(self.ratelimited.values()) + self.ratelimited_workspace,
         }
 
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
@@ -241,6 +271,9 @@ class SlackEmulator(Emulator):
             raise SlackError("msg_too_long")
         if blocks is not None and (errors := block_errors(blocks)):
             raise SlackError("invalid_blocks", errors=errors)
+        if self.workspace_rate_per_minute and (wait := self.take_workspace_token()):
+            self.ratelimited_workspace += 1
+            return slack_error("ratelimited", 429, wait)
         if self.rate_per_channel and (wait := self.take_channel_token(channel)):
             self.ratelimited[channel] += 1
             return slack_error("ratelimited", 429, wait)
@@ -268,6 +301,12 @@ class SlackEmulator(Emulator):
             bucket = self.buckets[channel] = TokenBucket(self.rate_per_channel or 1.0, burst=self.channel_burst)
         return bucket.take()
 
+    def take_workspace_token(self) -> float:
+        if self.workspace is None:
+            rate = (self.workspace_rate_per_minute or 60.0) / 60
+            self.workspace = TokenBucket(rate, burst=self.workspace_burst)
+        return self.workspace.take()
+
     def next_ts(self) -> str:
         # Message ts values are unique per channel; keep them strictly increasing here.
         self._last_ts = max(time.time(), self._last_ts + 0.000001)
@@ -278,9 +317,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = cli_parser("Slack Web API emulator (chat.postMessage, auth.test, conversations.open)")
     parser.add_argument("--token", default="xoxb-emulator", help="the token that authenticates")
     parser.add_argument("--rate-per-channel", type=float, default=None, help="messages per second per channel")
+    parser.add_argument("--workspace-rate-per-minute", type=float, default=None, help="all conversations together")
     parser.add_argument("--strict-channels", action="store_true")
     args = parser.parse_args(argv)
-    options = {"rate_per_channel": args.rate_per_channel, "strict_channels": args.strict_channels}
+    options = {
+        "rate_per_channel": args.rate_per_channel,
+        "workspace_rate_per_minute": args.workspace_rate_per_minute,
+        "strict_channels": args.strict_channels,
+    }
     serve_forever(SlackEmulator(args.token, **options, **common_options(args)))
 
 

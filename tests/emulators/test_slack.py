@@ -139,6 +139,20 @@ def test_the_per_channel_rate_limit_answers_429_with_retry_after_and_webclient_d
     assert stats["ratelimited_by_channel"] == {CHANNEL: 1}
 
 
+def test_the_workspace_ceiling_limits_every_conversation_together(slack, slack_emulator):
+    slack_emulator.configure(rate_per_channel=1, workspace_rate_per_minute=60, workspace_burst=3)
+    members = [f"U0MEMBER{i:03d}" for i in range(4)]
+    for member in members[:3]:  # three conversations at once: within the workspace's burst
+        assert slack.chat_postMessage(channel=member, text="hi")["ok"]
+
+    error, status = slack_error(lambda: slack.chat_postMessage(channel=members[3], text="one too many"))
+
+    assert (error, status) == ("ratelimited", 429)
+    stats = slack_emulator.stats()
+    assert (stats["ratelimited_workspace"], stats["ratelimited_by_channel"], stats["ratelimited"]) == (1, {}, 1)
+    assert stats["by_channel"] == {"D" + m[1:]: 1 for m in members[:3]}
+
+
 def test_fail_next_can_force_ratelimited_with_a_retry_after(slack, slack_emulator):
     slack_emulator.configure(fail_next={"code": "ratelimited", "retry_after": 30})
 

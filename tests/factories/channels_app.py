@@ -9,7 +9,7 @@ class ChannelFactory(factory.django.DjangoModelFactory):
         model = Channel
 
     name = factory.Sequence(lambda n: f"Channel {n}")
-    kind = Channel.Kind.EMAIL
+    kind = "email"
     audience = Channel.Audience.SUBSCRIBERS
     config = factory.LazyAttribute(lambda o: {"esp": "outbox", "from_email": "news@example.com"})
     credentials = factory.LazyFunction(dict)

@@ -3,7 +3,7 @@ import datetime
 import factory
 
 from subscribers.models import (
-    ChannelKind,
+    EMAIL_KIND,
     ConsentRecord,
     ImportJob,
     Subscriber,
@@ -41,7 +41,7 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
 
     subscriber = factory.SubFactory(SubscriberFactory)
     topic = factory.SubFactory(TopicFactory)
-    channel_kind = ChannelKind.EMAIL
+    channel_kind = EMAIL_KIND
     frequency = Subscription.Frequency.INSTANT
 
 

@@ -3,7 +3,6 @@ from email import policy
 
 import pytest
 
-from channels_app.models import Channel
 from core.roles import Role
 from tests.factories import ChannelFactory, PublicationFactory
 
@@ -24,7 +23,7 @@ def outbox(settings, tmp_path):
 def email_channel(db, outbox):
     return ChannelFactory(
         name="Outbox email",
-        kind=Channel.Kind.EMAIL,
+        kind="email",
         is_default=True,
         config={"esp": "outbox", "from_email": "News <news@example.com>"},
     )
@@ -56,7 +55,7 @@ def ses_channel(ses_emulator):
     """The default email channel, on Amazon SES (the emulator), fast enough for any test."""
     return ChannelFactory(
         name="SES",
-        kind=Channel.Kind.EMAIL,
+        kind="email",
         is_default=True,
         rate_limit_per_second=1000,
         config={

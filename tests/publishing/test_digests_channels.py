@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from channels_app.models import Channel, Delivery
+from channels_app.models import Delivery
 from publishing.models import DigestLog
 from publishing.tasks import digests_run_task
 from subscribers.links import UNSUBSCRIBE_PATH
@@ -29,7 +29,7 @@ def utc(*args) -> datetime:
 def slack_channel(slack_emulator):
     return ChannelFactory(
         name="Slack DMs",
-        kind=Channel.Kind.SLACK,
+        kind="slack",
         is_default=True,
         rate_limit_per_second=1000,
         config={"base_url": slack_emulator.url},
@@ -41,7 +41,7 @@ def slack_channel(slack_emulator):
 def webhook_channel(webhook_receiver):
     return ChannelFactory(
         name="Personal webhooks",
-        kind=Channel.Kind.WEBHOOK,
+        kind="webhook",
         is_default=True,
         rate_limit_per_second=1000,
         config={},
@@ -220,7 +220,7 @@ def test_a_kind_without_a_channel_keeps_its_periods_open_until_one_exists(
     beat(clock, django_capture_on_commit_callbacks, utc(2026, 1, 15, 8), utc(2026, 1, 15, 8), timedelta(hours=1))
     assert not DigestLog.objects.exists()
     ChannelFactory(
-        kind=Channel.Kind.SLACK,
+        kind="slack",
         is_default=True,
         config={"base_url": slack_emulator.url},
         credentials={"token": SLACK_TOKEN},

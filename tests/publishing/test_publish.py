@@ -91,7 +91,7 @@ def test_broadcast_channels_of_the_topics_receive_the_alert(
     draft.priority = Publication.Priority.ALERT
     draft.save(update_fields=["priority"])
     partner = ChannelFactory(
-        kind=Channel.Kind.WEBHOOK,
+        kind="webhook",
         audience=Channel.Audience.BROADCAST,
         config={"url": webhook_receiver.url("/partner")},
         credentials={"secret": WEBHOOK_SECRET},
@@ -187,7 +187,7 @@ def test_slack_subscribers_are_mentioned_in_their_direct_message(
     from tests.emulators.fixtures import SLACK_TOKEN
 
     ChannelFactory(
-        kind=Channel.Kind.SLACK,
+        kind="slack",
         is_default=True,
         config={"base_url": slack_emulator.url},
         credentials={"token": SLACK_TOKEN},
@@ -207,13 +207,13 @@ def test_titles_summaries_and_topic_names_ping_nobody_on_slack_or_discord(
     from tests.emulators.fixtures import SLACK_TOKEN
 
     ChannelFactory(
-        kind=Channel.Kind.SLACK,
+        kind="slack",
         is_default=True,
         config={"base_url": slack_emulator.url},
         credentials={"token": SLACK_TOKEN},
     )
     discord = ChannelFactory(
-        kind=Channel.Kind.DISCORD,
+        kind="discord",
         audience=Channel.Audience.BROADCAST,
         config={},
         credentials={"url": discord_emulator.webhook_url()},

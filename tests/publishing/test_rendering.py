@@ -5,9 +5,9 @@ import json
 import pytest
 from django.template.loader import select_template
 
-from channels_app.models import Channel
+from channels_app.adapters import ADAPTERS
+from channels_app.adapters.convert import html_to_discord, html_to_slack, html_to_text
 from channels_app.rendering import DeliveryRow, prepare
-from publishing.convert import html_to_discord, html_to_slack, html_to_text
 from publishing.markup import LinkTable, body_html_with_placeholders
 from publishing.models import Publication
 from publishing.services.rendering import (
@@ -24,17 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def test_content_has_every_channel_and_the_link_table_with_the_read_link_first(draft, topic):
     content = publication_content(publication=draft)
-    assert set(content) == {
-        "email",
-        "slack",
-        "discord",
-        "webhook",
-        "links",
-        "tracking",
-        "topic_id",
-        "topic_ids",
-        "list",
-    }
+    assert set(content) == {*ADAPTERS, "links", "tracking", "topic_id", "topic_ids", "list"}, "a template per kind"
     assert content["topic_ids"] == [topic.pk] and content["list"] == {"label": "news", "name": "News"}
     assert content["links"] == [f"http://127.0.0.1:8000/archive/{draft.slug}/", "https://example.com/report?q=1&r=2"]
     assert content["topic_id"] == topic.pk and content["tracking"] is True
@@ -100,15 +90,14 @@ def test_editors_braces_never_become_placeholders(draft):
 
 def test_the_preview_is_exactly_what_the_pipeline_renders_for_the_same_values(draft, editor):
     send = SendFactory(content=publication_content(publication=draft), kind="newsletter")
-    for kind in ("email", "slack", "discord", "webhook"):
-        audience = Channel.Audience.BROADCAST if kind == "discord" else Channel.Audience.SUBSCRIBERS
-        credentials = {"url": "https://x"} if kind == "discord" else {"token": "xoxb-1"}
-        channel = ChannelFactory(kind=kind, audience=audience, tracking_enabled=False, credentials=credentials)
+    for kind, adapter in ADAPTERS.items():
+        audience = next(iter(sorted(adapter.audiences)))
+        channel = ChannelFactory(kind=kind, audience=audience, tracking_enabled=False, credentials={})
         message = prepare(send=send, channel=channel).render(
-            DeliveryRow(7, "ada@example.com" if kind == "email" else "", None)
+            DeliveryRow(7, "ada@example.com" if adapter.renders_email else "", None)
         )
         values = sample_variables(actor=editor, links=send.content["links"], channel_kind=kind)
-        if kind == "email":
+        if adapter.renders_email:
             values = {**values, **message.variables}
             assert content_render(content=send.content, kind=kind, variables=values) == dict(
                 zip(("subject", "html", "text"), message.template.render(values), strict=True)
@@ -120,7 +109,7 @@ def test_the_preview_is_exactly_what_the_pipeline_renders_for_the_same_values(dr
 
 def test_the_preview_shows_every_channel_with_real_links(draft, editor):
     preview = publication_preview(publication=draft, topics=None, actor=editor)
-    assert set(preview) == {"email", "slack", "discord", "webhook", "links", "merge_fields"}
+    assert set(preview) == {*ADAPTERS, "links", "merge_fields"}
     assert 'href="https://example.com/report?q=1&r=2"' in preview["email"]["html"]
     assert "/t/c/" not in preview["email"]["html"], "previews never create tracking links"
     assert "/test-message/preferences" in preview["email"]["text"], "footer links lead to a page that works"

@@ -62,7 +62,7 @@ def test_the_publish_confirmation_counts_only_the_segment_minus_the_exclusion_pe
     draft, email_channel, readers, segments
 ):
     germans, vips = segments
-    broadcast = ChannelFactory(kind=Channel.Kind.SLACK, audience=Channel.Audience.BROADCAST, name="Slack #news")
+    broadcast = ChannelFactory(kind="slack", audience=Channel.Audience.BROADCAST, name="Slack #news")
     broadcast.topics.add(draft.topics.first())
     assert publication_audience_of(publication=draft)["total"] == 5 + 1
     draft.segment, draft.exclude_segment = germans, vips
@@ -158,7 +158,7 @@ def test_the_api_takes_segment_and_exclusion_and_its_audience_honours_them(clien
     assert created.status_code == 201, created.content
     assert (created.json()["segment"], created.json()["exclude_segment"]) == (germans.pk, vips.pk)
     pk = created.json()["id"]
-    ChannelFactory(name="Email", kind=Channel.Kind.EMAIL, is_default=True)
+    ChannelFactory(name="Email", kind="email", is_default=True)
     assert editor.get(f"/api/v1/publishing/publications/{pk}/audience/").json()["total"] == 2
     same = editor.patch(f"/api/v1/publishing/publications/{pk}/", {"exclude_segment": germans.pk}, format="json")
     assert same.status_code == 400 and "exclude_segment" in same.json()["extra"]["fields"]

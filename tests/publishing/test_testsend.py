@@ -26,7 +26,7 @@ def _allow(kind, *addresses):
 @pytest.fixture
 def webhook_channel(webhook_receiver):
     return ChannelFactory(
-        kind=Channel.Kind.WEBHOOK,
+        kind="webhook",
         audience=Channel.Audience.BROADCAST,
         config={"url": webhook_receiver.url("/in")},
         credentials={"secret": WEBHOOK_SECRET},
@@ -57,9 +57,7 @@ def test_a_test_through_ses_reaches_the_emulator(draft, editor, ses_channel, ses
 
 def test_a_slack_test_posts_blocks_to_the_member_given_under_a_test_banner(draft, editor, slack_emulator):
     _allow("slack", "U0EDITOR")
-    channel = ChannelFactory(
-        kind=Channel.Kind.SLACK, config={"base_url": slack_emulator.url}, credentials={"token": SLACK_TOKEN}
-    )
+    channel = ChannelFactory(kind="slack", config={"base_url": slack_emulator.url}, credentials={"token": SLACK_TOKEN})
     [result] = publication_test_send(publication=draft, channel=channel, actor=editor, recipients=["U0EDITOR"])
     assert result.ok
     [message] = slack_emulator.messages()
@@ -72,7 +70,7 @@ def test_a_slack_test_posts_blocks_to_the_member_given_under_a_test_banner(draft
 
 def test_a_discord_broadcast_test_posts_the_embed_under_a_test_banner(draft, editor, discord_emulator):
     channel = ChannelFactory(
-        kind=Channel.Kind.DISCORD,
+        kind="discord",
         audience=Channel.Audience.BROADCAST,
         config={},
         credentials={"url": discord_emulator.webhook_url()},
@@ -111,7 +109,7 @@ def test_a_provider_error_is_reported_not_raised(draft, editor, webhook_channel,
 
 
 def test_a_personal_slack_test_needs_a_member_id(draft, editor):
-    channel = ChannelFactory(kind=Channel.Kind.SLACK, config={}, credentials={"token": SLACK_TOKEN})
+    channel = ChannelFactory(kind="slack", config={}, credentials={"token": SLACK_TOKEN})
     with pytest.raises(ApplicationError) as error:
         publication_test_send(publication=draft, channel=channel, actor=editor)
     assert "recipients" in error.value.extra["fields"]

@@ -3,11 +3,11 @@ the preference centre, the API and the service agree."""
 
 import pytest
 
-from channels_app.adapters import ADAPTERS, digest_kinds
+from channels_app.adapters import ADAPTERS, digest_kinds, personal_kinds
 from core.exceptions import ApplicationError
 from core.roles import Role
 from subscribers.forms import PreferencesForm
-from subscribers.models import ChannelKind, ConsentRecord, Subscription
+from subscribers.models import ConsentRecord, Subscription
 from subscribers.services import ConsentContext, SubscriptionChoice, subscriber_preferences_update
 from tests.factories import SubscriberFactory, TopicFactory
 
@@ -24,7 +24,7 @@ def test_the_kinds_that_carry_digests_are_the_registrys_email_slack_and_webhook_
 def test_the_preference_centre_offers_daily_and_weekly_exactly_where_the_kind_carries_digests():
     topic = TopicFactory(slug="news")
     form = PreferencesForm(subscriber=SubscriberFactory(), topics=[topic])
-    for kind in ChannelKind:
+    for kind in personal_kinds():
         offered = [value for value, _ in form.fields[PreferencesForm.frequency_field(topic, kind)].choices]
         digests = ["daily", "weekly"] if ADAPTERS[kind].carries_digests else []
         assert offered == ["instant", *digests, "off"]

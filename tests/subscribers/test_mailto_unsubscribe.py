@@ -18,7 +18,6 @@ import pytest
 from django.test import Client
 
 from analytics.models import ProviderNotification
-from channels_app.models import Channel
 from core.roles import Role
 from publishing.models import Publication
 from publishing.services.publish import publication_publish
@@ -47,7 +46,7 @@ def inbound(settings, tmp_path):
 def sent(inbound, settings, tmp_path, make_user, django_capture_on_commit_callbacks):
     """Publish an alert of News to Ada (News and Product by email, News by Slack) through the real
     pipeline; returns Ada and the unsubscribe address the email carried."""
-    ChannelFactory(kind=Channel.Kind.EMAIL, is_default=True, config={"esp": "outbox", "from_email": "news@example.com"})
+    ChannelFactory(kind="email", is_default=True, config={"esp": "outbox", "from_email": "news@example.com"})
     news, product = TopicFactory(slug="news", name="News"), TopicFactory(slug="product", name="Product")
     ada = SubscriberFactory(email="ada@example.com", slack_member_id="U0ADA0001")
     for topic, kind in ((news, "email"), (product, "email"), (news, "slack")):

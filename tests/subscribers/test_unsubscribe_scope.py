@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from channels_app.models import Channel, Delivery, Send
+from channels_app.models import Delivery, Send
 from channels_app.rendering import DeliveryRow, prepare
 from channels_app.services.deliveries import deliveries_rows
 from publishing.services.digests import digests_run
@@ -41,7 +41,7 @@ def mail_provider():
 @pytest.fixture
 def email_channel(db):
     return ChannelFactory(
-        kind=Channel.Kind.EMAIL, is_default=True, config={"esp": "outbox", "from_email": "news@lists.example.com"}
+        kind="email", is_default=True, config={"esp": "outbox", "from_email": "news@lists.example.com"}
     )
 
 
