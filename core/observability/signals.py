@@ -14,7 +14,7 @@ from django.core.cache import cache
 
 from core.clock import clock
 from core.observability import context
-from core.observability.collectors import BEAT_RAN_KEY, PUBLISHED_AT_HEADER
+from core.observability.collectors import PUBLISHED_AT_HEADER, beat_ran_key
 
 logger = logging.getLogger(__name__)
 _started: dict[str, tuple[float, object, object]] = {}
@@ -37,7 +37,7 @@ def enter_task(task_id=None, task=None, **_):
     periodic = _header(request, "periodic_task_name")
     if periodic:
         try:
-            cache.set(BEAT_RAN_KEY.format(periodic), clock.time(), timeout=7 * 24 * 3600)
+            cache.set(beat_ran_key(periodic), clock.time(), timeout=7 * 24 * 3600)
         except Exception as exc:  # bookkeeping only
             logger.warning("could not note the run of %s: %s", periodic, exc)
 

@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.cache import cache
 
 from channels_app.models import Channel, Delivery
-from core.observability.collectors import BEAT_RAN_KEY, PUBLISHED_AT_HEADER
+from core.observability.collectors import PUBLISHED_AT_HEADER, beat_ran_key
 from core.observability.logs import BulletinJsonFormatter, ContextFilter
 from core.observability.ops import SWEEPER, ops_alerts_check
 from core.periodic import periodic_tasks_sync
@@ -167,7 +167,7 @@ def test_dead_letters_growing_past_the_threshold_alert_once(alert_channel, setti
 
 def test_a_late_beat_is_alerted_from_the_last_time_the_sweeper_ran(alert_channel, clock):
     periodic_tasks_sync()
-    cache.set(BEAT_RAN_KEY.format(SWEEPER), clock.time())
+    cache.set(beat_ran_key(SWEEPER), clock.time())
     assert ops_alerts_check() == []
     clock.advance(200)
     [text] = ops_alerts_check()
