@@ -25,7 +25,6 @@ from typing import Any
 
 import requests
 from anymail.exceptions import AnymailError
-from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -53,7 +52,8 @@ from channels_app.adapters.fields import (
     URLField,
 )
 from channels_app.adapters.http import response_reason
-from channels_app.adapters.ses_errors import classify_ses_error, entry_result
+from channels_app.adapters.ses_bulk import SesBulkSender, SesCallError, bulk_params
+from channels_app.adapters.ses_errors import bulk_results, classify_ses_call
 from core.outbound import TargetRefused
 from core.outbound.aws import route_through
 from core.outbound.http import OutboundSession
@@ -135,6 +135,7 @@ class EmailAdapter(ChannelAdapter):
         self.parallelism = 8 if self.esp in ANYMAIL_ESPS else 1
         self._backend = None
         self._session: OutboundSession | None = None
+        self._ses: SesBulkSender | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -191,10 +192,27 @@ class EmailAdapter(ChannelAdapter):
         if self.esp == SES:
             backend.open()
             route_through(backend.client, self._session)
+            self._ses = SesBulkSender(
+                client=backend.client,
+                credentials=self._aws_credentials(),
+                session=self._session,
+                timeout=(
+                    BOTO_CONFIG["connect_timeout"],
+                    float(self.config.get("timeout_seconds", BOTO_CONFIG["read_timeout"])),
+                ),
+            )
         else:
             backend.session = self._session  # anymail's requests backends keep the session they find
             backend.open()
         return backend
+
+    def _aws_credentials(self):
+        """The channel's own keys, else the AWS chain (environment, instance role), as botocore finds them."""
+        import boto3
+
+        keys = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+        credentials = boto3.session.Session(**{k: self.credentials[k] for k in keys if self.credentials.get(k)})
+        return credentials.get_credentials()
 
     def _anymail_kwargs(self) -> dict[str, Any]:
         if self.esp != SES:
@@ -252,34 +270,23 @@ class EmailAdapter(ChannelAdapter):
         return self.send_each(messages)
 
     def _send_ses_bulk(self, messages: Sequence[RenderedMessage]) -> list[SendResult]:
+        """One SendBulkEmail call, built from the rows (ses_bulk: what anymail would send)."""
         template = messages[0].template
         assert all(m.template == template for m in messages), "one SES call carries one template"
-        bulk = AnymailMessage(
-            to=[m.recipient for m in messages],
+        params = bulk_params(
             from_email=self.config["from_email"],
-            reply_to=[self.config["reply_to"]] if self.config.get("reply_to") else None,
+            reply_to=self.config.get("reply_to", ""),
+            configuration_set=self.config.get("configuration_set", ""),
+            template=template,
+            messages=messages,
+            idna_encode=self.backend.idna_encode,
         )
-        bulk.template_id = template.key  # selects anymail's SendBulkEmail payload...
-        bulk.merge_data = {m.recipient: dict(m.variables) for m in messages}
-        bulk.merge_headers = {m.recipient: dict(m.headers) for m in messages if m.headers}
-        # ...whose stored-template name we replace by the template itself, inline.
-        bulk.esp_extra = {
-            "DefaultContent": {
-                "Template": {
-                    "TemplateContent": {"Subject": template.subject, "Html": template.html, "Text": template.text},
-                    "TemplateData": "{}",
-                }
-            }
-        }
         try:
-            self.backend.send_messages([bulk])
-        except AnymailError as exc:
-            classify_ses_error(exc)  # raises for call-wide failures
-            return [SendResult.failed(m, _anymail_reason(exc), permanent=True) for m in messages]
-        entries = (bulk.anymail_status.esp_response or {}).get("BulkEmailEntryResults", [])
-        if len(entries) != len(messages):
-            raise TransientProviderError(f"SES answered {len(entries)} results for {len(messages)} messages")
-        return [entry_result(m, entry) for m, entry in zip(messages, entries, strict=True)]
+            response = self._ses.send(params)
+        except SesCallError as exc:
+            classify_ses_call(exc)  # raises for call-wide failures
+            return [SendResult.failed(m, str(exc)[:300], permanent=True) for m in messages]
+        return bulk_results(list(messages), response.get("BulkEmailEntryResults") or [])
 
     def send_one(self, message: RenderedMessage) -> SendResult:
         subject, html, text = message.template.render(message.variables)

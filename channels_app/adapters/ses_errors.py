@@ -6,9 +6,6 @@ Entry statuses: https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_BulkE
 
 from __future__ import annotations
 
-from anymail.exceptions import AnymailError
-from botocore.exceptions import BotoCoreError, ClientError
-
 from channels_app.adapters.base import (
     PermanentProviderError,
     ProviderPausedError,
@@ -44,27 +41,23 @@ MISCONFIGURED = {
 REJECTED = {"MessageRejected", "BadRequestException", "MESSAGE_REJECTED", "INVALID_PARAMETER", "FAILED"}
 
 
-def classify_ses_error(exc: AnymailError) -> None:
-    """Raise ours for failures of the whole call; return when each message was refused on its own."""
-    cause = exc.__cause__
-    if isinstance(cause, ClientError):
-        code = cause.response.get("Error", {}).get("Code", "")
-        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        _raise_for_code(
-            code,
-            f"SES {code}: {cause.response.get('Error', {}).get('Message', '')}",
-            status,
-            _retry_after(cause.response),
-        )
-        return
-    if isinstance(cause, BotoCoreError):  # timeouts, connection refused or reset
-        raise TransientProviderError(f"SES unreachable: {type(cause).__name__}: {cause}") from exc
-    entries = (getattr(exc, "response", None) or {}).get("BulkEmailEntryResults") or []
-    if entries:  # anymail raises when every entry failed the same way
+def classify_ses_call(error) -> None:
+    """Raise ours for a SendBulkEmail call SES refused as a whole (ses_bulk.SesCallError); return
+    when the refusal concerns each message on its own (they fail permanently, one by one)."""
+    message = f"SES {error.code}: {error.message}" if error.code else f"SES HTTP {error.status}: {error.message}"
+    _raise_for_code(error.code, message, error.status, error.retry_after)
+
+
+def bulk_results(messages: list, entries: list[dict]) -> list[SendResult]:
+    """One result per message from SES's BulkEmailEntryResults. Every entry failing for the same
+    reason is the call failing (a paused account, throttling): raised as such, as anymail did."""
+    if len(entries) != len(messages):
+        raise TransientProviderError(f"SES answered {len(entries)} results for {len(messages)} messages")
+    statuses = {entry.get("Status", "") for entry in entries}
+    if len(statuses) == 1 and statuses != {"SUCCESS"}:
         first = entries[0]
         _raise_for_code(first.get("Status", ""), f"SES {first.get('Status')}: {first.get('Error', '')}", 400, None)
-        return
-    raise TransientProviderError(f"SES call failed: {exc}") from exc
+    return [entry_result(m, entry) for m, entry in zip(messages, entries, strict=True)]
 
 
 def _raise_for_code(code: str, message: str, status: int, retry_after: float | None) -> None:
