@@ -3,6 +3,10 @@
 A click token names a link by its index in the send's link table (`Send.content["links"]`),
 never by URL, so a redirect can only go to a URL that was in the rendered message, whatever
 the token says. The paths are a contract with analytics/urls.py (tests check they agree).
+
+Tokens are compact (core.compact_tokens: `<delivery>.<send>.<link>.<tag>`, one HMAC state per
+recipient shared by all their links); tokens in messages sent before that change (Django's
+signer, `<base64 json>:<signature>`) still verify, for as long as the messages live.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+
+from core.compact_tokens import BadToken, CompactSigner
 
 OPEN_PATH = "/t/o/{token}.gif"
 CLICK_PATH = "/t/c/{token}"
@@ -34,18 +40,29 @@ class ClickTarget:
     send_id: int | None = None
 
 
+_OPEN = CompactSigner(_OPEN_SALT)
+_CLICK = CompactSigner(_CLICK_SALT)
+
+
 def open_url(*, delivery_id: int) -> str:
-    token = _signer(_OPEN_SALT, settings.SECRET_KEY).sign_object([delivery_id])
-    return settings.SITE_URL + OPEN_PATH.format(token=token)
+    return settings.SITE_URL + OPEN_PATH.format(token=_OPEN.sign(delivery_id))
 
 
 def click_url(*, delivery_id: int, link_index: int, send_id: int | None = None) -> str:
-    payload = [delivery_id, link_index] if send_id is None else [delivery_id, link_index, send_id]
-    token = _signer(_CLICK_SALT, settings.SECRET_KEY).sign_object(payload)
-    return settings.SITE_URL + CLICK_PATH.format(token=token)
+    shared = (delivery_id,) if send_id is None else (delivery_id, send_id)
+    return settings.SITE_URL + CLICK_PATH.format(token=_CLICK.sign(*shared, link_index))
+
+
+def click_urls(*, delivery_id: int, send_id: int, count: int) -> list[str]:
+    """The click links of one recipient's message, link 0 to count - 1: the delivery and send
+    are absorbed into the HMAC once, each link adds only its index."""
+    prefix = _CLICK.prefix(delivery_id, send_id)
+    return [settings.SITE_URL + CLICK_PATH.format(token=prefix.sign(index)) for index in range(count)]
 
 
 def open_token_read(token: str) -> int:
+    if ":" not in token:
+        return _compact_read(_OPEN, token, counts=(1,))[0]
     payload = _read(_OPEN_SALT, token)
     if len(payload) != 1:
         raise InvalidTrackingToken("malformed")
@@ -53,7 +70,11 @@ def open_token_read(token: str) -> int:
 
 
 def click_token_read(token: str) -> ClickTarget:
-    payload = _read(_CLICK_SALT, token)
+    if ":" not in token:
+        values = _compact_read(_CLICK, token, counts=(2, 3))  # [delivery, (send,) link]
+        send_id = values[1] if len(values) == 3 else None
+        return ClickTarget(delivery_id=values[0], link_index=values[-1], send_id=send_id)
+    payload = _read(_CLICK_SALT, token)  # a token from before compact tokens: [delivery, link(, send)]
     if len(payload) not in (2, 3) or payload[1] < 0:
         raise InvalidTrackingToken("malformed")
     return ClickTarget(delivery_id=payload[0], link_index=payload[1], send_id=payload[2] if len(payload) == 3 else None)
@@ -75,6 +96,13 @@ def keep_token_read(token: str) -> int:
 @functools.lru_cache(maxsize=8)
 def _signer(salt: str, key: str) -> signing.Signer:
     return signing.Signer(key=key, salt=salt)
+
+
+def _compact_read(signer: CompactSigner, token: str, *, counts: tuple[int, ...]) -> list[int]:
+    try:
+        return signer.unsign(token, counts=counts)
+    except BadToken as exc:
+        raise InvalidTrackingToken(str(exc))
 
 
 def _read(salt: str, token: str) -> list[int]:

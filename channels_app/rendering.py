@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from html import escape, unescape
 from typing import Any, Protocol
 
-from analytics.links import click_url, open_url
+from analytics.links import click_urls, open_url
 from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
 from channels_app.adapters.email import list_id_namespace
@@ -120,12 +120,8 @@ class TemplateRenderer:
         values: dict[str, str] = {}
         if self.tracking:
             values.update(open_pixel_values(delivery_id=row.id))
-            values.update(
-                {
-                    f"link_{i}": click_url(delivery_id=row.id, link_index=i, send_id=self.send.pk)
-                    for i in range(len(self.links))
-                }
-            )
+            links = click_urls(delivery_id=row.id, send_id=self.send.pk, count=len(self.links))
+            values.update({f"link_{i}": url for i, url in enumerate(links)})
         else:
             values.update({f"link_{i}": url for i, url in enumerate(self.links)})
         if row.subscriber_id is not None:

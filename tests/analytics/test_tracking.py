@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import redis
-from django.core import signing
 from django.urls import resolve
 from django.utils import timezone
 
@@ -16,6 +15,7 @@ from analytics.models import DeliveryEngagement, EngagementEvent, RollupDirtyCel
 from analytics.services.ingest import tracking_buffer_drain, tracking_buffer_length
 from channels_app.models import Channel
 from channels_app.rendering import DeliveryRow, prepare
+from core.compact_tokens import base36
 from tests.factories import ChannelFactory, SendFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
@@ -99,15 +99,14 @@ def test_a_click_token_without_the_send_finds_it_from_the_delivery(client, make_
 
 
 def _tamper(token: str) -> str:
-    value, signature = token.rsplit(":", 1)
-    return f"{value}:{signature[:-2]}{'AA' if not signature.endswith('AA') else 'BB'}"
+    value, signature = token.rsplit(".", 1)
+    return f"{value}.{signature[:-2]}{'AA' if not signature.endswith('AA') else 'BB'}"
 
 
 def _other_delivery(token: str, other_id: int) -> str:
-    """The same signature over a payload naming another delivery."""
-    value, signature = token.rsplit(":", 1)
-    forged = signing.b64_encode(f"[{other_id},0]".encode()).decode()
-    return f"{forged}:{signature}"
+    """The same signature over values naming another delivery."""
+    _, *rest = token.split(".")
+    return ".".join([base36(other_id), *rest])
 
 
 @pytest.mark.parametrize(
