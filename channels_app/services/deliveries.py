@@ -10,9 +10,11 @@ never both act on one delivery and a re-run never resends a sent one.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +27,7 @@ from channels_app.adapters.base import SendResult
 from channels_app.models import Channel, Delivery, Send
 from channels_app.rendering import DeliveryRow
 from core.clock import clock
+from subscribers.models import Subscriber
 
 QUEUED, SENDING, SENT, FAILED, DEAD = (
     Delivery.State.QUEUED,
@@ -82,6 +85,53 @@ def deliveries_claim(*, ids: Sequence[int]) -> Claim:
     token = uuid.uuid4().hex
     if not ids:
         return Claim(token, [])
+    sql, params = _claim_sql(ids, token)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql + " RETURNING id", params)
+        return Claim(token, sorted(row[0] for row in cursor.fetchall()))
+
+
+def deliveries_claim_rows(*, ids: Sequence[int]) -> tuple[Claim, dict[int, list[DeliveryRow]]]:
+    """Claim (as `deliveries_claim`) and load what rendering needs (as `deliveries_rows`).
+
+    On PostgreSQL one statement does both: the claiming UPDATE returns the deliveries' columns
+    and the same statement joins their subscribers, so a batch starts with one round trip.
+    """
+    if connection.vendor != "postgresql" or not ids:
+        claim = deliveries_claim(ids=ids)
+        return claim, deliveries_rows(ids=claim.ids) if claim.ids else {}
+    token = uuid.uuid4().hex
+    update, params = _claim_sql(ids, token)
+    subscribers = Subscriber._meta.db_table
+    sql = (  # identifiers from model metadata; values are params
+        f"WITH claimed AS ({update} RETURNING id, send_id, recipient, subscriber_id, context) "
+        "SELECT c.id, c.send_id, c.recipient, c.subscriber_id, s.name, s.email, s.token_version, c.context, "
+        f"s.attributes, s.locale, s.timezone FROM claimed c LEFT JOIN {subscribers} s ON s.id = c.subscriber_id "
+        "ORDER BY c.id"
+    )
+    with connection.cursor() as cursor:  # one statement: atomic by itself
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    rows: dict[int, list[DeliveryRow]] = {}
+    for pk, send_id, recipient, sub_id, name, email, version, context, attributes, locale, zone in fetched:
+        rows.setdefault(send_id, []).append(
+            DeliveryRow(
+                pk,
+                recipient,
+                sub_id,
+                name or "",
+                email or "",
+                version or 1,
+                _json(context),
+                _json(attributes),
+                locale,
+                zone,
+            )
+        )
+    return Claim(token, [row[0] for row in fetched]), rows
+
+
+def _claim_sql(ids: Sequence[int], token: str) -> tuple[str, list]:
     now = clock.now()
     table, send_table = Delivery._meta.db_table, Send._meta.db_table
     placeholders = ",".join(["%s"] * len(ids))
@@ -90,13 +140,15 @@ def deliveries_claim(*, ids: Sequence[int]) -> Claim:
         f"UPDATE {table} SET state = %s, attempts = attempts + 1, lease_expires_at = %s, lease_token = %s, "
         f"updated_at = %s WHERE id IN (SELECT d.id FROM {table} d JOIN {send_table} s ON s.id = d.send_id "
         f"WHERE d.id IN ({placeholders}) AND d.state = %s AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) "
-        f"AND s.status = %s{lock}) RETURNING id"
+        f"AND s.status = %s{lock})"
     )
     lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    params = [SENDING, _db_dt(lease), token, _db_dt(now), *ids, QUEUED, _db_dt(now), Send.Status.SENDING]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return Claim(token, sorted(row[0] for row in cursor.fetchall()))
+    return sql, [SENDING, _db_dt(lease), token, _db_dt(now), *ids, QUEUED, _db_dt(now), Send.Status.SENDING]
+
+
+def _json(value):
+    """jsonb as Django's psycopg connection returns it from raw SQL (text), decoded."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def deliveries_renew_lease(*, claim: Claim) -> int:
@@ -156,17 +208,10 @@ def deliveries_record(
     permanent = [r for r in results if not r.ok and r.permanent]
     transient = [r for r in results if not r.ok and not r.permanent]
     now = clock.now()
-    with transaction.atomic():
+    # A chunk the provider accepted (the common case) is one statement, atomic by itself.
+    with transaction.atomic() if permanent or transient else nullcontext():
         if sent:
-            _sent_by(token, [r.delivery_id for r in sent]).update(
-                state=SENT,
-                sent_at=now,
-                updated_at=now,
-                lease_expires_at=None,
-                last_error="",
-                sent_via=via,
-                provider_message_id=_case_text({r.delivery_id: r.provider_message_id for r in sent}),
-            )
+            _mark_sent(sent, via=via, token=token, now=now)
         if permanent:
             _claimed([r.delivery_id for r in permanent], token).update(
                 state=FAILED,
@@ -240,6 +285,42 @@ def _claimed(ids: Sequence[int], token: str | None = None) -> QuerySet[Delivery]
     """Rows among `ids` still held by the claim `token` (any claim when None: operator actions)."""
     rows = Delivery.objects.filter(pk__in=list(ids), state=SENDING)
     return rows.filter(lease_token=token) if token else rows
+
+
+def _mark_sent(sent: list[SendResult], *, via: Channel | None, token: str | None, now: datetime) -> None:
+    """sending → sent with each row's provider message id. On PostgreSQL one set-based UPDATE
+    joins the chunk's (id, message id) pairs as arrays (`unnest`), instead of a CASE with a
+    branch per row that the ORM builds and PostgreSQL evaluates row by row."""
+    if connection.vendor != "postgresql":
+        _sent_by(token, [r.delivery_id for r in sent]).update(
+            state=SENT,
+            sent_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            last_error="",
+            sent_via=via,
+            provider_message_id=_case_text({r.delivery_id: r.provider_message_id for r in sent}),
+        )
+        return
+    reclaimed = " OR (d.state = %s AND d.lease_token = %s)" if token else ""
+    sql = (  # identifiers from model metadata; values are params
+        f"UPDATE {Delivery._meta.db_table} AS d SET state = %s, sent_at = %s, updated_at = %s, "
+        "lease_expires_at = NULL, last_error = '', sent_via_id = %s, provider_message_id = v.message_id "
+        "FROM unnest(%s::bigint[], %s::text[]) AS v(id, message_id) "
+        f"WHERE d.id = v.id AND (d.state = %s{reclaimed})"
+    )
+    params = [
+        SENT,
+        _db_dt(now),
+        _db_dt(now),
+        via.pk if via else None,
+        [r.delivery_id for r in sent],
+        [r.provider_message_id or "" for r in sent],
+        SENDING,
+        *([QUEUED, token] if token else []),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _sent_by(token: str | None, ids: Sequence[int]) -> QuerySet[Delivery]:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db import connection
+from django.db.models import Exists, OuterRef, Sum
 
 from channels_app.adapters import ADAPTERS, adapter_for
 from channels_app.adapters.base import (
@@ -40,18 +41,17 @@ from channels_app.adapters.base import (
     SendResult,
 )
 from channels_app.circuit import circuit_check, circuit_record_failure, circuit_record_success
-from channels_app.models import Channel, Delivery, Send
+from channels_app.models import Channel, Delivery, DeliveryCount, Send
 from channels_app.ratelimit import ChannelLimiter
-from channels_app.rendering import prepare
+from channels_app.rendering import DeliveryRow, prepare
 from channels_app.services.deliveries import (
     Claim,
     RecordedOutcome,
-    deliveries_claim,
+    deliveries_claim_rows,
     deliveries_defer,
     deliveries_fail,
     deliveries_record,
     deliveries_renew_lease,
-    deliveries_rows,
 )
 from core.clock import clock
 from core.crypto import DecryptionError
@@ -86,8 +86,8 @@ class Batch:
     restart) and marks its deliveries settled; `release` puts back whatever is not.
     """
 
-    def __init__(self, claim: Claim, outcome: BatchOutcome, kind: str = ""):
-        self.claim, self.outcome, self.kind = claim, outcome, kind
+    def __init__(self, claim: Claim, outcome: BatchOutcome, rows: Mapping[int, list[DeliveryRow]], kind: str = ""):
+        self.claim, self.outcome, self.rows, self.kind = claim, outcome, rows, kind
         self.settled: set[int] = set()
         self._renewed_at = clock.time()
 
@@ -150,11 +150,11 @@ class Batch:
 
 def delivery_batch_send(*, channel_id: int, delivery_ids: Sequence[int]) -> BatchOutcome:
     outcome = BatchOutcome()
-    claim = with_db_retry(lambda: deliveries_claim(ids=delivery_ids), what="claiming deliveries")
+    claim, rows = with_db_retry(lambda: deliveries_claim_rows(ids=delivery_ids), what="claiming deliveries")
     outcome.claimed = len(claim.ids)
     if not claim.ids:
         return outcome
-    batch = Batch(claim, outcome)
+    batch = Batch(claim, outcome, rows)
     try:
         _send_claimed(channel_id, batch)
     except Exception as exc:
@@ -162,7 +162,7 @@ def delivery_batch_send(*, channel_id: int, delivery_ids: Sequence[int]) -> Batc
         batch.release(exc)
         if not isinstance(exc, INFRA_ERRORS):
             logger.exception("batch on channel %s failed", channel_id)
-    _complete_quietly(claim.ids)
+    _complete_quietly(list(rows))
     return outcome
 
 
@@ -185,9 +185,9 @@ def _send_claimed(channel_id: int, batch: Batch) -> None:
         _hand_off(channel, carrier, messages, batch, probe=probe)
 
 
-def _complete_quietly(claimed: list[int]) -> None:
+def _complete_quietly(send_ids: list[int]) -> None:
     try:
-        sends_complete(send_ids=Delivery.objects.filter(pk__in=claimed).values("send_id"))
+        sends_complete(send_ids=send_ids)
     except INFRA_ERRORS as exc:  # the sweeper completes it on its next run
         logger.warning("could not check send completion: %s", exc)
 
@@ -222,9 +222,8 @@ def _carrier(channel: Channel, batch: Batch) -> tuple[Channel | None, bool]:
 
 def _render(channel: Channel, batch: Batch) -> list[RenderedMessage]:
     messages: list[RenderedMessage] = []
-    rows_by_send = deliveries_rows(ids=batch.claim.ids)
-    sends = Send.objects.in_bulk(list(rows_by_send))
-    for send_id, rows in rows_by_send.items():
+    sends = Send.objects.in_bulk(list(batch.rows))
+    for send_id, rows in batch.rows.items():
         prepared = prepare(send=sends[send_id], channel=channel)
         for row in rows:
             try:
@@ -459,10 +458,21 @@ def _stop_rest(chunks: list[list[RenderedMessage]], carrier: Channel, batch: Bat
 
 
 def sends_complete(*, send_ids) -> int:
-    """Mark sending sends whose every delivery reached an end state as completed."""
-    unfinished = Delivery.objects.filter(
-        send_id=OuterRef("pk"), state__in=[Delivery.State.QUEUED, Delivery.State.SENDING]
-    )
+    """Mark sending sends whose every delivery reached an end state as completed. PostgreSQL
+    asks the kept counts (a few rows per send); elsewhere the deliveries."""
+    if connection.vendor == "postgresql":
+        unfinished = (
+            DeliveryCount.objects.filter(
+                send_id=OuterRef("pk"), state__in=[Delivery.State.QUEUED, Delivery.State.SENDING]
+            )
+            .values("send_id")
+            .annotate(total=Sum("n"))
+            .filter(total__gt=0)
+        )
+    else:
+        unfinished = Delivery.objects.filter(
+            send_id=OuterRef("pk"), state__in=[Delivery.State.QUEUED, Delivery.State.SENDING]
+        )
     return (
         Send.objects.filter(pk__in=send_ids, status=Send.Status.SENDING, audience_ready=True)
         .exclude(Exists(unfinished))

@@ -181,3 +181,26 @@ def test_a_slow_live_batch_renews_its_lease_and_is_never_taken_back(deliveries, 
     assert reclaimed == 0
     assert _states(ids) == {"sent": 10}
     assert ses_emulator.stats()["recipients_accepted"] == 10
+
+
+def test_an_accepted_batch_costs_one_statement_to_claim_and_load_and_one_per_chunk(
+    deliveries, ses_channel, ses_emulator
+):
+    """Issue 19: the claim returns what rendering needs, each accepted chunk is one set-based
+    UPDATE (no transaction around it), and completion reads the kept counts."""
+    from django.test.utils import CaptureQueriesContext
+
+    ids = deliveries(120)  # three chunks of SES's 50
+    with CaptureQueriesContext(connection) as queries:
+        outcome = delivery_batch_send(channel_id=ses_channel.pk, delivery_ids=ids)
+    assert outcome.sent == 120 == ses_emulator.stats()["recipients_accepted"]
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert sum(s.startswith("WITH claimed AS (UPDATE") for s in statements) == 1
+    assert sum("unnest(" in s for s in statements) == 3
+    assert not any(s.startswith(("BEGIN", "SAVEPOINT")) for s in statements)
+    assert not any("channels_app_delivery" in s and s.startswith("SELECT") for s in statements), "no reload"
+    assert len(statements) <= 8, statements
+    sent = Delivery.objects.filter(pk__in=ids)
+    assert set(sent.values_list("state", flat=True)) == {"sent"}
+    assert not sent.filter(provider_message_id="").exists(), "each row keeps its provider's message id"
+    assert Send.objects.get(deliveries__pk=ids[0]).status == Send.Status.COMPLETED
