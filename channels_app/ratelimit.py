@@ -189,6 +189,11 @@ class ChannelLimiter:
             target_of=adapter.target_key,
         )
 
+    @property
+    def burst_units(self) -> float:
+        """What may go at once after a wait: the burst, by default one second's worth."""
+        return self.burst if self.burst is not None else self.rate
+
     def target(self, message: RenderedMessage) -> str:
         return f"{self.key}:to:{self.target_of(message)}"
 

@@ -292,6 +292,8 @@ class _ChunkRunner:
         self.carrier, self.adapter, self.batch, self.via, self.probe = carrier, adapter, batch, via, probe
         self.in_flight: dict[Future, list[RenderedMessage]] = {}
         self.stopped = False
+        self.credit = 0  # units reserved on the shared limit and waited for, not yet handed off
+        self.success_told_at: float | None = None  # when the circuit last heard of a success
 
     def run(self, queue: list[list[RenderedMessage]], limiter: ChannelLimiter) -> bool:
         """False when sending stopped early (circuit opened, channel disabled)."""
@@ -310,24 +312,30 @@ class _ChunkRunner:
         if len(self.in_flight) >= self.adapter.parallelism:
             self._record(timeout=settings.DELIVERY_LEASE_RENEW_SECONDS)
             return
-        try:
-            reservation = limiter.reserve(queue[0])  # one call per chunk, ceiling and destinations together
-        except INFRA_ERRORS as exc:  # the shared limiter is away: nothing goes out unmetered
-            _defer_rest(queue, self.batch, wait=settings.DELIVERY_INFRA_RETRY_SECONDS, reason=f"rate limiter: {exc}")
-            queue.clear()
-            return
-        if not reservation.granted:
-            _defer_rest(queue, self.batch, wait=reservation.wait, reason="rate limit: waiting")
-            queue.clear()
-            return
-        if reservation.deferred:  # full destinations wait in the queue, due when they have room
-            queue[0] = self._defer_full(queue[0], limiter, reservation.deferred)
-            if not queue[0]:
-                queue.pop(0)
+        if self.credit < len(queue[0]):
+            self.credit = 0
+            group = queue[:1] if limiter.target_rate else _reservable(queue, limiter.burst_units)
+            try:
+                reservation = limiter.reserve([m for chunk in group for m in chunk])  # ceiling and destinations
+            except INFRA_ERRORS as exc:  # the shared limiter is away: nothing goes out unmetered
+                reason = f"rate limiter: {exc}"
+                _defer_rest(queue, self.batch, wait=settings.DELIVERY_INFRA_RETRY_SECONDS, reason=reason)
+                queue.clear()
                 return
-        self._record_while_waiting(reservation.wait)
+            if not reservation.granted:
+                _defer_rest(queue, self.batch, wait=reservation.wait, reason="rate limit: waiting")
+                queue.clear()
+                return
+            if reservation.deferred:  # full destinations wait in the queue, due when they have room
+                queue[0] = self._defer_full(queue[0], limiter, reservation.deferred)
+                if not queue[0]:
+                    queue.pop(0)
+                    return
+            self.credit = sum(len(chunk) for chunk in group) if not reservation.deferred else len(queue[0])
+            self._record_while_waiting(reservation.wait)
         if not self.stopped:
             chunk = queue.pop(0)
+            self.credit -= len(chunk)
             self.in_flight[pool.submit(_call_provider, self.adapter, self.carrier.kind, chunk)] = chunk
 
     def _defer_full(
@@ -357,8 +365,19 @@ class _ChunkRunner:
         done, _ = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
         for future in done:
             chunk = self.in_flight.pop(future)
-            if not _record_chunk(self.carrier, chunk, future, self.batch, via=self.via, probe=self.probe):
-                self.stopped = True
+            keep_going = _record_chunk(self.carrier, chunk, future, self.batch, via=self.via, probe=self.probe)
+            self.stopped = self.stopped or not keep_going
+            if future.exception() is not None:
+                self.success_told_at = None  # after a failure, the next success is told at once
+            elif keep_going and self._success_due():
+                _tell_circuit(circuit_record_success, self.carrier, probe=self.probe)
+                self.success_told_at = clock.time()
+
+    def _success_due(self) -> bool:
+        """The circuit hears of successes once per CIRCUIT_SUCCESS_EVERY_SECONDS per batch (a
+        success only clears the failure count; the probe always reports, since it closes)."""
+        told = self.success_told_at
+        return self.probe or told is None or clock.time() - told >= settings.CIRCUIT_SUCCESS_EVERY_SECONDS
 
     def _drain(self) -> None:
         """Record every call still in flight; one failing write does not skip the others."""
@@ -419,8 +438,20 @@ def _record_chunk(
         batch.record(_all_transient(chunk, f"{type(exc).__name__}: {exc}", None))
         return True
     batch.record(results, via=via)
-    _tell_circuit(circuit_record_success, carrier, probe=probe)
-    return True
+    return True  # the runner tells the circuit (_ChunkRunner._success_due)
+
+
+def _reservable(queue: list[list[RenderedMessage]], burst_units: float) -> list[list[RenderedMessage]]:
+    """The next chunks one reservation covers: as many as fit in the limit's burst (what the
+    provider accepts at once), at least one. A fast channel reserves a whole batch in one round
+    trip; a slow one (14/s) still reserves chunk by chunk, so the rate holds either way."""
+    group, units = [queue[0]], len(queue[0])
+    for chunk in queue[1:]:
+        if units + len(chunk) > burst_units:
+            break
+        group.append(chunk)
+        units += len(chunk)
+    return group
 
 
 def _tell_circuit(record: Callable[..., bool | None], carrier: Channel, **kwargs) -> bool:

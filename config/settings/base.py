@@ -407,6 +407,8 @@ RATE_LIMIT_TARGET_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_TARGET_MAX_WAIT_SECON
 # Circuit breaker per channel.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
+# A batch tells the circuit of its successes at most this often (they only clear the failure count).
+CIRCUIT_SUCCESS_EVERY_SECONDS = env.float("CIRCUIT_SUCCESS_EVERY_SECONDS", default=1.0)
 CIRCUIT_PAUSED_COOLDOWN_SECONDS = env.float("CIRCUIT_PAUSED_COOLDOWN_SECONDS", default=900.0)
 # A provider throttling every call ("slow down", 429) pauses the channel briefly, doubling while it lasts.
 CIRCUIT_THROTTLED_COOLDOWN_SECONDS = env.float("CIRCUIT_THROTTLED_COOLDOWN_SECONDS", default=5.0)

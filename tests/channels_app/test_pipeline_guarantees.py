@@ -204,3 +204,40 @@ def test_an_accepted_batch_costs_one_statement_to_claim_and_load_and_one_per_chu
     assert set(sent.values_list("state", flat=True)) == {"sent"}
     assert not sent.filter(provider_message_id="").exists(), "each row keeps its provider's message id"
     assert Send.objects.get(deliveries__pk=ids[0]).status == Send.Status.COMPLETED
+
+
+def _reservations_and_circuit_reads(redis) -> tuple[int, int]:
+    import redis as redis_py
+
+    stats = redis_py.Redis(port=redis.port).info("commandstats")
+    # An EVALSHA the new server does not know yet fails (NOSCRIPT) and is retried as EVAL.
+    calls = {name.removeprefix("cmdstat_"): value["calls"] - value.get("failed_calls", 0) for name, value in stats.items()}
+    return calls.get("evalsha", 0) + calls.get("eval", 0), calls.get("hgetall", 0)
+
+
+@pytest.mark.parametrize(
+    ("rate", "emails", "reservations", "at_least_seconds"),
+    [
+        (1000, 500, 1, 0.0),  # a fast channel: the whole batch in one reservation
+        (100, 300, 3, 1.9),  # 100/s: a second's worth per reservation, so the rate still holds
+    ],
+)
+def test_a_batch_reserves_the_shared_rate_per_second_of_sending_not_per_chunk(
+    deliveries, ses_channel, ses_emulator, settings, rate, emails, reservations, at_least_seconds
+):
+    """Issue 19 step 3: Redis round trips for the rate limit and the circuit per batch, with
+    the same limit honoured (the burst is one second's worth, as before)."""
+    require_real_services()
+    Channel.objects.filter(pk=ses_channel.pk).update(rate_limit_per_second=rate)
+    ids = deliveries(emails)
+    with RedisServer() as redis:
+        settings.REDIS_URL = redis.url()
+        started = time.monotonic()
+        outcome = delivery_batch_send(channel_id=ses_channel.pk, delivery_ids=ids)
+        elapsed = time.monotonic() - started
+        reserved, circuit_reads = _reservations_and_circuit_reads(redis)
+    assert outcome.sent == emails == ses_emulator.stats()["recipients_accepted"]
+    assert ses_emulator.stats()["requests"] == {"SendBulkEmail": emails // 50}
+    assert reserved == reservations
+    assert circuit_reads <= 3, "one check, one success per second of sending"
+    assert elapsed >= at_least_seconds
