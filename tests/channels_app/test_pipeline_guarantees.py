@@ -211,7 +211,7 @@ def _reservations_and_circuit_reads(redis) -> tuple[int, int]:
 
     stats = redis_py.Redis(port=redis.port).info("commandstats")
     # An EVALSHA the new server does not know yet fails (NOSCRIPT) and is retried as EVAL.
-    calls = {name.removeprefix("cmdstat_"): value["calls"] - value.get("failed_calls", 0) for name, value in stats.items()}
+    calls = {name.removeprefix("cmdstat_"): v["calls"] - v.get("failed_calls", 0) for name, v in stats.items()}
     return calls.get("evalsha", 0) + calls.get("eval", 0), calls.get("hgetall", 0)
 
 
