@@ -64,10 +64,10 @@ class Prefix:
         self._mac, self._text = mac, text
 
     def sign(self, last: int) -> str:
-        message = self._text + base36(last)
+        digits = base36(last)
         mac = self._mac.copy()
-        mac.update(base36(last).encode())
-        return f"{message}.{_tag(mac)}"
+        mac.update(digits.encode())
+        return f"{self._text}{digits}.{_tag(mac)}"
 
 
 class CompactSigner:
