@@ -23,8 +23,8 @@ from bench import common, fanout_bench
 STAGES = [
     ("signing tokens (links, unsubscribe, tracking)", ("signing.py", "tokens.py", "links.py")),
     ("rendering (variables, substitution)", ("rendering.py",)),
-    ("anymail payload (addresses, merge data)", ("anymail/",)),
-    ("botocore request (serialize, sign, parse)", ("botocore/",)),
+    ("SigV4 signing (botocore)", ("botocore/",)),
+    ("SES request body (ses_bulk: entries, JSON; anymail for other ESPs)", ("ses_bulk.py", "anymail/")),
     ("HTTP to the provider (urllib3, ssl, socket)", ("urllib3/", "http/client.py", "socket.py")),
     ("database (claim, load, record)", ("django/db/", "psycopg/", "deliveries.py")),
     ("rate limit and circuit (Redis, cache)", ("ratelimit.py", "circuit.py", "redis/", "django/core/cache")),

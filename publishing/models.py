@@ -116,12 +116,15 @@ class DigestFrequency(models.TextChoices):
 class DigestLog(models.Model):
     """One subscriber's digest on one channel kind for one period, sent or found empty.
 
-    (subscriber, channel kind, frequency, period) is unique: claiming a period is an INSERT ...
+    (subscriber, channel kind, frequency, period, period zone) is unique: claiming a period is an INSERT ...
     ON CONFLICT DO NOTHING, so repeated or overlapping beat runs never build two digests for it
     (an email digest and a Slack digest of the same day are two periods of their own). `period`
     is the subscriber's local date of the digest (daily) or the Monday of its ISO week (weekly),
     never a UTC hour, so a repeated or skipped local hour around a DST change cannot make a
-    second period or lose one. `window_end` starts the next digest's window.
+    second period or lose one. The period carries its zone: a subscriber who moves across the date
+    line has local dates that overlap their old zone's, and the digest service adds the rule that
+    two digests of one frequency are never closer than its period less four hours (20 hours for
+    daily digests). `window_end` starts the next digest's window.
     """
 
     Frequency = DigestFrequency
@@ -132,6 +135,9 @@ class DigestLog(models.Model):
     )
     frequency = models.CharField(max_length=8, choices=DigestFrequency.choices)
     period = models.DateField(help_text="Local date (daily) or Monday of the ISO week (weekly).")
+    period_zone = models.CharField(
+        max_length=64, default="UTC", help_text="The time zone the period is a local date of (the subscriber's then)."
+    )
     scheduled_for = models.DateTimeField(help_text="The subscriber's local digest hour, in UTC.")
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
@@ -145,7 +151,8 @@ class DigestLog(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["subscriber", "channel_kind", "frequency", "period"], name="digestlog_one_per_kind_and_period"
+                fields=["subscriber", "channel_kind", "frequency", "period", "period_zone"],
+                name="digestlog_one_per_kind_and_zoned_period",
             ),
             models.CheckConstraint(condition=Q(frequency__in=DigestFrequency.values), name="digestlog_frequency_valid"),
         ]

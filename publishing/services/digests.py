@@ -8,7 +8,10 @@ has no DigestLog yet, the digest is due. So a beat that was down for hours catch
 latest period), never once per missed tick.
 
 Idempotency and DST: the period is the local date (daily) or the Monday of the local ISO week
-(weekly), and (subscriber, channel kind, frequency, period) is unique in the database. A run claims periods
+(weekly) in the subscriber's zone, and (subscriber, channel kind, frequency, period, zone) is
+unique in the database; two digests of one frequency are never closer than `min_gap` (20 hours
+for daily ones), so a subscriber who moves east across the date line gets no second digest on
+one day, and one who moves west loses at most the day the gap covers. A run claims periods
 with INSERT ... ON CONFLICT DO NOTHING in the same transaction that creates the deliveries, so
 repeated or overlapping runs never build two digests for one period. A local hour that occurs
 twice (autumn) belongs to one local date, so it cannot make a second period; a local hour that
@@ -64,10 +67,18 @@ logger = logging.getLogger(__name__)
 PERIOD_LENGTH = {DigestFrequency.DAILY: timedelta(days=1), DigestFrequency.WEEKLY: timedelta(days=7)}
 
 
+def min_gap(frequency: str) -> timedelta:
+    """Two digests of one frequency on one kind are never closer than this: a day less four hours
+    for daily ones (20 hours), a week less four hours for weekly ones. A DST change moves a local
+    hour by at most one, so it never trips this; moving east across time zones would."""
+    return PERIOD_LENGTH[frequency] - timedelta(hours=4)
+
+
 @dataclass(frozen=True)
 class Slot:
     period: date
     scheduled_for: datetime  # UTC
+    zone: str = "UTC"  # the subscriber's time zone, whose local date `period` is
 
 
 @dataclass
@@ -111,7 +122,8 @@ def digest_slot(*, frequency: str, tz_name: str, hour: int, weekday: int, now: d
         # gap; a repeated one (autumn) to its first occurrence. Either way one instant per day.
         at = datetime.combine(day, time(hour), tzinfo=zone).astimezone(UTC)
         if at <= now:
-            return Slot(period=day - timedelta(days=day.weekday()) if weekly else day, scheduled_for=at)
+            period = day - timedelta(days=day.weekday()) if weekly else day
+            return Slot(period=period, scheduled_for=at, zone=tz_name)
     raise AssertionError("unreachable: a digest time exists within the last week")
 
 
@@ -185,13 +197,13 @@ def digests_run(
 
 def _run_period(frequency, period, query, slots, candidates, channel, now, outcome) -> None:
     fields = ("timezone", "digest_hour") + (("digest_weekday",) if frequency == DigestFrequency.WEEKLY else ())
-    done = DigestLog.objects.filter(
-        subscriber=OuterRef("pk"), channel_kind=channel.kind, frequency=frequency, period=period
-    )
+    logs = DigestLog.objects.filter(subscriber=OuterRef("pk"), channel_kind=channel.kind, frequency=frequency)
+    done = logs.filter(period=period, period_zone=OuterRef("timezone"))
+    too_soon = logs.filter(created_at__gt=now - min_gap(frequency))
     due = (
         digest_readers(frequency=frequency, kind=channel.kind, now=now)
         .filter(query)
-        .filter(~Exists(done))
+        .filter(~Exists(done), ~Exists(too_soon))
         .order_by("pk")
         .values_list("pk", *fields)
     )
@@ -432,11 +444,11 @@ def digest_periods_claim(
     ops = connection.ops
     claimed: dict[int, int] = {}
     table = DigestLog._meta.db_table
-    columns = "subscriber_id, channel_kind, frequency, period, scheduled_for, window_start, window_end, "
-    columns += "publication_ids, send_id, created_at"
+    columns = "subscriber_id, channel_kind, frequency, period, period_zone, scheduled_for, window_start, "
+    columns += "window_end, publication_ids, send_id, created_at"
     for start in range(0, len(plans), 500):  # SQLite allows ~32k parameters per statement
         chunk = plans[start : start + 500]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
         params: list = []
         for plan in chunk:
             params += [
@@ -444,6 +456,7 @@ def digest_periods_claim(
                 kind,
                 frequency,
                 ops.adapt_datefield_value(plan.slot.period),
+                plan.slot.zone,
                 ops.adapt_datetimefield_value(plan.slot.scheduled_for),
                 ops.adapt_datetimefield_value(plan.window_start),
                 ops.adapt_datetimefield_value(window_end),
@@ -453,7 +466,8 @@ def digest_periods_claim(
             ]
         sql = (
             f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608  (our table; values are params)
-            "ON CONFLICT (subscriber_id, channel_kind, frequency, period) DO NOTHING RETURNING id, subscriber_id"
+            "ON CONFLICT (subscriber_id, channel_kind, frequency, period, period_zone) DO NOTHING "
+            "RETURNING id, subscriber_id"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

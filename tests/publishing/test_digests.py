@@ -326,3 +326,52 @@ def test_overlapping_runs_never_build_two_digests_for_one_period(topic, email_ch
     assert DigestLog.objects.count() == 30
     assert Delivery.objects.filter(send__kind="digest").values("subscriber").distinct().count() == len(subscribers)
     assert Delivery.objects.filter(send__kind="digest").count() == 30
+
+
+def _moves(subscriber, zone: str) -> None:
+    subscriber.timezone = zone
+    subscriber.save(update_fields=["timezone"])
+
+
+def _sent_times(subscriber) -> list[datetime]:
+    return list(
+        DigestLog.objects.filter(subscriber=subscriber).order_by("created_at").values_list("created_at", flat=True)
+    )
+
+
+def _never_closer_than_20_hours(times: list[datetime]) -> None:
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert all(gap >= timedelta(hours=20) for gap in gaps), gaps
+
+
+@pytest.mark.parametrize(
+    ("old_zone", "new_zone", "moved_at"),
+    [
+        ("Pacific/Honolulu", "Asia/Tokyo", utc(2026, 1, 14, 20)),  # east across the date line: +19 hours
+        ("Asia/Tokyo", "Pacific/Honolulu", utc(2026, 1, 15, 1)),  # west across it: -19 hours
+        ("Pacific/Kiritimati", "Pacific/Pago_Pago", utc(2026, 1, 14, 20)),  # UTC+14 to UTC-11: a whole day back
+        ("Pacific/Pago_Pago", "Pacific/Kiritimati", utc(2026, 1, 14, 20)),  # and forward
+    ],
+)
+def test_moving_across_the_date_line_never_doubles_a_day_and_resumes_at_the_new_local_hour(
+    topic, email_channel, old_zone, new_zone, moved_at
+):
+    """Issue 17: a period is a local date in the zone it was built for; two daily digests are
+    never closer than 20 hours, and after the move one goes out per local date of the new zone."""
+    subscriber = reader(topic, tz=old_zone, hour=8)
+    for now in ticks(utc(2026, 1, 13, 0), utc(2026, 1, 18, 0), timedelta(minutes=30)):
+        if now == moved_at:
+            _moves(subscriber, new_zone)
+        published(topic, now - timedelta(minutes=1))  # always something new: every due digest is sent
+        tick(now)
+    times = _sent_times(subscriber)
+    _never_closer_than_20_hours(times)
+    logs = list(DigestLog.objects.filter(subscriber=subscriber).values_list("period", "period_zone", "scheduled_for"))
+    assert len({(period, zone) for period, zone, _ in logs}) == len(logs), "one per local date of its zone"
+    after = [(period, at) for period, zone, at in logs if zone == new_zone]
+    assert len(after) >= 2, logs
+    for period, at in after:  # at 08:00 local in the new zone, on consecutive local dates
+        assert at.astimezone(ZoneInfo(new_zone)).time() == time(8) and at.astimezone(ZoneInfo(new_zone)).date() == period
+    new_periods = sorted(period for period, _ in after)
+    assert new_periods == [new_periods[0] + timedelta(days=i) for i in range(len(new_periods))]
+    assert len(times) >= 4, "about one a day over five days, less at most the one the move costs"
