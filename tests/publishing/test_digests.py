@@ -371,7 +371,8 @@ def test_moving_across_the_date_line_never_doubles_a_day_and_resumes_at_the_new_
     after = [(period, at) for period, zone, at in logs if zone == new_zone]
     assert len(after) >= 2, logs
     for period, at in after:  # at 08:00 local in the new zone, on consecutive local dates
-        assert at.astimezone(ZoneInfo(new_zone)).time() == time(8) and at.astimezone(ZoneInfo(new_zone)).date() == period
+        local = at.astimezone(ZoneInfo(new_zone))
+        assert (local.date(), local.time()) == (period, time(8))
     new_periods = sorted(period for period, _ in after)
     assert new_periods == [new_periods[0] + timedelta(days=i) for i in range(len(new_periods))]
     assert len(times) >= 4, "about one a day over five days, less at most the one the move costs"
