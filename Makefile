@@ -27,8 +27,10 @@ run: install  ## migrate, load demo data, print the admin login, start web + wor
 	$(BIN)/python manage.py ensure_admin
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
 
-test: install  ## run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
-	$(BIN)/pytest
+COV_MIN ?= 85
+
+test: install  ## run the whole test suite with coverage; fails under COV_MIN% (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
+	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COV_MIN)
 
 fuzz: install  ## a longer, random schemathesis run over the whole API, every role on every case
 	SCHEMATHESIS_RANDOM=1 SCHEMATHESIS_EVERY_ROLE=1 SCHEMATHESIS_MAX_EXAMPLES=$(FUZZ_EXAMPLES) \
