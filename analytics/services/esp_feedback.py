@@ -210,6 +210,9 @@ def _details(esp: str, kind: str, event: dict, raw: dict) -> tuple[dict, str]:
     """Event metadata and the reason shown on the delivery and in hygiene actions."""
     name = ESP_NAMES.get(esp, esp)
     diagnostic = event.get("mta_response") or event.get("description") or ""
+    code = ((raw.get("event-data") or {}).get("delivery-status") or {}).get("code") if esp == "mailgun" else None
+    if code and not diagnostic.startswith(str(code)):
+        diagnostic = f"{code} {diagnostic}".strip()  # Mailgun gives the SMTP code apart
     if kind == Kind.BOUNCE:
         hard, raw_type = bounce_classify(esp, raw)
         metadata = {
