@@ -1,5 +1,6 @@
-"""Email through django-anymail: Amazon SES v2 (bulk) or any other anymail ESP, SMTP, or the
-local outbox, chosen per channel by `config["esp"]`.
+"""Email through django-anymail: Amazon SES v2 (bulk), Postmark, SendGrid, Mailgun or Brevo (the
+ESPs whose feedback Bulletin receives), SMTP, or the local outbox, chosen per channel by
+`config["esp"]`; `config["api_url"]` points an ESP's backend at another API host.
 
 Amazon SES: one SendBulkEmail call per chunk of up to 50 recipients, with the send's template
 inline (TemplateContent, "simple substitutions") and each recipient's own replacement data and
@@ -93,7 +94,11 @@ class EspChoiceField(ChoiceField):
 
 
 CONFIG_FIELDS = {
-    "esp": EspChoiceField("Provider", "amazon_ses, smtp, outbox (local files) or an anymail ESP.", choices=ESP_CHOICES),
+    "esp": EspChoiceField(
+        "Provider",
+        "amazon_ses, postmark, sendgrid, mailgun, brevo, smtp, or outbox (local files).",
+        choices=ESP_CHOICES,
+    ),
     "from_email": EmailField("From", "News <news@example.com>", required=True),
     "reply_to": EmailField("Reply-To"),
     "list_id": TextField("List-Id domain", "Each topic's RFC 2919 List-Id is <topic>.<this>; blank: sender's domain."),
@@ -134,7 +139,7 @@ BOTO_CONFIG = {
 class EmailAdapter(ChannelAdapter):
     kind = "email"
     label = "Email"
-    description = "Amazon SES, SMTP, any anymail ESP, or the local outbox."
+    description = "Amazon SES, Postmark, SendGrid, Mailgun, Brevo, SMTP, or the local outbox."
     audiences = frozenset({Audience.SUBSCRIBERS})
     config_fields = CONFIG_FIELDS
     open_credentials = True  # anymail ESP settings, named as anymail names them
