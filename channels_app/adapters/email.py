@@ -174,6 +174,15 @@ class EmailAdapter(ChannelAdapter):
         return {}
 
     @classmethod
+    def feedback_webhook(cls, config: Mapping[str, Any], channel_id: int) -> str:
+        """Where the channel's ESP posts its tracking events (analytics.esp_webhooks); "" when
+        its feedback arrives otherwise (SES through SNS) or not at all (SMTP, outbox)."""
+        esp = config.get("esp")
+        if esp not in ANYMAIL_ESPS or esp == SES:
+            return ""
+        return f"{settings.SITE_URL}/anymail/{esp}/tracking/{channel_id}/"
+
+    @classmethod
     def normalize_address(cls, address: str) -> str:
         from subscribers.validators import email_normalize
 

@@ -99,3 +99,13 @@ def test_admin_shows_a_form_error_for_a_retired_esp_and_saves_nothing(admin_clie
     assert response.status_code == 302
     channel.refresh_from_db()
     assert (channel.name, channel.config["esp"]) == ("Renamed", "outbox")
+
+
+def test_the_api_and_admin_show_the_feedback_url_to_give_the_esp(client_for, admin_client, settings):
+    settings.SITE_URL = "https://news.example.com"
+    channel = ChannelFactory(name="PM", config={"esp": "postmark", "from_email": "n@example.com"})
+    ses = ChannelFactory(name="SES", config={"esp": "amazon_ses", "from_email": "n@example.com"})
+    url = f"https://news.example.com/anymail/postmark/tracking/{channel.pk}/"
+    assert client_for(Role.ADMIN).get(f"{URL}/{channel.pk}").json()["feedback_webhook_url"] == url
+    assert client_for(Role.ADMIN).get(f"{URL}/{ses.pk}").json()["feedback_webhook_url"] == ""
+    assert url in admin_client.get(f"/admin/channels_app/channel/{channel.pk}/change/").content.decode()
