@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from analytics.models import EngagementEvent, GuardTrip, HygieneAction, ProviderNotification
+from analytics.models import EngagementEvent, GuardTrip, HygieneAction, ProviderNotification, RollupDirtyCell
 from channels_app.models import Channel, Delivery, Send
 from channels_app.services.sends import send_create
 from publishing.services.fanout import send_start
@@ -112,6 +112,7 @@ def test_a_hard_bounce_bounces_the_delivery_and_suppresses_the_address(sent):
     action = HygieneAction.objects.get(email=bounced.recipient)
     assert action.kind == "hard_bounce" and action.delivery_id == bounced.pk
     assert ProviderNotification.objects.get().status == "processed"
+    assert RollupDirtyCell.objects.filter(send_id=bounced.send_id, channel_id=sent.channel.pk).exists()
 
 
 def test_a_complaint_marks_the_delivery_and_suppresses_the_subscriber(sent):
@@ -306,3 +307,12 @@ def test_bounces_through_the_esp_pause_a_send_still_going_out(sent, settings):
     send.refresh_from_db()
     assert send.status == Send.Status.PAUSED and "1 of 2" in send.paused_reason
     assert GuardTrip.objects.get().metric == "bounce"
+
+
+@pytest.mark.parametrize("sent", ["sendgrid"], indirect=True)
+def test_sendgrid_without_signing_verifies_basic_auth_instead(sent):
+    Channel.objects.filter(pk=sent.channel.pk).update(credentials={"api_key": "k", "webhook_secret": BASIC})
+    delivery = sent.deliveries[0]
+    assert sent.post("hard_bounce", delivery, secret="bulletin:guess").status_code == 403
+    assert sent.post("hard_bounce", delivery, secret=BASIC).status_code == 200
+    assert _state(delivery) == ("bounced", "bounced")
