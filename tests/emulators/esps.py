@@ -19,6 +19,8 @@ shapes, error bodies). Point a channel's `api_url` config at `.api_url`.
   errors {"code", "message"} (401 unauthorized, 400 invalid_parameter, 429 too_many_requests).
   https://developers.brevo.com/reference/sendtransacemail
 Every one answers 429 and 5xx through the common fault options (fail_next, storm, down).
+
+    python -m tests.emulators.esps postmark --port 0 --credential pm-token
 The webhooks these ESPs post back are built by tests/emulators/esp_events.py.
 """
 
@@ -34,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from tests.emulators.base import Emulator, Fault
+from tests.emulators.base import Emulator, Fault, cli_parser, common_options, serve_forever
 from tests.emulators.httpserver import Request, Response, reason_phrase
 
 
@@ -52,6 +54,9 @@ class EspEmulator(Emulator):
     @property
     def api_url(self) -> str:
         return f"{self.endpoint_url}{self.prefix}"
+
+    def describe(self) -> dict[str, str]:
+        return {**super().describe(), "api_url": self.api_url, "esp": self.esp}
 
     def apply_options(self, options: dict[str, Any]) -> None:
         if "inactive" in options:
@@ -286,3 +291,15 @@ ESP_EMULATORS: dict[str, type[EspEmulator]] = {
     "mailgun": MailgunEmulator,
     "brevo": BrevoEmulator,
 }
+
+
+def main() -> None:
+    parser = cli_parser("An ESP send API emulator: Postmark, SendGrid, Mailgun or Brevo.")
+    parser.add_argument("esp", choices=sorted(ESP_EMULATORS))
+    parser.add_argument("--credential", default="emulator-key", help="the server token / API key it accepts")
+    args = parser.parse_args()
+    serve_forever(ESP_EMULATORS[args.esp](credential=args.credential, **common_options(args)))
+
+
+if __name__ == "__main__":
+    main()
