@@ -55,7 +55,9 @@ def esp_tracking_event_store(*, channel: Channel, event: AnymailTrackingEvent) -
     esp = str(channel.config.get("esp", ""))
     raw = event.esp_event if isinstance(event.esp_event, dict) else {}
     identity = event.event_id or json.dumps(raw, sort_keys=True, default=str)
-    key = f"{esp}:{channel.pk}:{hashlib.sha256(str(identity).encode()).hexdigest()[:48]}"
+    # The ESP's event id (or the event itself) once per ESP: the same event posted again, or to
+    # a second channel on the same ESP account, is applied once.
+    key = f"{esp}:{hashlib.sha256(str(identity).encode()).hexdigest()[:48]}"
     body = {"channel_id": channel.pk, "event": _normalized(event), "esp_event": raw}
     with transaction.atomic():
         notification, created = ProviderNotification.objects.get_or_create(
