@@ -138,6 +138,17 @@ def test_a_delivery_marks_the_delivery_delivered_and_a_late_one_never_undoes_a_b
     assert _state(second) == ("bounced", "bounced")
 
 
+@pytest.mark.parametrize("sent", ["sendgrid", "mailgun", "brevo"], indirect=True)
+def test_a_message_the_esp_refused_to_send_fails_with_its_reason_and_suppresses_nobody(sent):
+    delivery = sent.deliveries[0]
+    assert sent.post("rejected", delivery).status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.state == "failed" and "reject" in delivery.last_error
+    assert any(word in delivery.last_error for word in ("ounced", "Sandbox", "blocked"))
+    assert EngagementEvent.objects.get(delivery=delivery).kind == "reject"
+    assert not Suppression.objects.exists()
+
+
 def test_soft_bounces_suppress_only_after_the_configured_count(sent, settings):
     settings.HYGIENE_SOFT_BOUNCE_LIMIT = 2
     delivery = sent.deliveries[0]

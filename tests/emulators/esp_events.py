@@ -5,7 +5,9 @@ anymail's own tests, tests/test_<esp>_webhooks.py) and the authentication the ES
     post = webhook_post("mailgun", "hard_bounce", message, signing_key="key-...")
     client.post(url, post.body, content_type="application/json", **post.headers)
 
-Kinds: delivered, hard_bounce, soft_bounce, complaint, open, click, unsubscribe.
+Kinds: delivered, hard_bounce, soft_bounce, complaint, open, click, unsubscribe, and rejected
+(the ESP refused to send: SendGrid "dropped", Mailgun "rejected", Brevo "blocked"; Postmark
+refuses at send time instead, answering the API call).
 - Postmark: one JSON object per POST; basic auth from the webhook URL's userinfo.
   https://postmarkapp.com/developer/webhooks/bounce-webhook (and delivery, spam-complaint, open...)
 - SendGrid: a JSON array of events; signed Event Webhook: ECDSA P-256/SHA-256 over timestamp +
@@ -32,7 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-KINDS = ("delivered", "hard_bounce", "soft_bounce", "complaint", "open", "click", "unsubscribe")
+KINDS = ("delivered", "hard_bounce", "soft_bounce", "complaint", "open", "click", "unsubscribe", "rejected")
 UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.0 Safari/605.1.15"
@@ -136,6 +138,7 @@ def sendgrid_event(kind: str, message: dict[str, Any]) -> dict[str, Any]:
             "open": {"event": "open", "useragent": UA, "ip": "203.0.113.9"},
             "click": {"event": "click", "useragent": UA, "url": LINK, "url_offset": {"index": 0, "type": "html"}},
             "unsubscribe": {"event": "unsubscribe"},
+            "rejected": {"event": "dropped", "reason": "Bounced Address", "status": "5.0.0"},
         }[kind]
     )
 
@@ -179,6 +182,11 @@ def mailgun_event(kind: str, message: dict[str, Any]) -> dict[str, Any]:
             "open": {"event": "opened", "log-level": "info", "client-info": {"user-agent": UA}},
             "click": {"event": "clicked", "log-level": "info", "url": LINK, "client-info": {"user-agent": UA}},
             "unsubscribe": {"event": "unsubscribed", "log-level": "info"},
+            "rejected": {
+                "event": "rejected",
+                "log-level": "warn",
+                "reject": {"reason": "Sandbox subdomains are for test purposes only.", "description": ""},
+            },
         }[kind]
     )
 
@@ -207,6 +215,7 @@ def brevo_event(kind: str, message: dict[str, Any]) -> dict[str, Any]:
             "open": {"event": "opened"},
             "click": {"event": "click", "link": LINK},
             "unsubscribe": {"event": "unsubscribe"},
+            "rejected": {"event": "blocked", "reason": "blocked : due to blacklist user"},
         }[kind]
     )
 
