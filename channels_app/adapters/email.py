@@ -175,11 +175,13 @@ class EmailAdapter(ChannelAdapter):
 
     @classmethod
     def feedback_webhook(cls, config: Mapping[str, Any], channel_id: int) -> str:
-        """Where the channel's ESP posts its tracking events (analytics.esp_webhooks); "" when
-        its feedback arrives otherwise (SES through SNS) or not at all (SMTP, outbox)."""
+        """Where the channel's ESP posts its tracking events (analytics.esp_webhooks; for SES the
+        site's one SNS endpoint, analytics.webhooks); "" for SMTP and the outbox (no feedback)."""
         esp = config.get("esp")
-        if esp not in ANYMAIL_ESPS or esp == SES:
+        if esp not in ANYMAIL_ESPS:
             return ""
+        if esp == SES:
+            return f"{settings.SITE_URL}/anymail/amazon_ses/tracking/"
         return f"{settings.SITE_URL}/anymail/{esp}/tracking/{channel_id}/"
 
     @classmethod

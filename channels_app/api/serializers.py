@@ -13,7 +13,7 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
     credentials = serializers.DictField(write_only=True, required=False, help_text="Secrets; never returned.")
     has_credentials = serializers.SerializerMethodField()
     feedback_webhook_url = serializers.SerializerMethodField(
-        help_text="Where the provider posts delivery feedback (Postmark, SendGrid, Mailgun, Brevo); blank if none."
+        help_text="Where the provider posts delivery feedback (SES: the SNS endpoint); blank for SMTP and outbox."
     )
     topics = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Topic.objects.all(), required=False)
     fallback = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all(), required=False, allow_null=True)

@@ -4,6 +4,7 @@ service and a test send agree: a retired ESP is a clear field error, never a 500
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from channels_app.adapters.email import ESP_CHOICES, RETIRED_ESPS
 from channels_app.models import Channel
@@ -105,7 +106,28 @@ def test_the_api_and_admin_show_the_feedback_url_to_give_the_esp(client_for, adm
     settings.SITE_URL = "https://news.example.com"
     channel = ChannelFactory(name="PM", config={"esp": "postmark", "from_email": "n@example.com"})
     ses = ChannelFactory(name="SES", config={"esp": "amazon_ses", "from_email": "n@example.com"})
+    smtp = ChannelFactory(name="SMTP", config={"esp": "smtp", "host": "mx.example.com", "from_email": "n@example.com"})
     url = f"https://news.example.com/anymail/postmark/tracking/{channel.pk}/"
-    assert client_for(Role.ADMIN).get(f"{URL}/{channel.pk}").json()["feedback_webhook_url"] == url
-    assert client_for(Role.ADMIN).get(f"{URL}/{ses.pk}").json()["feedback_webhook_url"] == ""
+    client = client_for(Role.ADMIN)
+    assert client.get(f"{URL}/{channel.pk}").json()["feedback_webhook_url"] == url
+    sns_url = "https://news.example.com/anymail/amazon_ses/tracking/"
+    assert client.get(f"{URL}/{ses.pk}").json()["feedback_webhook_url"] == sns_url
+    assert client.get(f"{URL}/{smtp.pk}").json()["feedback_webhook_url"] == ""
     assert url in admin_client.get(f"/admin/channels_app/channel/{channel.pk}/change/").content.decode()
+
+
+def test_webhook_secrets_are_stored_encrypted(client_for):
+    payload = {
+        "name": "PM",
+        "kind": "email",
+        "config": {"esp": "postmark", "from_email": "n@example.com"},
+        "credentials": {"server_token": "pm-token", "webhook_secret": "hook:very-secret-value"},
+    }
+    response = client_for(Role.ADMIN).post(URL, payload, format="json")
+    assert response.status_code == 201, response.json()
+    assert "very-secret-value" not in response.content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT credentials::text FROM channels_app_channel WHERE id = %s", [response.json()["id"]])
+        [stored] = cursor.fetchone()
+    assert "very-secret-value" not in stored and "webhook_secret" not in stored
+    assert Channel.objects.get().credentials["webhook_secret"] == "hook:very-secret-value"
