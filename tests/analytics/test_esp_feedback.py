@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from analytics.models import EngagementEvent, GuardTrip, HygieneAction, ProviderNotification, RollupDirtyCell
+from analytics.services.feedback import provider_notifications_retry
 from channels_app.models import Channel, Delivery, Send
 from channels_app.services.sends import send_create
 from publishing.services.fanout import send_start
@@ -308,10 +311,11 @@ def test_feedback_for_a_delivery_not_yet_recorded_waits_for_it(sent):
     notification = ProviderNotification.objects.get()
     assert notification.status == "retrying" and notification.result["unmatched"] == 1
     Delivery.objects.filter(pk=delivery.pk).update(provider_message_id=message_id)
-    from analytics.services.feedback import provider_notification_process
-
-    provider_notification_process(notification_id=notification.pk)
+    ProviderNotification.objects.filter(pk=notification.pk).update(received_at=timezone.now() - timedelta(minutes=2))
+    assert provider_notifications_retry() == 1  # the beat's retry picks it up
     assert _state(delivery) == ("delivered", "active")
+    notification.refresh_from_db()
+    assert notification.status == "processed"
 
 
 def test_bounces_through_the_esp_pause_a_send_still_going_out(sent, settings):
