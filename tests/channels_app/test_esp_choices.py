@@ -83,6 +83,8 @@ def test_admins_form_offers_only_tested_providers(admin_client):
 
 def test_admin_shows_a_form_error_for_a_retired_esp_and_saves_nothing(admin_client):
     channel = ChannelFactory(name="Old", config={"esp": "resend", "from_email": "n@example.com"})
+    page = admin_client.get(f"/admin/channels_app/channel/{channel.pk}/change/").content.decode()
+    assert '<option value="resend" selected>resend (no longer offered)</option>' in page
     data = {
         "name": "Renamed",
         "audience": "subscribers",
@@ -92,7 +94,7 @@ def test_admin_shows_a_form_error_for_a_retired_esp_and_saves_nothing(admin_clie
     }
     response = admin_client.post(f"/admin/channels_app/channel/{channel.pk}/change/", data)
     assert response.status_code == 200
-    assert "resend" in response.content.decode() and "errorlist" in response.content.decode()
+    assert "resend is no longer offered" in response.content.decode() and "errorlist" in response.content.decode()
     channel.refresh_from_db()
     assert channel.name == "Old"
     data["config_esp"] = "outbox"
