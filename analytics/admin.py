@@ -55,6 +55,7 @@ class ProviderNotificationAdmin(ReadOnlyAdmin):
     # A dead notification (status filter "Dead") shows why in `error`; "process again" retries it.
     list_display = [
         "message_id",
+        "provider",
         "message_type",
         "event_type",
         "status",
@@ -63,7 +64,7 @@ class ProviderNotificationAdmin(ReadOnlyAdmin):
         "processed_at",
         "error",
     ]
-    list_filter = ["status", "message_type", "event_type"]
+    list_filter = ["status", "provider", "message_type", "event_type"]
     search_fields = ["message_id", "topic_arn"]
     actions = ["reprocess"]
 

@@ -4,6 +4,7 @@ formats them without reversing (tests check both agree)."""
 from django.urls import path, re_path
 
 from analytics import views
+from analytics.esp_webhooks import esp_tracking_webhook
 from analytics.webhooks import SesTrackingWebhookView
 
 app_name = "analytics"
@@ -14,4 +15,6 @@ urlpatterns = [
     re_path(r"^t/k/(?P<token>[^/]+)$", views.sunset_keep_view, name="sunset-keep"),
     # anymail's usual URL for the SES tracking webhook (SNS HTTPS subscription endpoint).
     path("anymail/amazon_ses/tracking/", SesTrackingWebhookView.as_view(), name="amazon_ses_tracking_webhook"),
+    # Postmark, SendGrid, Mailgun, Brevo: one URL per email channel, verified with its own secrets.
+    path("anymail/<str:esp>/tracking/<int:channel_id>/", esp_tracking_webhook, name="esp_tracking_webhook"),
 ]

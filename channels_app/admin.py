@@ -45,6 +45,7 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     filter_horizontal = ["topics"]
     readonly_fields = [
         "test_button",
+        "feedback_webhook",
         "is_active",
         "disabled_reason",
         "disabled_at",
@@ -99,6 +100,12 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         except ApplicationError as exc:
             # Validation happens in the service; changeform_view shows it as a message.
             raise ValidationError(exc.message) from exc
+
+    @admin.display(description="Feedback webhook URL")
+    def feedback_webhook(self, obj):
+        # Email channels on Postmark, SendGrid, Mailgun or Brevo: the URL to give the ESP.
+        adapter = ADAPTERS.get(obj.kind)
+        return (adapter.feedback_webhook(obj.config or {}, obj.pk) if adapter else "") or "—"
 
     @admin.display(description="Test")
     def test_button(self, obj):

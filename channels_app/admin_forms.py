@@ -58,6 +58,15 @@ class ChannelAdminForm(forms.ModelForm):
                 self.initial[setting_name(name, secret=False)] = (
                     ("true" if value else "false") if isinstance(value, bool) else value
                 )
+                self._keep_stored_choice(setting_name(name, secret=False))
+
+    def _keep_stored_choice(self, input_name: str) -> None:
+        """A stored value no longer among the choices (an ESP no longer offered) is shown as it
+        is, not as the blank default, so saving never silently switches it; the service then
+        says why it must change."""
+        field, value = self.fields.get(input_name), self.initial.get(input_name)
+        if isinstance(field, forms.ChoiceField) and value not in {str(choice) for choice, _ in field.choices}:
+            field.choices = [*field.choices, (value, f"{value} (no longer offered)")]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

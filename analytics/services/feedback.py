@@ -1,4 +1,5 @@
-"""SES feedback through SNS: store each verified notification once, apply it in a task.
+"""SES feedback through SNS: store each verified notification once, apply it in a task. (The
+other ESPs' tracking events are stored and retried the same way: services/esp_feedback.py.)
 
     webhook (verified) → provider_notification_receive: one row per SNS MessageId, task on commit
     task → provider_notification_process: anymail parses the SES event into one event per
@@ -108,7 +109,11 @@ def provider_notification_process(*, notification_id: int, force: bool = False) 
     message = notification.body
     try:
         with transaction.atomic():
-            if notification.message_type == "SubscriptionConfirmation":
+            if notification.provider != "amazon_ses":  # Postmark, SendGrid, Mailgun, Brevo
+                from analytics.services.esp_feedback import esp_notification_apply
+
+                esp_notification_apply(notification)
+            elif notification.message_type == "SubscriptionConfirmation":
                 arn = sns_subscription_confirm(message=message)
                 _finish(notification, Status.PROCESSED, {"confirmed": arn})
             elif notification.message_type == "Notification":

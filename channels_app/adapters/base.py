@@ -264,6 +264,12 @@ class ChannelAdapter:
         return {}
 
     @classmethod
+    def feedback_webhook(cls, config: Mapping[str, Any], channel_id: int) -> str:
+        """The URL to give the provider for its delivery feedback on this channel ("" when there
+        is none to configure)."""
+        return ""
+
+    @classmethod
     def normalize_address(cls, address: str) -> str:
         """A personal address as stored (member ID, URL); raises django's ValidationError."""
         address = address.strip()

@@ -1,5 +1,6 @@
-"""Email through django-anymail: Amazon SES v2 (bulk) or any other anymail ESP, SMTP, or the
-local outbox, chosen per channel by `config["esp"]`.
+"""Email through django-anymail: Amazon SES v2 (bulk), Postmark, SendGrid, Mailgun or Brevo (the
+ESPs whose feedback Bulletin receives), SMTP, or the local outbox, chosen per channel by
+`config["esp"]`; `config["api_url"]` points an ESP's backend at another API host.
 
 Amazon SES: one SendBulkEmail call per chunk of up to 50 recipients, with the send's template
 inline (TemplateContent, "simple substitutions") and each recipient's own replacement data and
@@ -20,11 +21,13 @@ from __future__ import annotations
 import re
 import smtplib
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import requests
-from anymail.exceptions import AnymailError
+from anymail.exceptions import AnymailError, AnymailNotSupportedWarning, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -36,6 +39,7 @@ from channels_app.adapters.base import (
     ChannelAdapter,
     DemoChannel,
     Limits,
+    PermanentProviderError,
     RenderedMessage,
     SendResult,
     TransientProviderError,
@@ -63,23 +67,38 @@ _DOMAIN = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
 # Anymail ESPs selectable per channel (anymail.backends.<name>), plus Django's SMTP and our outbox.
-ANYMAIL_ESPS = {
-    SES,
-    "postmark",
-    "sendgrid",
-    "mailgun",
-    "sparkpost",
-    "brevo",
-    "mailjet",
-    "resend",
-    "postal",
-    "mailersend",
-}
+# Only ESPs whose sending and feedback (bounces, complaints, deliveries) are tested end to end
+# against an emulator of their API and webhooks (tests/emulators/esps.py): SES through SNS
+# (analytics.webhooks), the others through anymail's tracking webhooks (analytics.esp_webhooks).
+ANYMAIL_ESPS = {SES, "postmark", "sendgrid", "mailgun", "brevo"}
+# Once selectable, no longer offered: no feedback, so hygiene and the guard would stop unseen.
+RETIRED_ESPS = {"sparkpost", "mailjet", "resend", "postal", "mailersend"}
 LOCAL_BACKENDS = {"smtp": "core.outbound.smtp.EmailBackend", "outbox": "core.mail.OutboxEmailBackend"}
-ESP_CHOICES = sorted(ANYMAIL_ESPS | set(LOCAL_BACKENDS))
+ESP_CHOICES = tuple(sorted(ANYMAIL_ESPS | set(LOCAL_BACKENDS)))
+# Credentials that verify the ESP's tracking webhooks (analytics.esp_webhooks), never given to anymail's backend.
+WEBHOOK_CREDENTIALS = ("webhook_secret", "webhook_signing_key", "webhook_verification_key")
 _SECRET = "Stored encrypted, never shown."
+
+
+@dataclass(frozen=True)
+class EspChoiceField(ChoiceField):
+    """The provider, with a clear word for an ESP Bulletin no longer offers."""
+
+    def problem(self, value: Any) -> str:
+        if value in RETIRED_ESPS:
+            return (
+                f"{value} is no longer offered: Bulletin cannot receive its bounces and complaints. "
+                f"Choose one of {', '.join(self.choices)}."
+            )
+        return super().problem(value)
+
+
 CONFIG_FIELDS = {
-    "esp": ChoiceField("Provider", "amazon_ses, smtp, outbox (local files) or an anymail ESP.", choices=ESP_CHOICES),
+    "esp": EspChoiceField(
+        "Provider",
+        "amazon_ses, postmark, sendgrid, mailgun, brevo, smtp, or outbox (local files).",
+        choices=ESP_CHOICES,
+    ),
     "from_email": EmailField("From", "News <news@example.com>", required=True),
     "reply_to": EmailField("Reply-To"),
     "list_id": TextField("List-Id domain", "Each topic's RFC 2919 List-Id is <topic>.<this>; blank: sender's domain."),
@@ -96,10 +115,18 @@ CONFIG_FIELDS = {
     "aws_session_token": TextField("AWS session token", _SECRET, secret=True),
     "username": TextField("SMTP username", secret=True),
     "password": TextField("SMTP password", _SECRET, secret=True),
-    "api_key": TextField("ESP API key", "SendGrid, Mailgun, Brevo, SparkPost, Resend, Postal…", secret=True),
+    "api_url": URLField("ESP API URL", "Postmark, SendGrid, Mailgun (e.g. its EU region) or Brevo; blank: the ESP's."),
+    "api_key": TextField("ESP API key", "SendGrid, Mailgun or Brevo.", secret=True),
     "server_token": TextField("Postmark server token", secret=True),
-    "secret_key": TextField("ESP secret key", "Mailjet", secret=True),
-    "api_token": TextField("ESP API token", "MailerSend", secret=True),
+    "webhook_secret": TextField(
+        "Webhook basic auth",
+        "user:password, put in the tracking webhook URL you give Postmark, SendGrid, Brevo (or Mailgun).",
+        secret=True,
+    ),
+    "webhook_signing_key": TextField("Mailgun webhook signing key", "Verifies Mailgun's signed webhooks.", secret=True),
+    "webhook_verification_key": TextField(
+        "SendGrid verification key", "The signed Event Webhook's public key (base64).", secret=True
+    ),
 }
 BOTO_CONFIG = {
     "connect_timeout": 5,
@@ -112,7 +139,7 @@ BOTO_CONFIG = {
 class EmailAdapter(ChannelAdapter):
     kind = "email"
     label = "Email"
-    description = "Amazon SES, SMTP, any anymail ESP, or the local outbox."
+    description = "Amazon SES, Postmark, SendGrid, Mailgun, Brevo, SMTP, or the local outbox."
     audiences = frozenset({Audience.SUBSCRIBERS})
     config_fields = CONFIG_FIELDS
     open_credentials = True  # anymail ESP settings, named as anymail names them
@@ -147,6 +174,17 @@ class EmailAdapter(ChannelAdapter):
         return {}
 
     @classmethod
+    def feedback_webhook(cls, config: Mapping[str, Any], channel_id: int) -> str:
+        """Where the channel's ESP posts its tracking events (analytics.esp_webhooks; for SES the
+        site's one SNS endpoint, analytics.webhooks); "" for SMTP and the outbox (no feedback)."""
+        esp = config.get("esp")
+        if esp not in ANYMAIL_ESPS:
+            return ""
+        if esp == SES:
+            return f"{settings.SITE_URL}/anymail/amazon_ses/tracking/"
+        return f"{settings.SITE_URL}/anymail/{esp}/tracking/{channel_id}/"
+
+    @classmethod
     def normalize_address(cls, address: str) -> str:
         from subscribers.validators import email_normalize
 
@@ -159,7 +197,7 @@ class EmailAdapter(ChannelAdapter):
     def account_key(self) -> str:
         # SES counts its quota per account and region; other backends per host or API key.
         parts = [self.esp, self.config.get("region"), self.config.get("endpoint_url"), self.config.get("host")]
-        keys = ("aws_access_key_id", "api_key", "server_token", "api_token", "username")
+        keys = ("aws_access_key_id", "api_key", "server_token", "username")
         return digest(*parts, *(self.credentials.get(k) for k in keys))
 
     @classmethod
@@ -183,11 +221,16 @@ class EmailAdapter(ChannelAdapter):
             return self._backend
 
     def _open_backend(self):
+        if self.esp not in ANYMAIL_ESPS and self.esp not in LOCAL_BACKENDS:
+            raise PermanentProviderError(f"{self.esp!r} is not an email provider Bulletin offers; choose another")
         if self.esp in LOCAL_BACKENDS:
             backend = get_connection(LOCAL_BACKENDS[self.esp], **self._smtp_kwargs())
             backend.open()
             return backend
-        backend = get_connection(f"anymail.backends.{self.esp}.EmailBackend", **self._anymail_kwargs())
+        with warnings.catch_warnings():
+            # anymail 15 no longer officially supports SendGrid; Bulletin tests it against its emulator.
+            warnings.simplefilter("ignore", AnymailNotSupportedWarning)
+            backend = get_connection(f"anymail.backends.{self.esp}.EmailBackend", **self._anymail_kwargs())
         self._session = OutboundSession(pool_maxsize=BOTO_CONFIG["max_pool_connections"])
         if self.esp == SES:
             backend.open()
@@ -216,7 +259,11 @@ class EmailAdapter(ChannelAdapter):
 
     def _anymail_kwargs(self) -> dict[str, Any]:
         if self.esp != SES:
-            return dict(self.credentials)  # e.g. api_key / server_token, named as anymail names them
+            # e.g. api_key / server_token, named as anymail names them; api_url from the config
+            kwargs = {k: v for k, v in self.credentials.items() if k not in WEBHOOK_CREDENTIALS}
+            if self.config.get("api_url"):
+                kwargs["api_url"] = self.config["api_url"]
+            return kwargs
         timeout = float(self.config.get("timeout_seconds", BOTO_CONFIG["read_timeout"]))
         client_params: dict[str, Any] = {"config": {**BOTO_CONFIG, "read_timeout": timeout}}
         if self.config.get("region"):
@@ -342,5 +389,7 @@ def _anymail_reason(exc: AnymailError) -> str:
 
 
 def _is_permanent(exc: AnymailError) -> bool:
+    if isinstance(exc, AnymailRecipientsRefused):  # the ESP refused this address (inactive, invalid)
+        return True
     status = getattr(exc, "status_code", None)
     return not (status is None or status == 429 or status >= 500)

@@ -12,6 +12,9 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
 
     credentials = serializers.DictField(write_only=True, required=False, help_text="Secrets; never returned.")
     has_credentials = serializers.SerializerMethodField()
+    feedback_webhook_url = serializers.SerializerMethodField(
+        help_text="Where the provider posts delivery feedback (SES: the SNS endpoint); blank for SMTP and outbox."
+    )
     topics = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Topic.objects.all(), required=False)
     fallback = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all(), required=False, allow_null=True)
     config = serializers.DictField(required=False)
@@ -29,6 +32,7 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "config",
             "credentials",
             "has_credentials",
+            "feedback_webhook_url",
             "topics",
             "rate_limit_per_second",
             "target_rate_per_second",
@@ -53,6 +57,12 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
 
     def get_has_credentials(self, channel: Channel) -> bool:
         return bool(channel.credentials)
+
+    def get_feedback_webhook_url(self, channel: Channel) -> str:
+        from channels_app.adapters import ADAPTERS
+
+        adapter = ADAPTERS.get(channel.kind)
+        return adapter.feedback_webhook(channel.config or {}, channel.pk) if adapter and channel.pk else ""
 
 
 class ChannelUpdateSerializer(ChannelSerializer):

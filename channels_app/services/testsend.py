@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
 from channels_app.adapters import ADAPTERS, adapter_for, personal_kinds
-from channels_app.adapters.base import MessageTemplate, ProviderError, RenderedMessage
+from channels_app.adapters.base import ConfigError, MessageTemplate, ProviderError, RenderedMessage
 from channels_app.models import Channel, TestRecipient
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
@@ -95,6 +95,7 @@ def testsend_dispatch(
 ) -> list[TestSendResult]:
     """Authorize, address, mark and send: `compose(recipient)` builds each unmarked message."""
     testsend_authorize(actor=actor)
+    _config_check(channel)
     addressed = testsend_recipients_resolve(channel=channel, actor=actor, recipients=recipients)
     banner = _banner(actor)
     messages = [_marked(channel, compose(recipient), banner) for recipient in addressed]
@@ -106,6 +107,15 @@ def testsend_dispatch(
         TestSendResult(recipient=m.recipient, ok=r.ok, provider_message_id=r.provider_message_id, error=r.error)
         for m, r in zip(messages, results, strict=True)
     ]
+
+
+def _config_check(channel: Channel) -> None:
+    """A channel whose stored settings are no longer valid (an ESP no longer offered) is the
+    editor's to fix: a 400 naming the field, not the provider's error."""
+    try:
+        ADAPTERS[channel.kind].validate(channel.config, channel.credentials)
+    except ConfigError as exc:
+        raise ApplicationError.for_fields(exc.errors, message="Fix this channel's settings before testing it.")
 
 
 def _banner(actor) -> str:

@@ -520,6 +520,10 @@ SNS_CERTIFICATE_FILE = env.str("SNS_CERTIFICATE_FILE", default="")
 SNS_ENDPOINT_URL = env.str("SNS_ENDPOINT_URL", default="")
 # Notifications whose signed Timestamp is older than this are refused (403) as replays.
 SNS_MAX_AGE_SECONDS = env.int("SNS_MAX_AGE_SECONDS", default=3600)
+# Other ESPs post feedback to /anymail/<esp>/tracking/<channel id>/ (analytics.esp_webhooks),
+# verified with that channel's webhook credentials; a signed Mailgun timestamp older than this
+# (or as far in the future) is refused as a replay.
+ESP_WEBHOOK_MAX_AGE_SECONDS = env.int("ESP_WEBHOOK_MAX_AGE_SECONDS", default=3600)
 # A notification for a message whose delivery is not recorded yet is retried for this long.
 FEEDBACK_UNMATCHED_RETRY_SECONDS = env.int("FEEDBACK_UNMATCHED_RETRY_SECONDS", default=900)
 # A stored notification whose processing raised is retried (backoff from a minute, doubling)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.emulators.base import Emulator
 from tests.emulators.discord import DiscordEmulator
+from tests.emulators.esps import ESP_EMULATORS
 from tests.emulators.sesv2 import SESv2Emulator
 from tests.emulators.slack import SlackEmulator
 from tests.emulators.smtp import SMTPServer
@@ -59,3 +60,15 @@ _webhook_server, webhook_receiver = reset_per_test(
 _smtp_server, smtp_server = reset_per_test(
     "smtp_server", SMTPServer, "A plain SMTP server (aiosmtpd) at `.host`/`.port`; `.messages()`, `.connections()`."
 )
+
+
+def _esp_fixtures(esp: str) -> tuple[Any, Any]:
+    return reset_per_test(
+        f"{esp}_emulator", ESP_EMULATORS[esp], f"{esp}'s send API at `.api_url`; `.channel_settings()` for a channel."
+    )
+
+
+_postmark_server, postmark_emulator = _esp_fixtures("postmark")
+_sendgrid_server, sendgrid_emulator = _esp_fixtures("sendgrid")
+_mailgun_server, mailgun_emulator = _esp_fixtures("mailgun")
+_brevo_server, brevo_emulator = _esp_fixtures("brevo")
