@@ -241,3 +241,18 @@ def test_a_batch_reserves_the_shared_rate_per_second_of_sending_not_per_chunk(
     assert reserved == reservations
     assert circuit_reads <= 3, "one check, one success per second of sending"
     assert elapsed >= at_least_seconds
+
+
+def test_a_provider_timeout_puts_the_chunk_back_as_a_retry_and_strands_nothing(deliveries, ses_channel, ses_emulator):
+    """A call that outlives the channel's timeout is a transient failure recorded at once: due
+    again with backoff, the attempt spent, nothing left `sending` for a lease to rescue."""
+    Channel.objects.filter(pk=ses_channel.pk).update(config={**ses_channel.config, "timeout_seconds": 0.3})
+    ids = deliveries(60)  # two chunks (50 and 10), in flight together: either may hang
+    ses_emulator.configure(fail_next={"count": 1, "hang_seconds": 2})
+    outcome = delivery_batch_send(channel_id=ses_channel.pk, delivery_ids=ids)
+    assert outcome.retrying in (10, 50) and outcome.sent == 60 - outcome.retrying, outcome
+    rows = Delivery.objects.filter(pk__in=ids, state="queued")
+    assert _states(ids) == {"sent": outcome.sent, "queued": outcome.retrying}
+    assert not rows.filter(next_attempt_at__isnull=True).exists()
+    assert set(rows.values_list("attempts", flat=True)) == {1}
+    assert all("timed out" in error for error in rows.values_list("last_error", flat=True))
