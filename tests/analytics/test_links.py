@@ -61,7 +61,8 @@ def test_every_link_of_a_message_shares_its_recipients_prefix_and_reads_back_its
         lambda t: t.replace(".", "_", 1),
         lambda t: "1_0." + t.split(".", 1)[1],  # int() would read 10
         lambda t: "+1." + t.split(".", 1)[1],
-        lambda t: "z" * 14 + "." + t.split(".", 1)[1],  # beyond 64 bits
+        lambda t: "0x" + t,
+        lambda t: "f" * 33 + "." + t.split(".", 1)[1],  # beyond 128 bits
         lambda t: t + ".0",
         lambda t: t.rsplit(".", 1)[0] + "." + "A" * 22,
         lambda t: t.replace("\x00", "") + "\x00",

@@ -26,7 +26,17 @@ def test_a_token_for_one_purpose_is_refused_for_another():
     assert caught.value.reason == "tampered"
 
 
-@pytest.mark.parametrize("mangle", [lambda t: t[:-2], lambda t: "x" + t, lambda t: t.replace(":", ";"), lambda t: ""])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-2],
+        lambda t: "x" + t,
+        lambda t: "1" + t,  # another subscriber, the same tag
+        lambda t: t.replace(".", ";"),
+        lambda t: t.replace(".", ":"),  # looks like a token of Django's signer
+        lambda t: "",
+    ],
+)
 def test_a_tampered_token_is_refused(mangle):
     token = subscriber_token_make(purpose=TokenPurpose.UNSUBSCRIBE, subscriber_id=7, topic_id=9)
     with pytest.raises(InvalidToken) as caught:
@@ -106,3 +116,40 @@ def test_unsubscribe_links_carry_their_scope():
     assert subscriber_token_read(
         purpose=TokenPurpose.UNSUBSCRIBE, token=everything.rsplit("/", 1)[1]
     ).scope.is_everything
+
+
+def _legacy(purpose: TokenPurpose, payload: list) -> str:
+    """A token as links sent before compact tokens carry it (Django's TimestampSigner)."""
+    from django.conf import settings
+
+    return signing.TimestampSigner(key=settings.SECRET_KEY, salt=purpose.salt).sign_object(payload)
+
+
+def test_links_sent_before_compact_tokens_still_work_with_their_scope_and_age():
+    data = subscriber_token_read(purpose=TokenPurpose.PREFERENCES, token=_legacy(TokenPurpose.PREFERENCES, [42, 3, 0]))
+    assert (data.subscriber_id, data.version) == (42, 3)
+    scoped = _legacy(TokenPurpose.UNSUBSCRIBE, [7, 0, 0, "slack", "daily", [3, 5]])
+    data = subscriber_token_read(purpose=TokenPurpose.UNSUBSCRIBE, token=scoped)
+    assert data.scope == UnsubscribeScope(kind="slack", topic_ids=(3, 5), frequency="daily")
+    with pytest.raises(InvalidToken):
+        subscriber_token_read(purpose=TokenPurpose.CONFIRM, token=scoped)
+
+
+def test_a_compact_subscriber_token_is_short_and_carries_when_it_was_issued():
+    from core.clock import clock
+
+    token = subscriber_token_make(purpose=TokenPurpose.PREFERENCES, subscriber_id=123456, version=2)
+    assert ":" not in token and len(token) < 45
+    data = subscriber_token_read(purpose=TokenPurpose.PREFERENCES, token=token)
+    assert abs(data.issued_at.timestamp() - clock.time()) < 5
+
+
+def test_a_scope_cannot_be_grafted_onto_another_purpose_or_shortened():
+    scope = UnsubscribeScope(kind="email", topic_ids=(3,), frequency="")
+    token = unsubscribe_url(subscriber_id=7, scope=scope).rsplit("/", 1)[1]
+    message, _, tag = token.rpartition(".")
+    for forged in (".".join(message.split(".")[:4]) + "." + tag, message + ".9." + tag):
+        with pytest.raises(InvalidToken):
+            subscriber_token_read(purpose=TokenPurpose.UNSUBSCRIBE, token=forged)
+    with pytest.raises(InvalidToken):
+        subscriber_token_read(purpose=TokenPurpose.PREFERENCES, token=token)
