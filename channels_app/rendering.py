@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from analytics.links import click_urls, open_url
 from channels_app.adapters import ADAPTERS
-from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute
+from channels_app.adapters.base import MessageTemplate, RenderedMessage, substitute, variable_names
 from channels_app.adapters.email import list_id_namespace
 from channels_app.models import Channel, Send
 from publishing.merge import Recipient, merge_defaults, merge_values
@@ -112,14 +112,23 @@ class TemplateRenderer:
                 # Every email carries a plain-text part, derived from the HTML when none was written.
                 text=part.get("text") or html_to_text(html),
             )
+            # The variables the template names: a recipient's entry carries only those (each
+            # is JSON in the provider request, which is signed and sent per chunk) and links
+            # the template never prints are not signed at all.
+            self.used: frozenset[str] | None = template_variables(self.template)
         else:
             # Serialized once; each recipient's values are substituted JSON-escaped.
             self.payload_json = json.dumps(part)
+            self.used = None
+
+    def _wants(self, *names: str) -> bool:
+        return self.used is None or any(name in self.used for name in names)
 
     def variables(self, row: DeliveryRow) -> dict[str, str]:
         values: dict[str, str] = {}
         if self.tracking:
-            values.update(open_pixel_values(delivery_id=row.id))
+            if self._wants("open_pixel_url", "open_pixel_html"):
+                values.update(open_pixel_values(delivery_id=row.id))
             links = click_urls(delivery_id=row.id, send_id=self.send.pk, count=len(self.links))
             values.update({f"link_{i}": url for i, url in enumerate(links)})
         else:
@@ -131,13 +140,15 @@ class TemplateRenderer:
                 email=self.escape_text(row.email),
                 mention=self.adapter.mention(row.recipient),
                 unsubscribe_url=unsubscribe_url(subscriber_id=row.subscriber_id, scope=self.scope),
-                preferences_url=preferences_url(subscriber_id=row.subscriber_id, token_version=row.token_version),
             )
-            values["unsubscribe_all_url"] = (
-                values["unsubscribe_url"]
-                if self.scope.is_everything
-                else unsubscribe_url(subscriber_id=row.subscriber_id)
-            )
+            if self._wants("preferences_url"):
+                values["preferences_url"] = preferences_url(
+                    subscriber_id=row.subscriber_id, token_version=row.token_version
+                )
+            if self.scope.is_everything:
+                values["unsubscribe_all_url"] = values["unsubscribe_url"]
+            elif self._wants("unsubscribe_all_url"):
+                values["unsubscribe_all_url"] = unsubscribe_url(subscriber_id=row.subscriber_id)
         if row.context:
             values.update({k: str(v) for k, v in row.context.items() if isinstance(v, (str, int, float))})
         if self.merge_fields:  # a broadcast destination has no subscriber: the defaults print
@@ -153,11 +164,17 @@ class TemplateRenderer:
                 if row.subscriber_id is not None
                 else {}
             )
+            values = {name: value for name, value in values.items() if name in self.used}
             return RenderedMessage(row.id, row.recipient, template=self.template, variables=values, headers=headers)
         return RenderedMessage(row.id, row.recipient if self.personal else "", payload=self._payload(values))
 
     def _payload(self, values: Mapping[str, str]) -> dict[str, Any]:
         return payload_substitute(self.payload_json, values)
+
+
+def template_variables(template: MessageTemplate) -> frozenset[str]:
+    """The variable names an email template prints, in its subject, HTML or text."""
+    return frozenset(variable_names(template.subject) | variable_names(template.html) | variable_names(template.text))
 
 
 def message_unsubscribe_scope(

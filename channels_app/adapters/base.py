@@ -139,6 +139,11 @@ class MessageTemplate:
         )
 
 
+def variable_names(template: str) -> set[str]:
+    """The names `substitute` would fill in `template`."""
+    return {match.group(2) for match in _VARIABLE.finditer(template)}
+
+
 def substitute(template: str, variables: Mapping[str, Any]) -> str:
     if "{{" not in template:
         return template

@@ -215,7 +215,7 @@ def test_hits_are_not_recorded_when_the_topic_has_tracking_off(client, make_sent
 
 def test_messages_of_a_channel_or_send_with_tracking_off_carry_plain_links(db):
     content = {
-        "email": {"subject": "s", "html": '<img src="{{{open_pixel_url}}}">', "text": ""},
+        "email": {"subject": "s", "html": '<img src="{{{open_pixel_url}}}"> {{{link_0}}}', "text": ""},
         "links": ["https://a.example/"],
     }
     row = DeliveryRow(1, "ada@example.com", None)

@@ -25,7 +25,11 @@ def test_a_template_renders_subject_html_and_text():
 def test_email_variables_carry_signed_links_for_this_recipient():
     send = SendFactory(
         content={
-            "email": {"subject": "s", "html": "h", "text": "t"},
+            "email": {
+                "subject": "s",
+                "html": "{{{link_0}}} {{{link_1}}} {{{unsubscribe_url}}} {{{unsubscribe_all_url}}}",
+                "text": "{{{preferences_url}}}",
+            },
             "links": ["https://a", "https://b"],
             "topic_id": 9,
         }
@@ -108,3 +112,13 @@ def test_a_notice_to_slack_escapes_its_text_and_other_kinds_keep_it():
     assert slack["text"] == "Channel &lt;!here&gt; &amp; &lt;@U1&gt; paused"
     assert slack["blocks"][0]["text"]["text"] == slack["text"]
     assert notice_payload(kind="discord", text="a <b>")["content"] == "a <b>"
+
+
+def test_a_recipients_entry_carries_only_what_the_template_prints_and_headers_keep_their_link():
+    """Issue 19: the provider request holds each recipient's variables; unused ones (and the
+    links behind them) are neither signed nor sent."""
+    send = SendFactory(content={"email": {"subject": "Hi {{{name}}}", "html": "{{{link_0}}}", "text": ""},
+                                "links": ["https://a", "https://b"], "topic_id": 9})  # fmt: skip
+    message = prepare(send=send, channel=ChannelFactory()).render(DeliveryRow(41, "ada@example.com", 7, "Ada"))
+    assert set(message.variables) == {"name", "link_0"}
+    assert "/u/" in message.headers["List-Unsubscribe"], "the one-click header has its link all the same"
