@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from analytics.api.views import EngagementApi, EngagementTiersApi, PerformanceApi
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
+from channels_app.api.webhook_endpoints import WebhookEndpointViewSet
 from publishing.api.views import (
     PublicationABTestApi,
     PublicationArchiveApi,
@@ -43,6 +44,7 @@ router.register("sends", SendViewSet, basename="send")
 router.register("publications", PublicationViewSet, basename="publication")
 router.register("segments", SegmentViewSet, basename="segment")
 router.register("subscriber-fields", SubscriberFieldViewSet, basename="subscriber-field")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 _PUBLICATION_ACTIONS = [
     ("publish", PublicationPublishApi),
