@@ -176,6 +176,43 @@ def event_emit(
     return event
 
 
+def subscriber_events_emit_bulk(*, type: str, subscriber_ids: Sequence[int]) -> int:
+    """One event per subscriber (an import's new subscribers), written in bulk; returns how many."""
+    endpoint_ids = _interested(type)
+    if not endpoint_ids or not subscriber_ids:
+        return 0
+    from subscribers.models import Subscriber
+
+    now = clock.now()
+    stamp = now.isoformat().replace("+00:00", "Z")
+    events = [
+        OutboundEvent(
+            type=type,
+            subscriber_id=subscriber.pk,
+            created_at=now,
+            payload={"type": type, "timestamp": stamp, "data": {"subscriber": subscriber_data(subscriber)}},
+        )
+        for subscriber in Subscriber.objects.filter(pk__in=subscriber_ids).order_by("pk")
+    ]
+    OutboundEvent.objects.bulk_create(events)
+    EventDelivery.objects.bulk_create(
+        [
+            EventDelivery(
+                endpoint_id=pk,
+                event=event,
+                ordering_key=f"subscriber:{event.subscriber_id}",
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for event in events
+            for pk in endpoint_ids
+        ]
+    )
+    transaction.on_commit(lambda: event_deliveries_kick(endpoint_ids=endpoint_ids))
+    return len(events)
+
+
 def event_deliveries_kick(*, endpoint_ids: Iterable[int]) -> None:
     """Ask a worker to deliver now. Failing to ask loses nothing: the beat sweep delivers."""
     from channels_app.tasks import event_deliveries_send_task

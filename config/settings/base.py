@@ -382,6 +382,8 @@ DELIVERY_RETRY_INLINE_MAX_SECONDS = env.float("DELIVERY_RETRY_INLINE_MAX_SECONDS
 # the pipeline's, DELIVERY_RETRY_*: 12 attempts span about four hours), and a claim's lease.
 EVENT_DELIVERY_MAX_ATTEMPTS = env.int("EVENT_DELIVERY_MAX_ATTEMPTS", default=12)
 EVENT_DELIVERY_LEASE_SECONDS = env.int("EVENT_DELIVERY_LEASE_SECONDS", default=60)
+# Transactional messages (POST messages): provider attempts before a message is failed.
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)
 # A batch holds its claimed deliveries under a lease it renews every RENEW seconds while it
 # works; the sweeper takes back the claims of a worker that died once the lease runs out.
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=30)

@@ -106,3 +106,19 @@ def test_erasure_scrubs_the_person_from_their_events(endpoint):
     [event] = OutboundEvent.objects.filter(subscriber_id=reader.pk)
     assert "gone@example.com" not in json.dumps(event.payload)
     assert event.payload["data"]["subscriber"] == {"id": reader.pk, "erased": True}
+
+
+def test_a_csv_import_emits_subscriber_created_for_each_new_subscriber_in_bulk(endpoint):
+    from subscribers.services.imports import import_job_create, subscribers_import
+
+    SubscriberFactory(email="known@example.com")
+    raw = b"email,name\nnew1@example.com,One\nnew2@example.com,Two\nknown@example.com,Known\n"
+    job = import_job_create(filename="people.csv", content=raw, enqueue=False)
+    subscribers_import(job_id=job.pk)
+    events = OutboundEvent.objects.order_by("pk")
+    emails = [e.payload["data"]["subscriber"]["email"] for e in events]
+    assert [e.type for e in events] == ["subscriber.created"] * 2 and sorted(emails) == [
+        "new1@example.com",
+        "new2@example.com",
+    ]
+    assert EventDelivery.objects.filter(ordering_key__startswith="subscriber:").count() == 2
