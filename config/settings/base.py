@@ -288,6 +288,9 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "channels_app.adapters.kind_choices",
         "SendKindEnum": "channels_app.models.SendKind",
         "DeliveryStateEnum": "channels_app.models.DeliveryState",
+        "EventDeliveryStateEnum": "channels_app.event_models.EventDeliveryState",
+        # Publications kept the name they had before other "state" fields came (clients use it).
+        "StateEnum": "publishing.models.PublicationState",
     },
 }
 # Request bodies: API JSON (and SES/SNS webhook posts) larger than this are refused with 413

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,6 +38,23 @@ class MessageTemplateSerializer(StrictInputMixin, serializers.ModelSerializer):
         validators = []
 
 
+@extend_schema_view(
+    create=extend_schema(
+        examples=[
+            OpenApiExample(
+                "A receipt",
+                value={
+                    "name": "receipt",
+                    "description": "Order receipts",
+                    "channel": 1,
+                    "subject": "Your order {{ data.order }}",
+                    "body": 'Hello {{ subscriber.first_name|default:"there" }},\n\n**Total**: {{ data.total }}',
+                },  # fmt: skip
+                request_only=True,
+            )
+        ]
+    )
+)
 class MessageTemplateViewSet(viewsets.ModelViewSet):
     """Message templates for `messages`. Editing the subject or body adds a version; sent messages
     keep the version they used."""

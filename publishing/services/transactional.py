@@ -28,7 +28,9 @@ from django.db import IntegrityError, transaction
 from channels_app.adapters import adapter_for
 from channels_app.adapters.base import MessageTemplate as RenderedTemplate
 from channels_app.adapters.base import ProviderError, RenderedMessage
+from channels_app.circuit import circuit_check, circuit_record_failure, circuit_record_success
 from channels_app.models import Channel
+from channels_app.ratelimit import ChannelLimiter
 from core.clock import clock
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
@@ -359,13 +361,38 @@ def message_send(*, message_id: int) -> Message | None:
     outgoing = RenderedMessage(
         delivery_id=message.pk, recipient=message.to, template=template, message_id=message.public_id
     )
+    return _hand_off(message, outgoing)
+
+
+def _hand_off(message: Message, outgoing: RenderedMessage) -> Message:
+    """Through the channel's circuit and shared rate limit, as the send pipeline does."""
+    channel = message.channel
+    adapter = adapter_for(channel)
+    decision = circuit_check(channel)
+    if not decision.allowed:
+        return _not_now(message, f"circuit open: {decision.reason}")
+    reservation = ChannelLimiter.for_channel(channel, adapter).reserve([outgoing])
+    if not reservation.granted:
+        return _not_now(message, "the channel's rate limit is full")
+    clock.sleep(reservation.wait)
     try:
-        [result] = adapter_for(message.channel).send_batch([outgoing])
+        [result] = adapter.send_batch([outgoing])
     except ProviderError as exc:
+        circuit_record_failure(channel, reason=exc.message, probe=decision.probe)
         return _record(message, ok=False, error=exc.message, permanent=False)
+    if result.ok or result.permanent:
+        circuit_record_success(channel, probe=decision.probe)
     return _record(
         message, ok=result.ok, error=result.error, permanent=result.permanent, provider_id=result.provider_message_id
     )
+
+
+def _not_now(message: Message, reason: str) -> Message:
+    """Not tried: back to queued without counting an attempt."""
+    Message.objects.filter(pk=message.pk).update(
+        state=Message.State.QUEUED, attempts=message.attempts - 1, last_error=reason, updated_at=clock.now()
+    )
+    raise MessageRetry(reason)
 
 
 class MessageRetry(Exception):

@@ -243,3 +243,19 @@ def test_a_lost_task_is_asked_for_again_and_a_message_a_dead_worker_held_is_fail
     held_now = Message.objects.get(pk=held.message.pk)
     assert held_now.state == "failed" and "may or may not" in held_now.last_error
     assert len(_emails(outbox)) == 1
+
+
+@pytest.mark.django_db
+def test_an_open_circuit_on_the_channel_holds_the_message_without_counting_an_attempt(make_user, receipt, outbox):
+    from channels_app.circuit import circuit_record_failure
+    from publishing.services.transactional import MessageRequest, MessageRetry, message_send, message_send_request
+
+    circuit_record_failure(receipt.channel, reason="SES paused the account", paused=True)
+    accepted = message_send_request(
+        actor=make_user(Role.PUBLISHER), request=MessageRequest(template="receipt", to="e@example.com")
+    )
+    with pytest.raises(MessageRetry):
+        message_send(message_id=accepted.message.pk)
+    message = Message.objects.get()
+    assert (message.state, message.attempts) == ("queued", 0) and "circuit open" in message.last_error
+    assert _emails(outbox) == []
