@@ -78,12 +78,13 @@ class MessageTemplateAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             return "-"
         sample = _SampleData()
         rendered = message_render(version=template.current, subscriber=None, to="ada@example.com", data=sample)
+        subject, html, text = rendered.final()
         return format_html(
             '<p><strong>{}</strong></p><iframe sandbox srcdoc="{}" '
             'style="width:100%;height:300px;border:1px solid #ccc"></iframe><pre>{}</pre>',
-            rendered.subject,
-            rendered.html,
-            rendered.text,
+            subject,
+            html,
+            text,
         )
 
     def save_model(self, request, obj, form, change):

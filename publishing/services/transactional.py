@@ -19,7 +19,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from html import escape
 from typing import Any
 
 from django.conf import settings
@@ -157,9 +156,20 @@ def _version_add(template: MessageTemplate, *, subject: str, body: str, actor) -
 
 @dataclass(frozen=True)
 class RenderedTransactional:
+    """The message as a template with placeholders (`{{mf0}}` HTML-escaped in HTML, `{{{mf0}}}`
+    as is in the subject and text) and each placeholder's value: the provider (SES) or the
+    adapter fills them in, so a value holding `{{ ... }}` or markup is never read as template."""
+
     subject: str
     html: str
     text: str
+    variables: dict[str, str]
+
+    def final(self) -> tuple[str, str, str]:
+        """Subject, HTML and text as the recipient gets them (previews)."""
+        return RenderedTemplate(key="preview", subject=self.subject, html=self.html, text=self.text).render(
+            self.variables
+        )
 
 
 def _values(subscriber: Subscriber | None, to: str) -> dict[str, str]:
@@ -173,38 +183,41 @@ def _values(subscriber: Subscriber | None, to: str) -> dict[str, str]:
     }
 
 
-def _fill(text: str, values: Mapping[str, str], data: Mapping[str, Any], *, html: bool) -> str:
-    def replace(match: re.Match) -> str:
-        parts = _PARTS.match(match.group(1))
-        if parts is None:
-            return match.group(0)
-        source, key, default = parts.groups()
-        raw = values.get(key, "") if source == "subscriber" else data.get(key, "")
-        value = "" if raw is None else raw if isinstance(raw, str) else json.dumps(raw)
-        value = value or (default or "")
-        return escape(value) if html else value
-
-    return _FIELD.sub(replace, text)
+def _value(expression: str, values: Mapping[str, str], data: Mapping[str, Any]) -> str | None:
+    parts = _PARTS.match(expression)
+    if parts is None:
+        return None
+    source, key, default = parts.groups()
+    raw = values.get(key, "") if source == "subscriber" else data.get(key, "")
+    value = "" if raw is None else raw if isinstance(raw, str) else json.dumps(raw)
+    return value or (default or "")
 
 
 def message_render(
     *, version: MessageTemplateVersion, subscriber: Subscriber | None, to: str, data: Mapping[str, Any]
 ) -> RenderedTransactional:
-    """Merge fields are filled after Markdown, so a value is text, never markup."""
-    values = _values(subscriber, to)
+    """Merge fields become placeholders after Markdown, so a value is text, never markup."""
+    values, variables = _values(subscriber, to), {}
+
+    def placeholder(expression: str, *, html: bool) -> str:
+        value = _value(expression, values, data)
+        if value is None:
+            return "{{ " + expression + " }}"
+        name = f"mf{len(variables)}"
+        variables[name] = value
+        return "{{" + name + "}}" if html else "{{{" + name + "}}}"
+
     markers: list[str] = []
 
     def mark(match: re.Match) -> str:
-        markers.append(match.group(0))
+        markers.append(match.group(1))
         return f"\ue000{len(markers) - 1}\ue001"
 
     html = html_sanitize(markdown_render(_FIELD.sub(mark, version.body)))
-    html = re.sub("\ue000(\\d+)\ue001", lambda m: _fill(markers[int(m.group(1))], values, data, html=True), html)
-    return RenderedTransactional(
-        subject=_fill(version.subject, values, data, html=False),
-        html=html,
-        text=_fill(version.body, values, data, html=False),
-    )
+    html = re.sub("\ue000(\\d+)\ue001", lambda m: placeholder(markers[int(m.group(1))], html=True), html)
+    subject = _FIELD.sub(lambda m: placeholder(m.group(1), html=False), version.subject)
+    text = _FIELD.sub(lambda m: placeholder(m.group(1), html=False), version.body)
+    return RenderedTransactional(subject=subject, html=html, text=text, variables=variables)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -359,7 +372,11 @@ def message_send(*, message_id: int) -> Message | None:
     )
     template = RenderedTemplate(key=message.public_id, subject=rendered.subject, html=rendered.html, text=rendered.text)
     outgoing = RenderedMessage(
-        delivery_id=message.pk, recipient=message.to, template=template, message_id=message.public_id
+        delivery_id=message.pk,
+        recipient=message.to,
+        template=template,
+        variables=rendered.variables,
+        message_id=message.public_id,
     )
     return _hand_off(message, outgoing)
 

@@ -259,3 +259,25 @@ def test_an_open_circuit_on_the_channel_holds_the_message_without_counting_an_at
     message = Message.objects.get()
     assert (message.state, message.attempts) == ("queued", 0) and "circuit open" in message.last_error
     assert _emails(outbox) == []
+
+
+@pytest.mark.django_db
+def test_a_message_on_an_ses_channel_is_handed_to_ses_with_the_providers_id(make_user, ses_channel, ses_emulator):
+    from publishing.services.transactional import MessageRequest, message_send, message_send_request
+
+    message_template_create(
+        actor=None, name="code", channel=ses_channel, subject="Code {{ data.code }}", body="Your code: {{ data.code }}"
+    )
+    accepted = message_send_request(
+        actor=make_user(Role.PUBLISHER),
+        request=MessageRequest(
+            template="code", to="sam@example.com", category="security", data={"code": "{{code}} <b>1</b>"}
+        ),
+    )
+    message = message_send(message_id=accepted.message.pk)
+    assert message.state == "sent" and message.provider_message_id
+    [sent] = ses_emulator.messages(to="sam@example.com")
+    # a value is never read as template or markup: SES gets it as replacement data
+    assert sent["subject"] == "Code {{code}} <b>1</b>" and "Your code: {{code}} <b>1</b>" in sent["text"]
+    assert "{{code}} &lt;b&gt;1&lt;/b&gt;" in sent["html"]
+    assert ses_emulator.stats()["recipients_accepted"] == 1
