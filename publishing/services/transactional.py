@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from channels_app.adapters import adapter_for
 from channels_app.adapters.base import MessageTemplate as RenderedTemplate
@@ -37,6 +39,8 @@ from publishing.markup import html_sanitize, markdown_render
 from publishing.transactional_models import Message, MessageTemplate, MessageTemplateVersion
 from subscribers.models import Subscriber, Suppression, email_hash
 from subscribers.validators import email_normalize
+
+logger = logging.getLogger(__name__)
 
 SUBSCRIBER_FIELDS = ("name", "first_name", "email", "locale", "timezone")
 _FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -282,7 +286,12 @@ def _existing(actor, key: str, fingerprint: str) -> Message | None:
 
 def _message_build(*, actor, request: MessageRequest) -> Message:
     errors: dict[str, list[str]] = {}
-    template = MessageTemplate.objects.select_related("channel").filter(name=request.template).first()
+    version = (
+        MessageTemplateVersion.objects.select_related("template__channel")
+        .filter(template__name=request.template, version=F("template__current_version"))
+        .first()
+    )
+    template = version.template if version else None
     if template is None:
         errors["template"] = [f"No template named {request.template!r}."]
     if request.category not in Message.Category.values:
@@ -293,12 +302,11 @@ def _message_build(*, actor, request: MessageRequest) -> Message:
     subscriber, to = _recipient(request, errors)
     if errors:
         raise ApplicationError.for_fields(errors)
-    _suppression_check(to, request.category)
+    _suppression_check(to, request.category, subscriber)
     if not template.channel.is_active:
         raise ApplicationError(
             f"The template's channel is disabled: {template.channel.disabled_reason}", status_code=409
         )
-    version = template.versions.get(version=template.current_version)
     return Message(
         template_version=version,
         channel=template.channel,
@@ -328,9 +336,9 @@ def _recipient(request: MessageRequest, errors: dict) -> tuple[Subscriber | None
     return Subscriber.objects.filter(email__lower=to).first(), to
 
 
-def _suppression_check(to: str, category: str) -> None:
+def _suppression_check(to: str, category: str, subscriber: Subscriber | None) -> None:
     suppression = Suppression.objects.filter(email_hash=email_hash(to)).first()
-    bounced = Subscriber.objects.filter(email__lower=to, status__in=["bounced", "complained"]).exists()
+    bounced = subscriber is not None and subscriber.status in (Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED)
     if bounced or (suppression is not None and suppression.reason in HARD_REASONS):
         reason = suppression.get_reason_display().lower() if suppression else "bounced"
         raise ApplicationError(
@@ -397,6 +405,9 @@ def _hand_off(message: Message, outgoing: RenderedMessage) -> Message:
     except ProviderError as exc:
         circuit_record_failure(channel, reason=exc.message, probe=decision.probe)
         return _record(message, ok=False, error=exc.message, permanent=False)
+    except Exception as exc:  # a bug or a misconfiguration: never leave it `sending`; retried, then failed
+        logger.exception("transactional message %s: unexpected error", message.pk)
+        return _record(message, ok=False, error=f"internal error: {type(exc).__name__}", permanent=False)
     if result.ok or result.permanent:
         circuit_record_success(channel, probe=decision.probe)
     return _record(
