@@ -311,3 +311,6 @@ class TestRecipientAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         except ApplicationError as exc:
             raise ValidationError(service_error_text(exc)) from exc
         obj.pk, obj.address, obj.created_by = saved.pk, saved.address, saved.created_by
+
+
+from channels_app import admin_events  # noqa: E402, F401  (outbound events: endpoints, delivery log)

@@ -13,4 +13,10 @@ PERIODIC_TASKS = [
         "every_seconds": 60,
         "queue": "default",
     },
+    {
+        "name": "Deliver outbound events (due retries, expired leases, send.completed)",
+        "task": "channels_app.tasks.event_deliveries_sweep_task",
+        "every_seconds": 5,
+        "queue": "default",
+    },
 ]

@@ -1,4 +1,5 @@
-"""Per-channel circuit breaker: stop hammering a provider that is down, probe, resume.
+"""Per-channel circuit breaker: stop hammering a provider that is down, probe, resume. (Outbound
+event endpoints, channels_app.event_models.WebhookEndpoint, have one each too, under their own key.)
 
 closed     sending; consecutive whole-call failures are counted, a success clears the count
 open       after CIRCUIT_FAILURE_THRESHOLD failures in a row (or at once when the provider says
@@ -48,8 +49,11 @@ class CircuitDecision:
     reason: str = ""
 
 
-def _key(channel_id: int) -> str:
-    return f"bulletin:circuit:{channel_id}"
+def _key(target) -> str:
+    """A channel's record, or (outbound event endpoints) another model's, named by its label."""
+    if isinstance(target, Channel):
+        return f"bulletin:circuit:{target.pk}"
+    return f"bulletin:circuit:{target._meta.label_lower}:{target.pk}"
 
 
 def circuit_check(channel: Channel) -> CircuitDecision:
@@ -70,9 +74,9 @@ def circuit_check(channel: Channel) -> CircuitDecision:
         probing = {**state, "probe_until": now + settings.CIRCUIT_PROBE_TIMEOUT_SECONDS}
         return probing, CircuitDecision(allowed=True, probe=True, reason=reason)
 
-    if "open_until" not in _read(channel.pk):  # the common case: one read, no write
+    if "open_until" not in _read(channel):  # the common case: one read, no write
         return CircuitDecision(allowed=True)
-    decision = _update(channel.pk, decide)
+    decision = _update(channel, decide)
     if decision.probe:
         _mirror(channel, CircuitState.HALF_OPEN, decision.reason)
     return decision
@@ -86,10 +90,10 @@ def circuit_record_success(channel: Channel, *, probe: bool = False) -> None:
             return {}, "open_until" in state
         return state, False
 
-    state = _read(channel.pk)
+    state = _read(channel)
     if not state or (not probe and "open_until" in state):
         return  # nothing to clear (the common case costs one read), or open: only a probe closes
-    if _update(channel.pk, succeed):
+    if _update(channel, succeed):
         _mirror(channel, CircuitState.CLOSED, "")
         logger.info("circuit closed for channel %s", channel.pk)
 
@@ -120,7 +124,7 @@ def circuit_record_failure(
         opened = {"failures": failures, "open_until": now + cooldown, "cooldown": cooldown, "reason": reason[:500]}
         return opened, (True, True, cooldown)
 
-    is_open, just_opened, cooldown = _update(channel.pk, fail)
+    is_open, just_opened, cooldown = _update(channel, fail)
     if just_opened:
         _mirror(channel, CircuitState.OPEN, reason)
         logger.warning("circuit open for channel %s for %ss: %s", channel.pk, cooldown, reason[:200])
@@ -129,7 +133,7 @@ def circuit_record_failure(
 
 def circuit_reset(channel: Channel) -> None:
     """Close the circuit by hand (admin action after fixing the provider side)."""
-    _update(channel.pk, lambda state: ({}, None))
+    _update(channel, lambda state: ({}, None))
     _mirror(channel, CircuitState.CLOSED, "")
 
 
@@ -139,17 +143,17 @@ _FLOATS = ("open_until", "cooldown", "probe_until")
 _local_lock = threading.Lock()
 
 
-def _read(channel_id: int) -> State:
+def _read(target) -> State:
     if settings.REDIS_URL:
         from core.redis import get_redis
 
-        return _decode(get_redis().hgetall(_key(channel_id)))
-    return dict(cache.get(_key(channel_id)) or {})
+        return _decode(get_redis().hgetall(_key(target)))
+    return dict(cache.get(_key(target)) or {})
 
 
-def _update(channel_id: int, change: Callable[[State], tuple[State, Any]]) -> Any:
+def _update(target, change: Callable[[State], tuple[State, Any]]) -> Any:
     """Apply `change` (pure: it may run more than once under contention) atomically."""
-    key = _key(channel_id)
+    key = _key(target)
     if not settings.REDIS_URL:
         with _local_lock:
             state, result = change(dict(cache.get(key) or {}))
@@ -189,6 +193,6 @@ def _mirror(channel: Channel, state: str, reason: str) -> None:
     fields = {"circuit_state": state, "circuit_reason": reason[:2000]}
     if state == CircuitState.OPEN:
         fields["circuit_opened_at"] = clock.now()
-    Channel.objects.filter(pk=channel.pk).update(**fields)
+    type(channel)._default_manager.filter(pk=channel.pk).update(**fields)
     for name, value in fields.items():
         setattr(channel, name, value)

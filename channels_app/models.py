@@ -316,3 +316,14 @@ class TestRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.get_kind_display()})"
+
+
+# Outbound events (webhook endpoints, the event outbox, their deliveries): a module of their own.
+from channels_app.event_models import (  # noqa: E402, F401
+    EventDelivery,
+    EventDeliveryAttempt,
+    EventDeliveryState,
+    EventType,
+    OutboundEvent,
+    WebhookEndpoint,
+)

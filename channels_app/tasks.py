@@ -41,3 +41,17 @@ def delivery_counts_compact_task() -> dict:
     from channels_app.services.counts import delivery_counts_compact
 
     return delivery_counts_compact()
+
+
+@shared_task(acks_late=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, max_retries=5)
+def event_deliveries_send_task(*, endpoint_id: int) -> int:
+    from channels_app.services.event_delivery import event_deliveries_drain
+
+    return event_deliveries_drain(endpoint_id=endpoint_id)
+
+
+@shared_task(acks_late=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, max_retries=3)
+def event_deliveries_sweep_task() -> dict:
+    from channels_app.services.event_delivery import event_deliveries_sweep
+
+    return event_deliveries_sweep()

@@ -5,6 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from analytics.api.views import EngagementApi, EngagementTiersApi, PerformanceApi
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
+from channels_app.api.webhook_endpoints import WebhookEndpointViewSet
+from publishing.api.transactional import MessageCreateApi, MessageDetailApi, MessageTemplateViewSet
 from publishing.api.views import (
     PublicationABTestApi,
     PublicationArchiveApi,
@@ -43,6 +45,8 @@ router.register("sends", SendViewSet, basename="send")
 router.register("publications", PublicationViewSet, basename="publication")
 router.register("segments", SegmentViewSet, basename="segment")
 router.register("subscriber-fields", SubscriberFieldViewSet, basename="subscriber-field")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("templates", MessageTemplateViewSet, basename="message-template")
 
 _PUBLICATION_ACTIONS = [
     ("publish", PublicationPublishApi),
@@ -60,6 +64,8 @@ urlpatterns = [
     re_path(r"^analytics/performance/?$", PerformanceApi.as_view(), name="analytics-performance"),
     re_path(r"^analytics/engagement-tiers/?$", EngagementTiersApi.as_view(), name="analytics-engagement-tiers"),
     re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
+    re_path(r"^messages/?$", MessageCreateApi.as_view(), name="message-create"),
+    re_path(r"^messages/(?P<public_id>msg_[0-9a-f]{32})/?$", MessageDetailApi.as_view(), name="message-detail"),
     re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),
     re_path(r"^segments/preview/?$", SegmentDraftPreviewApi.as_view(), name="segment-draft-preview"),
     re_path(r"^segments/(?P<pk>[0-9]+)/preview/?$", SegmentPreviewApi.as_view(), name="segment-preview"),

@@ -2,6 +2,12 @@
 
 PERIODIC_TASKS = [
     {
+        "name": "Recover transactional messages (lost tasks, dead workers)",
+        "task": "publishing.tasks.messages_recover_task",
+        "every_seconds": 60,
+        "queue": "alerts",
+    },
+    {
         "name": "Publish scheduled publications that are due",
         "task": "publishing.tasks.publications_publish_due_task",
         "every_seconds": 15,

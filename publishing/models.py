@@ -230,3 +230,13 @@ class ABTestVariant(models.Model):
     @property
     def label(self) -> str:
         return chr(65 + self.index)
+
+
+# Transactional messages and their templates: a module of their own.
+from publishing.transactional_models import (  # noqa: E402, F401
+    Message,
+    MessageCategory,
+    MessageState,
+    MessageTemplate,
+    MessageTemplateVersion,
+)

@@ -40,3 +40,22 @@ def abtests_decide_due_task() -> int:
     from publishing.services.abtests import abtests_decide_due
 
     return abtests_decide_due()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=8)
+def message_send_task(self, *, message_id: int) -> str:
+    """One transactional message (routed to the alerts queue). Transient provider errors retry."""
+    from publishing.services.transactional import MessageRetry, message_send
+
+    try:
+        message = message_send(message_id=message_id)
+    except MessageRetry as exc:  # queued again: try later, backing off (2 s, 4 s, ... 256 s)
+        raise self.retry(exc=exc, countdown=2 ** min(self.request.retries + 1, 8)) from exc
+    return message.state if message else "skipped"
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
+def messages_recover_task() -> dict:
+    from publishing.services.transactional import messages_recover
+
+    return messages_recover()

@@ -15,6 +15,7 @@ ignored: the configuration set's open/click tracking must stay off (Bulletin tra
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -33,7 +34,9 @@ from analytics.models import EngagementEvent, ProviderNotification
 from analytics.services.events import DeliveryInfo, events_record
 from analytics.services.hygiene import Feedback, hygiene_feedback_apply
 from analytics.services.sns import sns_subscription_confirm
+from channels_app.event_models import EventType as OutboundEventType
 from channels_app.models import Delivery
+from channels_app.services.events import event_emit
 from channels_app.services.feedback import deliveries_feedback_apply
 from core.safejson import UnsafeJSONError, json_loads_bounded
 
@@ -202,6 +205,7 @@ def _apply(notification: ProviderNotification, ses_event: dict, events: list) ->
             applied.applied[kind] = applied.applied.get(kind, 0) + 1
             if kind in (Kind.BOUNCE, Kind.COMPLAINT):
                 applied.guard_send_ids.add(info.send_id)
+                _feedback_event_emit(kind, info, recipient, metadata, reason, occurred, dedupe)
         if kind in (Kind.BOUNCE, Kind.COMPLAINT) and recipient:
             feedback = Feedback(
                 email=recipient,
@@ -218,6 +222,28 @@ def _apply(notification: ProviderNotification, ses_event: dict, events: list) ->
     events_record(events=new_events, deliveries=infos)
     deliveries_feedback_apply(outcomes=outcomes)
     return applied
+
+
+def _feedback_event_emit(
+    kind: str, info: DeliveryInfo, recipient: str, metadata: dict, reason: str, occurred, dedupe: str
+) -> None:
+    """delivery.bounced / delivery.complained, once per SNS message and recipient (a reprocessed
+    notification emits nothing new)."""
+    data = {
+        "delivery": {"id": info.id, "send_id": info.send_id, "channel_id": info.channel_id},
+        "subscriber": {"id": info.subscriber_id} if info.subscriber_id else None,
+        "email": recipient,
+        "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
+        "reason": reason,
+    }
+    if kind == Kind.BOUNCE:
+        data["bounce_type"] = metadata.get("bounce_type", "")
+        event_type = OutboundEventType.DELIVERY_BOUNCED
+    else:
+        data["feedback_type"] = metadata.get("feedback_type", "")
+        event_type = OutboundEventType.DELIVERY_COMPLAINED
+    key = f"{event_type}:{hashlib.sha256(dedupe.encode()).hexdigest()[:40]}"
+    event_emit(type=event_type, data=data, subscriber_id=info.subscriber_id, dedupe_key=key)
 
 
 def _details(kind: str, ses_event: dict, event) -> tuple[dict, str]:

@@ -288,6 +288,9 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "channels_app.adapters.kind_choices",
         "SendKindEnum": "channels_app.models.SendKind",
         "DeliveryStateEnum": "channels_app.models.DeliveryState",
+        "EventDeliveryStateEnum": "channels_app.event_models.EventDeliveryState",
+        # Publications kept the name they had before other "state" fields came (clients use it).
+        "StateEnum": "publishing.models.PublicationState",
     },
 }
 # Request bodies: API JSON (and SES/SNS webhook posts) larger than this are refused with 413
@@ -378,6 +381,12 @@ DELIVERY_RETRY_MAX_SECONDS = env.float("DELIVERY_RETRY_MAX_SECONDS", default=360
 # Retries due within this many seconds are re-enqueued with a countdown; longer waits stay in
 # the database (next_attempt_at) for the sweeper, never as long broker countdowns.
 DELIVERY_RETRY_INLINE_MAX_SECONDS = env.float("DELIVERY_RETRY_INLINE_MAX_SECONDS", default=30.0)
+# Outbound events (webhook endpoints): attempts before an event delivery is dead (the backoff is
+# the pipeline's, DELIVERY_RETRY_*: 12 attempts span about four hours), and a claim's lease.
+EVENT_DELIVERY_MAX_ATTEMPTS = env.int("EVENT_DELIVERY_MAX_ATTEMPTS", default=12)
+EVENT_DELIVERY_LEASE_SECONDS = env.int("EVENT_DELIVERY_LEASE_SECONDS", default=60)
+# Transactional messages (POST messages): provider attempts before a message is failed.
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)
 # A batch holds its claimed deliveries under a lease it renews every RENEW seconds while it
 # works; the sweeper takes back the claims of a worker that died once the lease runs out.
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=30)

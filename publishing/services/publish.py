@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from channels_app.adapters import personal_kinds
 from channels_app.models import Send
+from channels_app.services.events import publication_published_emit
 from channels_app.services.sends import send_create
 from core.exceptions import ApplicationError
 from core.roles import Role
@@ -77,7 +78,8 @@ def publication_publish(
     locked = publication_transition(
         publication=locked, to_state=State.PUBLISHED, actor=actor, published_at=now, approved_by=actor
     )
-    publication_send_start(publication=locked, actor=actor)
+    sends = publication_send_start(publication=locked, actor=actor)
+    publication_published_emit(publication=locked, send_ids=[s.pk for s in sends])
     return locked
 
 
@@ -115,7 +117,8 @@ def publication_publish_scheduled(*, publication_id: int, now: datetime | None =
     locked = publication_transition(
         publication=locked, to_state=State.PUBLISHED, actor=None, note=note, published_at=now
     )
-    publication_send_start(publication=locked, actor=locked.approved_by)
+    sends = publication_send_start(publication=locked, actor=locked.approved_by)
+    publication_published_emit(publication=locked, send_ids=[s.pk for s in sends])
     return True
 
 

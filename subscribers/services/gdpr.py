@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from analytics.models import EngagementEvent
 from channels_app.models import Delivery
+from channels_app.services.events import outbound_events_scrub
 from subscribers.models import ImportJob, Subscriber, Suppression, email_hash
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def subscriber_erase(*, subscriber: Subscriber, actor=None) -> int:
     anonymised = Delivery.objects.filter(subscriber=subscriber).update(recipient="")
     _import_reports_scrub(subscriber.email)
     subscriber_id = subscriber.pk
+    outbound_events_scrub(subscriber_id=subscriber_id)
     subscriber.delete()
     logger.info("subscriber %s erased by %s; %s deliveries anonymised", subscriber_id, actor or "system", anonymised)
     return anonymised

@@ -26,6 +26,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from channels_app.event_models import EventType
+from channels_app.services.events import subscriber_events_emit_bulk
 from core.exceptions import ApplicationError
 from subscribers.fields import attributes_clean, fields_by_key
 from subscribers.models import (
@@ -374,6 +376,7 @@ def _subscribers_create(rows: list[ImportRow], now, context: dict[str, Any]) -> 
             "wording": "Consent collected elsewhere and asserted by the importer.",
         },
     )
+    subscriber_events_emit_bulk(type=EventType.SUBSCRIBER_CREATED, subscriber_ids=list(created.values()))
     ids = dict(created)
     missing = [email for email in emails if email not in ids]
     if missing:

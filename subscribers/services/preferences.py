@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from channels_app.adapters import ADAPTERS, personal_kinds
+from channels_app.event_models import EventType
+from channels_app.services.events import subscriber_event_emit
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
 from subscribers.fields import attributes_clean, attributes_merge
@@ -144,6 +146,7 @@ def subscriber_preferences_update(
             context=context,
             wording="; ".join(summary),
         )
+        subscriber_event_emit(type=EventType.SUBSCRIBER_UPDATED, subscriber=subscriber, changed=summary)
     return subscriber
 
 

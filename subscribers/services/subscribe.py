@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from channels_app.event_models import EventType
+from channels_app.services.events import subscriber_event_emit
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
 from subscribers.fields import attributes_clean
@@ -77,6 +79,7 @@ def subscriber_subscribe(
         subscriber = _subscriber_create(email=email, profile=profile, context=context)
         if subscriber is not None:
             _subscriptions_add(subscriber=subscriber, topics=topics)
+            subscriber_event_emit(type=EventType.SUBSCRIBER_CREATED, subscriber=subscriber)
             return _opt_in(subscriber=subscriber, context=context, wording=wording, confirmed=confirmed)
         # Another request created it a moment ago: carry on as for an existing subscriber.
         subscriber = Subscriber.objects.select_for_update().get(email__lower=email)
@@ -156,6 +159,7 @@ def _profile_update(*, subscriber: Subscriber, profile: dict[str, Any]) -> None:
             changed.append(field)
     if changed:
         subscriber.save(update_fields=[*changed, "updated_at"])
+        subscriber_event_emit(type=EventType.SUBSCRIBER_UPDATED, subscriber=subscriber, changed=sorted(changed))
 
 
 def _subscriptions_add(*, subscriber: Subscriber, topics: Sequence[Topic], reopen: bool = False) -> list[Topic]:
@@ -241,6 +245,7 @@ def subscriber_activate(*, subscriber: Subscriber, context: ConsentContext, acti
         email_hash=email_hash(subscriber.email), reason__in=Suppression.Reason.lifted_by_new_consent()
     ).delete()
     consent_record_create(subscriber=subscriber, action=action, context=context, wording=wording)
+    subscriber_event_emit(type=EventType.SUBSCRIBER_CONFIRMED, subscriber=subscriber)
     return subscriber
 
 

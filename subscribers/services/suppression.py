@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from channels_app.event_models import EventType
+from channels_app.services.events import event_emit, subscriber_event_emit
 from core.exceptions import ApplicationError
 from subscribers.models import Subscriber, Suppression, email_hash
 from subscribers.validators import email_normalize
@@ -53,12 +55,23 @@ def suppression_add(*, email: str, reason: str, note: str = "", actor=None) -> S
         email_hash=email_hash(email),
         defaults={"email": email, "reason": reason, "note": note, "created_by": actor},
     )
-    if not created and _REASON_RANK[reason] > _REASON_RANK[suppression.reason]:
+    stronger = not created and _REASON_RANK[reason] > _REASON_RANK[suppression.reason]
+    if stronger:
         suppression.reason = reason
         suppression.note = "\n".join(filter(None, [suppression.note, note]))
         suppression.save(update_fields=["reason", "note"])
     _subscriber_status_sync(email=email, reason=suppression.reason)
+    if (created or stronger) and suppression.reason != Reason.UNSUBSCRIBED:  # that one is subscriber.unsubscribed
+        _suppressed_emit(email=email, reason=suppression.reason)
     return suppression
+
+
+def _suppressed_emit(*, email: str, reason: str) -> None:
+    subscriber = Subscriber.objects.filter(email__lower=email).first()
+    if subscriber is not None:
+        subscriber_event_emit(type=EventType.SUBSCRIBER_SUPPRESSED, subscriber=subscriber, reason=reason)
+    else:
+        event_emit(type=EventType.SUBSCRIBER_SUPPRESSED, data={"subscriber": None, "email": email, "reason": reason})
 
 
 def _subscriber_status_sync(*, email: str, reason: str) -> None:

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from channels_app.adapters import ADAPTERS, personal_kinds
+from channels_app.event_models import EventType
+from channels_app.services.events import subscriber_event_emit
 from subscribers.models import ConsentRecord, Subscriber, Subscription, Suppression, Topic, email_hash
 from subscribers.services.consent import ConsentContext, consent_record_create
 from subscribers.services.suppression import suppression_add
@@ -107,6 +109,9 @@ def subscriber_unsubscribe(
             wording=wording,
             source=source,
         )
+        scope_data = {"everything": stopped.everything, "topics": sorted(slugs) if not stopped.everything else []}
+        scope_data["channel_kind"] = scope.kind or None
+        subscriber_event_emit(type=EventType.SUBSCRIBER_UNSUBSCRIBED, subscriber=subscriber, scope=scope_data)
     return Unsubscribed(changed=changed, stopped=stopped)
 
 

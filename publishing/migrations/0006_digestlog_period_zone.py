@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('channels_app', '0008_channel_kinds_from_registry_and_target_rate'),
-        ('publishing', '0004_digestlog_per_channel_kind'),
+        ('publishing', '0005_transactional_messages_and_templates'),
         ('subscribers', '0008_subscription_kinds_from_registry'),
     ]
 
