@@ -11,7 +11,7 @@ from channels_app.models import Channel, Delivery, DeliveryCount, Send
 
 
 def channel_list() -> QuerySet[Channel]:
-    return Channel.objects.select_related("fallback").prefetch_related("topics").order_by("name")
+    return Channel.objects.prefetch_related("topics").order_by("name")
 
 
 def send_list() -> QuerySet[Send]:

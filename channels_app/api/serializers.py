@@ -16,7 +16,18 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
         help_text="Where the provider posts delivery feedback (SES: the SNS endpoint); blank for SMTP and outbox."
     )
     topics = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Topic.objects.all(), required=False)
-    fallback = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all(), required=False, allow_null=True)
+    fallbacks = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        max_length=10,
+        help_text="Fallback channel ids, in order: used while this channel's circuit is open.",
+    )
+    routes = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=100,
+        help_text='Routing by recipient domain: [{"domain": "gmail.com", "channel": <channel id>}, ...].',
+    )
     config = serializers.DictField(required=False)
 
     class Meta:
@@ -36,7 +47,8 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "topics",
             "rate_limit_per_second",
             "target_rate_per_second",
-            "fallback",
+            "fallbacks",
+            "routes",
             "tracking_enabled",
             "circuit_state",
             "circuit_reason",
