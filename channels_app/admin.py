@@ -244,11 +244,11 @@ class SendAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "send", "channel", "recipient", "state", "attempts", "last_error", "updated_at"]
-    list_filter = ["state", "channel"]
+    list_display = ["id", "send", "channel", "sent_via", "recipient", "state", "attempts", "last_error", "updated_at"]
+    list_filter = ["state", "channel", "sent_via"]
     search_fields = ["recipient", "provider_message_id"]
     raw_id_fields = ["send", "subscriber", "sent_via"]
-    list_select_related = ["send", "channel"]
+    list_select_related = ["send", "channel", "sent_via"]
     readonly_fields = ["created_at", "updated_at", "sent_at", "lease_expires_at"]
     show_full_result_count = False
     list_per_page = 100

@@ -14,6 +14,12 @@ def channel_list() -> QuerySet[Channel]:
     return Channel.objects.prefetch_related("topics").order_by("name")
 
 
+def send_deliveries(*, send: Send, state: str | None = None) -> QuerySet[Delivery]:
+    """A send's deliveries with the channel each belongs to and the one that carried it."""
+    deliveries = Delivery.objects.filter(send=send).select_related("channel", "sent_via").defer("context")
+    return (deliveries.filter(state=state) if state else deliveries).order_by("pk")
+
+
 def send_list() -> QuerySet[Send]:
     return Send.objects.select_related("publication").order_by("-created_at")
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from channels_app.models import Channel, Send
-from core.api.serializers import StrictInputMixin, StrictSerializer
+from channels_app.models import Channel, Delivery, Send
+from core.api.serializers import QueryParamsSerializer, StrictInputMixin, StrictSerializer
 from subscribers.models import Topic
 
 
@@ -158,3 +158,35 @@ class SendSerializer(serializers.ModelSerializer):
 
         page = self.context.get("progress") or {}
         return page[send.pk] if send.pk in page else send_progress(send=send)
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    """One delivery: `channel` is the channel it belongs to, `sent_via` the one that carried it
+    when not that one (a fallback provider or a domain route), null otherwise."""
+
+    channel = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    sent_via = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    channel_id = serializers.IntegerField(read_only=True)
+    sent_via_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "channel",
+            "channel_id",
+            "sent_via",
+            "sent_via_id",
+            "recipient",
+            "state",
+            "attempts",
+            "last_error",
+            "provider_message_id",
+            "sent_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryFilterSerializer(QueryParamsSerializer):
+    state = serializers.ChoiceField(choices=Delivery.State.choices, required=False)
