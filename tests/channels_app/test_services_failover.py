@@ -240,3 +240,39 @@ def test_feedback_from_the_provider_that_carried_a_routed_delivery_lands_on_that
     delivery.refresh_from_db()
     assert delivery.state == "bounced"
     assert delivery.subscriber.status == "bounced"
+
+
+def test_ses_feedback_lands_on_the_delivery_ses_carried_for_a_postmark_channel_in_failover(
+    ses,
+    postmark,
+    ses_emulator,
+    postmark_emulator,
+    topic,
+    settings,
+    tmp_path,
+    client,
+    django_capture_on_commit_callbacks,
+):
+    """The other direction: a Postmark channel whose circuit is open fails over to SES; SES's
+    bounce (through SNS) finds the delivery by SES's message id and bounces it."""
+    from channels_app.circuit import circuit_record_failure
+    from tests.analytics.sns_signing import TOPIC_ARN, SnsSigner, sns_post
+    from tests.factories.analytics import ses_event
+
+    signer = SnsSigner(tmp_path)
+    settings.SNS_CERTIFICATE_FILE, settings.SNS_TOPIC_ARNS = str(signer.cert_file), [TOPIC_ARN]
+    Channel.objects.filter(pk=ses.pk).update(is_default=False)
+    Channel.objects.filter(pk=postmark.pk).update(is_default=True, fallbacks=[ses.pk])
+    circuit_record_failure(postmark, reason="Postmark down", paused=True)
+    [address] = _readers(topic, {"example.com": 1})
+    send = _send(topic, django_capture_on_commit_callbacks)
+    delivery = Delivery.objects.get(send=send)
+    assert (delivery.channel_id, delivery.sent_via_id, delivery.state) == (postmark.pk, ses.pk, "sent")
+    assert postmark_emulator.messages() == [] and len(ses_emulator.messages()) == 1
+
+    event = ses_event("Bounce", message_id=delivery.provider_message_id, recipient=address)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = sns_post(client, signer.notification(event))
+    assert response.status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.state == "bounced"
