@@ -18,6 +18,7 @@ from channels_app.api.serializers import (
 )
 from channels_app.selectors import channel_list, send_deliveries, send_list
 from channels_app.services.channels import channel_create, channel_update
+from channels_app.services.routing import channel_delete_check
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_resume
 from channels_app.services.testsend import TestSendResult, channel_test_send
 from core.api.permissions import requires
@@ -42,6 +43,10 @@ class ChannelViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         serializer.instance = channel_update(channel=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        channel_delete_check(channel=instance)
+        super().perform_destroy(instance)
 
 
 class ChannelTestApi(APIView):

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 
 from channels_app.circuit import circuit_allows
 from channels_app.models import Channel
+from core.exceptions import ApplicationError
 
 MAX_FALLBACKS = 5
 MAX_ROUTES = 50
@@ -31,6 +32,25 @@ def channel_fallback_chain(channel: Channel) -> list[Channel]:
     ids = [i for i in channel.fallbacks or [] if isinstance(i, int)]
     found = Channel.objects.in_bulk(ids)
     return [found[i] for i in ids if i in found and found[i].is_active and found[i].kind == channel.kind]
+
+
+def channel_referrers(channel: Channel) -> list[str]:
+    """Why `channel` cannot be deleted: the channels listing it as a fallback or a route
+    (a handful of rows; JSON containment is not portable to SQLite)."""
+    reasons = []
+    for other in Channel.objects.exclude(pk=channel.pk).only("name", "fallbacks", "routes"):
+        if channel.pk in (other.fallbacks or []):
+            reasons.append(f"{other.name} lists it as a fallback")
+        if any(isinstance(r, dict) and r.get("channel") == channel.pk for r in other.routes or []):
+            reasons.append(f"{other.name} routes a domain to it")
+    return reasons
+
+
+def channel_delete_check(*, channel: Channel) -> None:
+    """Refuse deleting a channel another one still fails over or routes to (409, the reasons)."""
+    reasons = channel_referrers(channel)
+    if reasons:
+        raise ApplicationError(f"{channel.name} is still in use: {'; '.join(reasons)}.", status_code=409)
 
 
 def failover_ready(head: Channel, *, after: Channel) -> bool:

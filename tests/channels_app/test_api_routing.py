@@ -187,3 +187,19 @@ def test_the_api_and_admin_show_which_provider_carried_each_delivery(client_for,
     page = admin_client.get(f"/admin/channels_app/delivery/?sent_via__id__exact={postmark.pk}").content.decode()
     assert f"/admin/channels_app/delivery/{carried.pk}/change/" in page
     assert f"/admin/channels_app/delivery/{own.pk}/change/" not in page
+
+
+def test_a_channel_another_fails_over_or_routes_to_cannot_be_deleted(client_for, admin_client):
+    postmark = _email("Postmark")
+    _email("SES", fallbacks=[postmark.pk], routes=[{"domain": "gmail.com", "channel": postmark.pk}])
+    response = client_for(Role.ADMIN).delete(f"{URL}/{postmark.pk}")
+    assert response.status_code == 409
+    assert response.json()["message"] == (
+        "Postmark is still in use: SES lists it as a fallback; SES routes a domain to it."
+    )
+    page = admin_client.get(f"/admin/channels_app/channel/{postmark.pk}/delete/").content.decode()
+    assert "Postmark: SES lists it as a fallback" in page
+    admin_client.post(f"/admin/channels_app/channel/{postmark.pk}/delete/", {"post": "yes"})
+    assert Channel.objects.filter(pk=postmark.pk).exists()
+    unused = _email("Unused")
+    assert client_for(Role.ADMIN).delete(f"{URL}/{unused.pk}").status_code == 204
