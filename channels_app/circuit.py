@@ -84,7 +84,7 @@ def circuit_check(channel: Channel) -> CircuitDecision:
 
 def circuit_allows(channel: Channel) -> bool:
     """Whether circuit_check would let a call through now, without taking the probe (a read)."""
-    state, now = _read(channel.pk), clock.time()
+    state, now = _read(channel), clock.time()
     if state.get("open_until") is None:
         return True
     return now >= state["open_until"] and not (state.get("probe_until") is not None and now < state["probe_until"])

@@ -22,7 +22,7 @@ def fallbacks_into_fallback(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_app', '0008_channel_kinds_from_registry_and_target_rate'),
+        ('channels_app', '0009_webhook_endpoints_outbound_events'),
     ]
 
     operations = [
