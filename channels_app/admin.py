@@ -13,6 +13,7 @@ from channels_app.admin_forms import MODEL_FIELDS, adapter_requested, channel_ad
 from channels_app.forms import ChannelTestForm
 from channels_app.models import Channel, DeadLetter, Delivery, Send, TestRecipient
 from channels_app.services.channels import channel_circuit_reset, channel_create, channel_enable, channel_update
+from channels_app.services.routing import channel_referrers
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_progress, send_resume
 from channels_app.services.testsend import (
     TestSendResult,
@@ -83,6 +84,13 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "kind"] if obj else self.readonly_fields
+
+    def get_deleted_objects(self, objs, request):
+        """Channels another one still fails over or routes to are listed as protected (not deleted)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for channel in objs:
+            protected += [f"{channel.name}: {reason}" for reason in channel_referrers(channel)]
+        return deleted, counts, perms_needed, protected
 
     def save_model(self, request, obj, form, change):
         data = {
@@ -244,11 +252,11 @@ class SendAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "send", "channel", "recipient", "state", "attempts", "last_error", "updated_at"]
-    list_filter = ["state", "channel"]
+    list_display = ["id", "send", "channel", "sent_via", "recipient", "state", "attempts", "last_error", "updated_at"]
+    list_filter = ["state", "channel", "sent_via"]
     search_fields = ["recipient", "provider_message_id"]
     raw_id_fields = ["send", "subscriber", "sent_via"]
-    list_select_related = ["send", "channel"]
+    list_select_related = ["send", "channel", "sent_via"]
     readonly_fields = ["created_at", "updated_at", "sent_at", "lease_expires_at"]
     show_full_result_count = False
     list_per_page = 100

@@ -26,7 +26,8 @@ MODEL_FIELDS = [
     "topics",
     "rate_limit_per_second",
     "target_rate_per_second",
-    "fallback",
+    "fallbacks",
+    "routes",
     "tracking_enabled",
 ]
 KEEP_SECRET = "Stored encrypted and never shown; leave blank to keep what is stored."
@@ -38,6 +39,19 @@ def setting_name(name: str, *, secret: bool) -> str:
 
 class ChannelAdminForm(forms.ModelForm):
     adapter: ClassVar[type[ChannelAdapter]]
+
+    fallbacks = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Fallback providers, one channel name a line, in order: while this channel's circuit is "
+        "open (or its provider paused the account) batches go to the first whose circuit allows.",
+    )
+    routes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Routing by recipient domain, one rule a line: <code>gmail.com = Channel name</code>. "
+        "Recipients of that domain are sent through that channel (its own limits, circuit and fallbacks).",
+    )
 
     class Meta:
         model = Channel
@@ -52,6 +66,11 @@ class ChannelAdminForm(forms.ModelForm):
         if "kind" in self.fields:
             self.fields["kind"].initial = self.adapter.kind
             self.fields["kind"].widget = forms.HiddenInput()
+        names = dict(Channel.objects.values_list("pk", "name"))
+        self.initial["fallbacks"] = "\n".join(names.get(i, str(i)) for i in self.instance.fallbacks or [])
+        self.initial["routes"] = "\n".join(
+            f"{r['domain']} = {names.get(r['channel'], r['channel'])}" for r in self.instance.routes or []
+        )
         for name, spec in self.adapter.config_fields.items():
             if not spec.secret and name in self.instance.config:
                 value = self.instance.config[name]
@@ -68,6 +87,19 @@ class ChannelAdminForm(forms.ModelForm):
         if isinstance(field, forms.ChoiceField) and value not in {str(choice) for choice, _ in field.choices}:
             field.choices = [*field.choices, (value, f"{value} (no longer offered)")]
 
+    def clean_fallbacks(self) -> list[int]:
+        lines = [line.strip() for line in self.cleaned_data["fallbacks"].splitlines() if line.strip()]
+        return [_channel_id(line) for line in lines]
+
+    def clean_routes(self) -> list[dict[str, Any]]:
+        routes = []
+        for line in filter(None, (line.strip() for line in self.cleaned_data["routes"].splitlines())):
+            domain, sep, name = line.partition("=")
+            if not sep or not domain.strip() or not name.strip():
+                raise forms.ValidationError(f"{line!r}: write one rule a line as 'gmail.com = Channel name'")
+            routes.append({"domain": domain.strip(), "channel": _channel_id(name.strip())})
+        return routes
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         config, credentials = self.settings(data)
@@ -78,7 +110,9 @@ class ChannelAdminForm(forms.ModelForm):
                 audience=data.get("audience"),
                 config=config,
                 credentials=credentials,
-                fallback=data.get("fallback"),
+                fallbacks=data.get("fallbacks") or [],
+                routes=data.get("routes") or [],
+                channel_pk=self.instance.pk,
                 rate_limit_per_second=data.get("rate_limit_per_second"),
                 target_rate_per_second=data.get("target_rate_per_second"),
             )
@@ -137,3 +171,10 @@ def _named_like_inputs(exc: ApplicationError, adapter: type[ChannelAdapter]) -> 
         for name, v in fields.items()
     }
     return ApplicationError(exc.message, {**exc.extra, "fields": renamed}) if fields else exc
+
+
+def _channel_id(name: str) -> int:
+    pk = Channel.objects.filter(name=name).values_list("pk", flat=True).first()
+    if pk is None:
+        raise forms.ValidationError(f"no channel is named {name!r}")
+    return pk

@@ -82,6 +82,14 @@ def circuit_check(channel: Channel) -> CircuitDecision:
     return decision
 
 
+def circuit_allows(channel: Channel) -> bool:
+    """Whether circuit_check would let a call through now, without taking the probe (a read)."""
+    state, now = _read(channel), clock.time()
+    if state.get("open_until") is None:
+        return True
+    return now >= state["open_until"] and not (state.get("probe_until") is not None and now < state["probe_until"])
+
+
 def circuit_record_success(channel: Channel, *, probe: bool = False) -> None:
     """A call succeeded. Clears the failure count; closes an open circuit only for the probe."""
 

@@ -45,13 +45,17 @@ class Channel(models.Model):
         blank=True,
         help_text="Per conversation or destination (Slack: 1/s each). Blank: the provider's stated one.",
     )
-    fallback = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="Used while this channel's circuit is open.",
+    # Ordered fallback providers (channel ids, same kind): while this channel's circuit is open
+    # (or its provider paused the account), batches go to the first of them whose circuit
+    # allows. Validated by channels_app.services.routing (no self, no cycle, same kind, active).
+    fallbacks = models.JSONField(
+        default=list, blank=True, help_text="Channel ids, in order, used while this channel's circuit is open."
+    )
+    # Routing by recipient domain: [{"domain": "gmail.com", "channel": <id>}, ...]; the messages
+    # of a batch whose recipient's domain matches go through that channel (its own limits,
+    # circuit and fallbacks), the rest through this one.
+    routes = models.JSONField(
+        default=list, blank=True, help_text='[{"domain": "gmail.com", "channel": <channel id>}, ...]'
     )
     tracking_enabled = models.BooleanField(default=True, help_text="Track opens and clicks of its messages.")
     circuit_state = models.CharField(max_length=16, choices=CircuitState.choices, default=CircuitState.CLOSED)
@@ -208,7 +212,7 @@ class Delivery(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The fallback channel that carried it, when the primary's circuit was open.",
+        help_text="The channel that carried it when not its own: a fallback provider or a domain route.",
     )
     recipient = models.CharField(max_length=500, blank=True, help_text="Address, member ID or URL at send time.")
     state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED)

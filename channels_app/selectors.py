@@ -11,7 +11,13 @@ from channels_app.models import Channel, Delivery, DeliveryCount, Send
 
 
 def channel_list() -> QuerySet[Channel]:
-    return Channel.objects.select_related("fallback").prefetch_related("topics").order_by("name")
+    return Channel.objects.prefetch_related("topics").order_by("name")
+
+
+def send_deliveries(*, send: Send, state: str | None = None) -> QuerySet[Delivery]:
+    """A send's deliveries with the channel each belongs to and the one that carried it."""
+    deliveries = Delivery.objects.filter(send=send).select_related("channel", "sent_via").defer("context")
+    return (deliveries.filter(state=state) if state else deliveries).order_by("pk")
 
 
 def send_list() -> QuerySet[Send]:

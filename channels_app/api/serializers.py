@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from channels_app.models import Channel, Send
-from core.api.serializers import StrictInputMixin, StrictSerializer
+from channels_app.models import Channel, Delivery, Send
+from core.api.serializers import QueryParamsSerializer, StrictInputMixin, StrictSerializer
 from subscribers.models import Topic
 
 
@@ -16,7 +16,18 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
         help_text="Where the provider posts delivery feedback (SES: the SNS endpoint); blank for SMTP and outbox."
     )
     topics = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Topic.objects.all(), required=False)
-    fallback = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all(), required=False, allow_null=True)
+    fallbacks = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        max_length=10,
+        help_text="Fallback channel ids, in order: used while this channel's circuit is open.",
+    )
+    routes = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=100,
+        help_text='Routing by recipient domain: [{"domain": "gmail.com", "channel": <channel id>}, ...].',
+    )
     config = serializers.DictField(required=False)
 
     class Meta:
@@ -36,7 +47,8 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "topics",
             "rate_limit_per_second",
             "target_rate_per_second",
-            "fallback",
+            "fallbacks",
+            "routes",
             "tracking_enabled",
             "circuit_state",
             "circuit_reason",
@@ -146,3 +158,35 @@ class SendSerializer(serializers.ModelSerializer):
 
         page = self.context.get("progress") or {}
         return page[send.pk] if send.pk in page else send_progress(send=send)
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    """One delivery: `channel` is the channel it belongs to, `sent_via` the one that carried it
+    when not that one (a fallback provider or a domain route), null otherwise."""
+
+    channel = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    sent_via = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    channel_id = serializers.IntegerField(read_only=True)
+    sent_via_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "channel",
+            "channel_id",
+            "sent_via",
+            "sent_via_id",
+            "recipient",
+            "state",
+            "attempts",
+            "last_error",
+            "provider_message_id",
+            "sent_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryFilterSerializer(QueryParamsSerializer):
+    state = serializers.ChoiceField(choices=Delivery.State.choices, required=False)

@@ -12,10 +12,13 @@ from channels_app.api.serializers import (
     ChannelTestInputSerializer,
     ChannelTestOutputSerializer,
     ChannelUpdateSerializer,
+    DeliveryFilterSerializer,
+    DeliverySerializer,
     SendSerializer,
 )
-from channels_app.selectors import channel_list, send_list
+from channels_app.selectors import channel_list, send_deliveries, send_list
 from channels_app.services.channels import channel_create, channel_update
+from channels_app.services.routing import channel_delete_check
 from channels_app.services.sends import deliveries_requeue, send_cancel, send_pause, send_resume
 from channels_app.services.testsend import TestSendResult, channel_test_send
 from core.api.permissions import requires
@@ -40,6 +43,10 @@ class ChannelViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         serializer.instance = channel_update(channel=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        channel_delete_check(channel=instance)
+        super().perform_destroy(instance)
 
 
 class ChannelTestApi(APIView):
@@ -92,6 +99,15 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def get_queryset(self):
         return send_list()
+
+    @extend_schema(parameters=[DeliveryFilterSerializer], responses=DeliverySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        """The send's deliveries (`?state=` filters), with the provider that carried each."""
+        filters = DeliveryFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        page = self.paginate_queryset(send_deliveries(send=self.get_object(), **filters.validated_data))
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
     @extend_schema(request=None, responses=SendSerializer)
     @action(detail=True, methods=["post"])

@@ -12,6 +12,7 @@ from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import ConfigError
 from channels_app.circuit import circuit_reset
 from channels_app.models import Channel, audience_problem
+from channels_app.services.routing import routing_validate
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
 
@@ -24,7 +25,8 @@ _EDITABLE = {
     "config",
     "rate_limit_per_second",
     "target_rate_per_second",
-    "fallback",
+    "fallbacks",
+    "routes",
     "tracking_enabled",
 }
 _RATES = ("rate_limit_per_second", "target_rate_per_second")
@@ -36,10 +38,12 @@ def channel_validate(
     audience: str,
     config: dict,
     credentials: dict,
-    fallback: Channel | None,
+    fallbacks: list | None = None,
+    routes: list | None = None,
     rate_limit_per_second: float | None = None,
     target_rate_per_second: float | None = None,
-) -> None:
+    channel_pk: int | None = None,
+) -> tuple[list[int], list[dict]]:
     """Raise ApplicationError with every field error when this configuration cannot work: what
     the kind declares (channels_app.adapters) decides, as for every kind."""
     adapter = ADAPTERS.get(kind)
@@ -56,10 +60,13 @@ def channel_validate(
         adapter.validate(config, credentials, audience=audience, strict=True)
     except ConfigError as exc:
         errors.update(exc.errors)
-    if fallback is not None and fallback.kind != kind:
-        errors["fallback"] = "the fallback must be a channel of the same kind"
+    fallback_ids, normalized_routes, problems = routing_validate(
+        channel_pk=channel_pk, kind=kind, fallbacks=fallbacks or [], routes=routes or []
+    )
+    errors.update(problems)
     if errors:
         raise ApplicationError.for_fields(errors, message="Invalid channel configuration")
+    return fallback_ids, normalized_routes
 
 
 @transaction.atomic
@@ -74,7 +81,8 @@ def channel_create(
     is_default: bool = False,
     rate_limit_per_second: float | None = None,
     target_rate_per_second: float | None = None,
-    fallback: Channel | None = None,
+    fallbacks: list | None = None,
+    routes: list | None = None,
     tracking_enabled: bool = True,
 ) -> Channel:
     """`audience` left out: personal messages where the kind can send them, else broadcast."""
@@ -89,7 +97,8 @@ def channel_create(
         is_default=is_default,
         rate_limit_per_second=rate_limit_per_second,
         target_rate_per_second=target_rate_per_second,
-        fallback=fallback,
+        fallbacks=list(fallbacks or []),
+        routes=list(routes or []),
         tracking_enabled=tracking_enabled,
     )
     _validate_instance(channel)
@@ -108,8 +117,6 @@ def channel_update(*, channel: Channel, credentials: dict | None = None, topics=
         setattr(channel, name, value)
     if credentials is not None:
         channel.credentials = dict(credentials)
-    if channel.fallback_id == channel.pk and channel.pk:
-        raise ApplicationError.for_fields({"fallback": "a channel cannot be its own fallback"})
     _validate_instance(channel)
     _save(channel)
     if topics is not None:
@@ -123,12 +130,15 @@ def _default_audience(kind: str) -> str:
 
 
 def _validate_instance(channel: Channel) -> None:
-    channel_validate(
+    """Validates, and stores fallbacks and routes normalized (ids, lower-case domains)."""
+    channel.fallbacks, channel.routes = channel_validate(
         kind=channel.kind,
         audience=channel.audience,
         config=channel.config,
         credentials=channel.credentials,
-        fallback=channel.fallback,
+        fallbacks=channel.fallbacks,
+        routes=channel.routes,
+        channel_pk=channel.pk,
         **{name: getattr(channel, name) for name in _RATES},
     )
 

@@ -1,6 +1,7 @@
 """The hand-off: one batch of deliveries on one channel, from claim to recorded outcome.
 
-    claim (atomic, under a lease) → circuit check (or fallback channel) → render once per send,
+    claim (atomic, under a lease) → groups by recipient domain (routing.py) → per group: circuit
+    check (or the first fallback whose circuit allows) → render once per send,
     per recipient → chunks sized for one provider call → shared rate limit → adapter calls
     overlapped in a small thread pool → each chunk's outcome recorded as soon as it returns
 
@@ -53,6 +54,7 @@ from channels_app.services.deliveries import (
     deliveries_record,
     deliveries_renew_lease,
 )
+from channels_app.services.routing import channel_fallback_chain, failover_ready, routing_groups
 from core.clock import clock
 from core.crypto import DecryptionError
 from core.observability.metrics import DELIVERIES_RECORDED, PROVIDER_CALLS, PROVIDER_SECONDS
@@ -88,6 +90,7 @@ class Batch:
 
     def __init__(self, claim: Claim, outcome: BatchOutcome, rows: Mapping[int, list[DeliveryRow]], kind: str = ""):
         self.claim, self.outcome, self.rows, self.kind = claim, outcome, rows, kind
+        self.channel_id: int | None = None  # the deliveries' own channel
         self.settled: set[int] = set()
         self._renewed_at = clock.time()
 
@@ -167,8 +170,8 @@ def delivery_batch_send(*, channel_id: int, delivery_ids: Sequence[int]) -> Batc
 
 
 def _send_claimed(channel_id: int, batch: Batch) -> None:
-    channel = Channel.objects.select_related("fallback").get(pk=channel_id)
-    batch.kind = channel.kind
+    channel = Channel.objects.get(pk=channel_id)
+    batch.kind, batch.channel_id = channel.kind, channel.pk
     if not channel.is_active:
         batch.fail(batch.claim.ids, f"channel disabled: {channel.disabled_reason}")
         return
@@ -179,10 +182,11 @@ def _send_claimed(channel_id: int, batch: Batch) -> None:
         batch.fail(batch.claim.ids, problem)
         channel_disable(channel=channel, reason=problem)
         return
-    carrier, probe = _carrier(channel, batch)
-    if carrier is not None:
-        messages = _render(channel, batch)
-        _hand_off(channel, carrier, messages, batch, probe=probe)
+    for route, ids in routing_groups(channel, (row for rows in batch.rows.values() for row in rows)):
+        carrier, probe = _carrier(route, batch, ids)
+        if carrier is not None:
+            messages = _render(channel, batch, set(ids))
+            _hand_off(channel, carrier, messages, batch, probe=probe, head=route)
 
 
 def _complete_quietly(send_ids: list[int]) -> None:
@@ -205,25 +209,28 @@ def channel_config_problem(channel: Channel) -> str:
     return ""
 
 
-def _carrier(channel: Channel, batch: Batch) -> tuple[Channel | None, bool]:
-    """The channel that carries this batch: itself, its fallback while its circuit is open, or none."""
+def _carrier(channel: Channel, batch: Batch, ids: Sequence[int]) -> tuple[Channel | None, bool]:
+    """The channel that carries these deliveries: itself, else while its circuit is open the first
+    of its fallbacks (in order) whose circuit allows, or none (they wait)."""
     decision = circuit_check(channel)
     if decision.allowed:
         return channel, decision.probe
-    fallback = channel.fallback
-    if fallback and fallback.is_active and fallback.kind == channel.kind:
+    for fallback in channel_fallback_chain(channel):
         fallback_decision = circuit_check(fallback)
         if fallback_decision.allowed:
             return fallback, fallback_decision.probe
     wait = max(0.0, decision.retry_at - clock.time())
-    batch.defer(batch.claim.ids, wait=wait, reason=f"circuit open: {decision.reason}")
+    batch.defer(ids, wait=wait, reason=f"circuit open: {decision.reason}")
     return None, False
 
 
-def _render(channel: Channel, batch: Batch) -> list[RenderedMessage]:
+def _render(channel: Channel, batch: Batch, ids: set[int]) -> list[RenderedMessage]:
     messages: list[RenderedMessage] = []
     sends = Send.objects.in_bulk(list(batch.rows))
     for send_id, rows in batch.rows.items():
+        rows = [row for row in rows if row.id in ids]
+        if not rows:
+            continue
         prepared = prepare(send=sends[send_id], channel=channel)
         for row in rows:
             try:
@@ -264,8 +271,9 @@ def _spread(messages: list[RenderedMessage], size: int, target: Callable[[Render
 
 
 def _hand_off(
-    channel: Channel, carrier: Channel, messages: list[RenderedMessage], batch: Batch, *, probe: bool
+    channel: Channel, carrier: Channel, messages: list[RenderedMessage], batch: Batch, *, probe: bool, head: Channel
 ) -> None:
+    """`head`: the channel whose fallbacks apply (the deliveries' own, or their domain route's)."""
     adapter = adapter_for(carrier)
     limiter = ChannelLimiter.for_channel(carrier, adapter)
     chunks = _chunks(
@@ -273,12 +281,12 @@ def _hand_off(
     )
     via = carrier if carrier.pk != channel.pk else None
     if probe:  # half-open: one chunk decides whether the circuit closes
-        probed = _ChunkRunner(carrier, adapter, batch, via, probe=True).run(chunks[:1], limiter)
+        probed = _ChunkRunner(carrier, adapter, batch, via, probe=True, head=head).run(chunks[:1], limiter)
         chunks = chunks[1:]
         if not probed:
-            _stop_rest(chunks, carrier, batch)
+            _stop_rest(chunks, carrier, batch, head=head)
             return
-    _ChunkRunner(carrier, adapter, batch, via).run(chunks, limiter)
+    _ChunkRunner(carrier, adapter, batch, via, head=head).run(chunks, limiter)
 
 
 class _ChunkRunner:
@@ -288,8 +296,11 @@ class _ChunkRunner:
     flight, not after the whole batch. Whatever ends the run, every call in flight is
     recorded before it returns or raises."""
 
-    def __init__(self, carrier: Channel, adapter: ChannelAdapter, batch: Batch, via: Channel | None, *, probe=False):
+    def __init__(
+        self, carrier: Channel, adapter: ChannelAdapter, batch: Batch, via: Channel | None, *, probe=False, head=None
+    ):
         self.carrier, self.adapter, self.batch, self.via, self.probe = carrier, adapter, batch, via, probe
+        self.head = head or carrier
         self.in_flight: dict[Future, list[RenderedMessage]] = {}
         self.stopped = False
         self.credit = 0  # units reserved on the shared limit and waited for, not yet handed off
@@ -305,7 +316,7 @@ class _ChunkRunner:
             finally:
                 self._drain()
         if self.stopped and queue:
-            _stop_rest(queue, self.carrier, self.batch)
+            _stop_rest(queue, self.carrier, self.batch, head=self.head)
         return not self.stopped
 
     def _submit_next(self, pool: ThreadPoolExecutor, queue: list[list[RenderedMessage]], limiter) -> None:
@@ -470,12 +481,16 @@ def _defer_rest(chunks: list[list[RenderedMessage]], batch: Batch, *, wait: floa
     batch.defer([m.delivery_id for chunk in chunks for m in chunk], wait=wait, reason=reason)
 
 
-def _stop_rest(chunks: list[list[RenderedMessage]], carrier: Channel, batch: Batch) -> None:
-    """The circuit opened or the channel was disabled mid-batch: the rest waits or fails."""
+def _stop_rest(chunks: list[list[RenderedMessage]], carrier: Channel, batch: Batch, *, head: Channel) -> None:
+    """The circuit opened or the channel was disabled mid-batch: the rest waits or fails; when a
+    fallback of `head` after `carrier` can take it, it is due again at once (and goes there)."""
     ids = [m.delivery_id for chunk in chunks for m in chunk]
     if not ids:
         return
     carrier.refresh_from_db(fields=["is_active", "disabled_reason"])
+    if not carrier.is_active and carrier.pk != batch.channel_id:  # a fallback or route: the own channel's chain
+        batch.defer(ids, wait=1.0, reason=f"channel {carrier.name} disabled: {carrier.disabled_reason}")
+        return
     if not carrier.is_active:
         batch.fail(ids, f"channel disabled: {carrier.disabled_reason}")
         return
@@ -485,6 +500,8 @@ def _stop_rest(chunks: list[list[RenderedMessage]], carrier: Channel, batch: Bat
         batch.defer(ids, wait=settings.DELIVERY_INFRA_RETRY_SECONDS, reason=f"circuit unavailable: {exc}")
         return
     wait = max(decision.retry_at - clock.time(), 1.0) if not decision.allowed else 1.0
+    if not decision.allowed and failover_ready(head, after=carrier):
+        wait = 1.0
     batch.defer(ids, wait=wait, reason=f"circuit open: {decision.reason}")
 
 

@@ -32,7 +32,6 @@ def test_the_service_refuses_a_retired_esp_naming_the_field(esp):
             audience="subscribers",
             config={"esp": esp, "from_email": "n@example.com"},
             credentials={"api_key": "k"},
-            fallback=None,
         )
     [message] = caught.value.extra["fields"]["esp"]
     assert f"{esp} is no longer offered" in message and "postmark" in message

@@ -187,7 +187,7 @@ def test_while_the_primary_is_down_the_fallback_channel_carries_the_mail(
     primary = ChannelFactory(
         name="SMTP",
         is_default=True,
-        fallback=outbox_channel,
+        fallbacks=[outbox_channel.pk],
         config={"esp": "smtp", "host": "127.0.0.1", "port": 9, "from_email": "n@example.com"},
     )
     make_subscribers(3)

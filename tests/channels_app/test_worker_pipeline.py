@@ -165,7 +165,7 @@ def test_a_provider_that_is_down_opens_the_circuit_then_the_fallback_carries_the
     with SESv2Emulator(store_messages=False) as down, SESv2Emulator(store_messages=False) as backup:
         down.configure(down=True)
         fallback = _ses_channel(backup, name="Backup SES", is_default=False, rate_limit_per_second=1000)
-        primary = _ses_channel(down, name="Primary SES", fallback=fallback, rate_limit_per_second=1000)
+        primary = _ses_channel(down, name="Primary SES", fallbacks=[fallback.pk], rate_limit_per_second=1000)
         with celery_worker(**env):
             send = _start(topic_id)
             wait_for(lambda: _completed(send), timeout=120, what="the fallback to finish the send")

@@ -11,9 +11,10 @@ Common options, for `configure(...)` in-process or `POST /_emulator/config` as J
   provider; a client that timed out and retried can cause a duplicate, as in real life).
 - down: false | true / "503" (every request gets the provider's 503) | "close" (the
   connection is closed without an answer).
-- fail_next: {count, status, code, message, retry_after, close, hang_seconds} or a list of
-  them, used in order: the next `count` requests get that error (`code` is the provider's
-  error code; either of status/code picks the other), or are closed, or hang and are closed.
+- fail_next: {count, status, code, message, retry_after, close, hang_seconds, after} or a list
+  of them, used in order: the next `count` requests get that error (`code` is the provider's
+  error code; either of status/code picks the other), or are closed, or hang and are closed;
+  with `after`, only once that many requests were answered normally (failing mid-send).
 - storm: {every, status, code, message, retry_after, close} until set to null: every
   `every`-th request (1: all of them, 2: half) gets that error (a provider storm).
 
@@ -52,6 +53,7 @@ class Fault:
     close: bool = False  # close the connection without answering
     hang_seconds: float = 0.0  # say nothing for this long, then close the connection
     count: int = 1
+    after: int = 0  # answer this many requests normally first (a provider failing mid-send)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Fault:
@@ -87,6 +89,9 @@ class Faults:
         if not self.queue:
             return None
         fault = self.queue[0]
+        if fault.after > 0:
+            fault.after -= 1
+            return None
         fault.count -= 1
         if fault.count == 0:
             self.queue.popleft()

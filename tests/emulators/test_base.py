@@ -68,6 +68,14 @@ def test_fail_next_specs_are_used_in_order_and_shown_in_the_config(webhook_recei
     assert webhook_receiver.config()["fail_next"] == []
 
 
+def test_a_fault_with_after_lets_that_many_requests_through_first(webhook_receiver):
+    webhook_receiver.configure(fail_next={"status": 503, "count": 2, "after": 2})
+
+    statuses = [requests.post(webhook_receiver.url(), timeout=5).status_code for _ in range(5)]
+
+    assert statuses == [200, 200, 503, 503, 200]
+
+
 def test_many_requests_share_one_keep_alive_connection(webhook_receiver):
     connection = http.client.HTTPConnection(urlsplit(webhook_receiver.endpoint_url).netloc, timeout=5)
     sockets = set()
