@@ -254,6 +254,7 @@ def archive_publications() -> QuerySet[Publication]:
     public = Publication.topics.through.objects.filter(publication=OuterRef("pk"), topic__is_public=True)
     return (
         Publication.objects.filter(Exists(public), state=Publication.State.PUBLISHED)
+        .select_related("author")
         .prefetch_related(Prefetch("topics", queryset=Topic.objects.filter(is_public=True).order_by("name")))
         .order_by("-published_at", "-pk")
     )
