@@ -72,6 +72,7 @@ class ChannelAdminForm(forms.ModelForm):
                 fallback=data.get("fallback"),
                 rate_limit_per_second=data.get("rate_limit_per_second"),
                 target_rate_per_second=data.get("target_rate_per_second"),
+                channel_id=self.instance.pk,
             )
         except ApplicationError as exc:
             form_add_service_errors(self, _named_like_inputs(exc, self.adapter))

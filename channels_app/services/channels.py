@@ -39,9 +39,11 @@ def channel_validate(
     fallback: Channel | None,
     rate_limit_per_second: float | None = None,
     target_rate_per_second: float | None = None,
+    channel_id: int | None = None,
 ) -> None:
     """Raise ApplicationError with every field error when this configuration cannot work: what
-    the kind declares (channels_app.adapters) decides, as for every kind."""
+    the kind declares (channels_app.adapters) decides, as for every kind. `channel_id`: the
+    channel being changed, if it exists."""
     adapter = ADAPTERS.get(kind)
     if adapter is None:
         raise ApplicationError.for_fields({"kind": f"must be one of {', '.join(ADAPTERS)}"})
@@ -56,10 +58,20 @@ def channel_validate(
         adapter.validate(config, credentials, audience=audience, strict=True)
     except ConfigError as exc:
         errors.update(exc.errors)
-    if fallback is not None and fallback.kind != kind:
+    if fallback is not None and channel_id is not None and fallback.pk == channel_id:
+        errors["fallback"] = "a channel cannot be its own fallback"
+    elif fallback is not None and fallback.kind != kind:
         errors["fallback"] = "the fallback must be a channel of the same kind"
     if errors:
-        raise ApplicationError.for_fields(errors, message="Invalid channel configuration")
+        raise ApplicationError.for_fields(errors, message=_invalid_message(errors))
+
+
+def _invalid_message(errors: dict[str, str]) -> str:
+    """One refusal names its reason in the message too; several say where to look."""
+    if len(errors) == 1:
+        [(field, error)] = errors.items()
+        return f"Invalid channel configuration: {field}: {error}"
+    return f"Invalid channel configuration: {', '.join(errors)}"
 
 
 @transaction.atomic
@@ -108,8 +120,6 @@ def channel_update(*, channel: Channel, credentials: dict | None = None, topics=
         setattr(channel, name, value)
     if credentials is not None:
         channel.credentials = dict(credentials)
-    if channel.fallback_id == channel.pk and channel.pk:
-        raise ApplicationError.for_fields({"fallback": "a channel cannot be its own fallback"})
     _validate_instance(channel)
     _save(channel)
     if topics is not None:
@@ -129,6 +139,7 @@ def _validate_instance(channel: Channel) -> None:
         config=channel.config,
         credentials=channel.credentials,
         fallback=channel.fallback,
+        channel_id=channel.pk,
         **{name: getattr(channel, name) for name in _RATES},
     )
 
