@@ -583,7 +583,11 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "core.observability.logs.ContextFilter"}},
+    "filters": {
+        "context": {"()": "core.observability.logs.ContextFilter"},
+        # Periodic tasks log only when they did something (core/observability/quiet.py).
+        "quiet": {"()": "core.observability.quiet.QuietPeriodicTasksFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "core.observability.logs.BulletinJsonFormatter"},
@@ -592,7 +596,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["context"],
+            "filters": ["context", "quiet"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
