@@ -165,7 +165,7 @@ def _kpis(totals: dict) -> list[tuple[str, str]]:
 
     return [
         ("Sent", f"{totals['sent']:,}"),
-        ("Delivered (receipts)", f"{totals['delivered']:,}"),
+        ("Delivered", f"{totals['delivered']:,}"),
         ("Open rate (unique, human)", percent(totals["open_rate"])),
         ("Click rate (unique)", percent(totals["click_rate"])),
         ("Hard bounce rate", percent(totals["bounce_rate"], 2)),

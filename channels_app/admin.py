@@ -106,8 +106,12 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
                 created = channel_create(credentials=credentials, **values)
                 obj.pk, obj.updated_at = created.pk, created.updated_at
         except ApplicationError as exc:
-            # Validation happens in the service; changeform_view shows it as a message.
-            raise ValidationError(exc.message) from exc
+            # The form's clean() runs the same validation, so this is a race (another default
+            # channel, a name taken meanwhile); changeform_view shows it as a message, exactly.
+            fields = exc.extra.get("fields") or {}
+            raise ValidationError(
+                [f"{name}: {' '.join(errors)}" for name, errors in fields.items()] or exc.message
+            ) from exc
 
     @admin.display(description="Feedback webhook URL")
     def feedback_webhook(self, obj):
@@ -252,7 +256,8 @@ class SendAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "send", "channel", "sent_via", "recipient", "state", "attempts", "last_error", "updated_at"]
+    # What an operator looks for first comes first; long texts are cut to fit (css/admin.css).
+    list_display = ["id", "state", "attempts", "last_error", "recipient", "channel", "sent_via", "send", "updated_at"]
     list_filter = ["state", "channel", "sent_via"]
     search_fields = ["recipient", "provider_message_id"]
     raw_id_fields = ["send", "subscriber", "sent_via"]
@@ -275,7 +280,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 class DeadLetterAdmin(DeliveryAdmin):
     """Deliveries that exhausted their attempts: the reason, and a requeue action."""
 
-    list_display = ["id", "send", "channel", "recipient", "attempts", "last_error", "updated_at"]
+    list_display = ["id", "attempts", "last_error", "recipient", "channel", "send", "updated_at"]
     list_filter = ["channel", "send__kind"]
 
     def get_queryset(self, request):

@@ -24,3 +24,8 @@ app.autodiscover_tasks()
 from core.observability.signals import OpsWatchdog  # noqa: E402
 
 app.steps["worker"].add(OpsWatchdog)
+
+if os.environ.get("BULLETIN_DEVPROCESS"):  # started by `make run` through core.devprocess
+    from core.devprocess import exit_when_stopped  # noqa: E402
+
+    exit_when_stopped()

@@ -6,10 +6,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from core import health, sinks
 from core.admin_views import outbox_message, outbox_view
 from core.observability import views as observability_views
+from publishing.views import home_view
 
 urlpatterns = [
     # First: tracking hits are the busiest public requests (open pixel, click redirect).
     path("", include("analytics.urls")),
+    path("", home_view, name="home"),
     path("health", health.liveness, name="health"),
     path("health/ready", health.readiness, name="health-ready"),
     path("metrics", observability_views.metrics, name="metrics"),

@@ -18,6 +18,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from core.mail import outbox_messages
+from core.outbox_preview import outbox_html_untracked
 from core.roles import Role, user_has_role
 
 
@@ -55,7 +56,8 @@ def outbox_message(request, name: str):
         **admin.site.each_context(request),
         "title": message["Subject"] or name,
         "headers": list(message.items()),
-        "html": html.get_content() if html else "",
+        # Viewing is not reading: no open pixel, links lead straight to their target.
+        "html": outbox_html_untracked(html.get_content()) if html else "",
         "text": text.get_content() if text else "",
         "name": name,
     }

@@ -13,8 +13,19 @@ class CoreConfig(AppConfig):
         from core.broker import ensure_embedded_broker_folders
 
         ensure_embedded_broker_folders()
+        _brand_admin()
         # Role groups get their model permissions, which exist only after every app migrated.
         post_migrate.connect(_sync_roles, dispatch_uid="core.roles_sync")
+
+
+def _brand_admin() -> None:
+    """Admin says Bulletin, not "Django administration"; "View site" leads to the home page."""
+    from django.contrib import admin
+
+    admin.site.site_header = "Bulletin"
+    admin.site.site_title = "Bulletin admin"
+    admin.site.index_title = "Publishing, subscribers and channels"
+    admin.site.site_url = "/"
 
 
 def _sync_roles(sender, using="default", **kwargs) -> None:

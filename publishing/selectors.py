@@ -226,23 +226,30 @@ def publication_stats(*, publication: Publication) -> dict[str, Any]:
 
 def _engagement(publication_id: int, *, handed: int) -> dict[str, Any]:
     """From analytics' daily rollups (kept current by a beat task, a minute behind at most):
-    one indexed query, however many raw events the publication has."""
-    from analytics.selectors import publication_engagement
+    one indexed query, however many raw events the publication has. The same selector and
+    the same rates as the dashboard and the analytics API (`with_rates`), so every figure
+    agrees: `delivered` counts receipts, or the hand-over where a kind has no receipts (Slack,
+    webhooks), while `deliveries.by_state` counts rows by state."""
+    from analytics.selectors import publication_engagement, with_rates
 
-    totals = publication_engagement(publication_ids=[publication_id]).get(publication_id, {})
-    unique_opens, unique_clicks = totals.get("unique_opens", 0), totals.get("unique_clickers", 0)
+    totals = publication_engagement(publication_ids=[publication_id]).get(publication_id) or with_rates({})
     return {
-        "opens": totals.get("opens", 0),
-        "unique_opens": unique_opens,
-        "clicks": totals.get("clicks", 0),
-        "unique_clicks": unique_clicks,
-        "machine_opens": totals.get("machine_opens", 0),
-        "bounces": totals.get("bounces", 0),
-        "complaints": totals.get("complaints", 0),
-        "unsubscribes": totals.get("unsubscribes", 0),
+        "sent": totals["sent"],
+        "delivered": totals["delivered"],
+        "failed": totals["failed"],
+        "opens": totals["opens"],
+        "unique_opens": totals["unique_opens"],
+        "clicks": totals["clicks"],
+        "unique_clicks": totals["unique_clickers"],
+        "machine_opens": totals["machine_opens"],
+        "bounces": totals["bounces"],
+        "complaints": totals["complaints"],
+        "unsubscribes": totals["unsubscribes"],
         "handed_to_provider": handed,
-        "open_rate": round(unique_opens / handed, 4) if handed else None,
-        "click_rate": round(unique_clicks / handed, 4) if handed else None,
+        "open_rate": totals["open_rate"],
+        "click_rate": totals["click_rate"],
+        "bounce_rate": totals["bounce_rate"],
+        "complaint_rate": totals["complaint_rate"],
     }
 
 
@@ -254,6 +261,7 @@ def archive_publications() -> QuerySet[Publication]:
     public = Publication.topics.through.objects.filter(publication=OuterRef("pk"), topic__is_public=True)
     return (
         Publication.objects.filter(Exists(public), state=Publication.State.PUBLISHED)
+        .select_related("author")
         .prefetch_related(Prefetch("topics", queryset=Topic.objects.filter(is_public=True).order_by("name")))
         .order_by("-published_at", "-pk")
     )

@@ -3,12 +3,13 @@ formats them without reversing (tests check both agree)."""
 
 from django.urls import path
 
-from subscribers import inbound, views
+from subscribers import embed, inbound, views
 
 app_name = "subscribers"
 
 urlpatterns = [
     path("subscribe", views.subscribe_view, name="subscribe"),
+    path("subscribe/embed", embed.subscribe_embed_view, name="subscribe-embed"),
     path("subscribe/thanks", views.subscribe_done_view, name="subscribe-done"),
     path("confirm/<str:token>", views.confirm_view, name="confirm"),
     path("preferences/<str:token>", views.preferences_view, name="preferences"),

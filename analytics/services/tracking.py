@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from analytics.links import InvalidTrackingToken, click_token_read, open_token_read
+from analytics.links import ClickTarget, InvalidTrackingToken, click_token_read, open_token_read
 from analytics.services.ingest import Hit, tracking_hit_buffer
 from channels_app.models import Delivery, Send
 
@@ -38,9 +38,9 @@ def tracking_open_record(*, token: str, user_agent: str, head: bool) -> bool:
     return True
 
 
-def tracking_click_resolve(*, token: str, user_agent: str, head: bool) -> str | None:
-    """The URL a click goes to, with the hit recorded; None (and nothing recorded) when the token
-    is not ours or names no link of that delivery's message."""
+def tracking_click_target(*, token: str) -> tuple[ClickTarget, int, str] | None:
+    """(the token's target, its send, the URL it leads to), recording nothing; None when the
+    token is not ours or names no link of that delivery's message."""
     try:
         target = click_token_read(token)
     except InvalidTrackingToken:
@@ -51,6 +51,16 @@ def tracking_click_resolve(*, token: str, user_agent: str, head: bool) -> str | 
     links = send_links(send_id=send_id)
     if target.link_index >= len(links) or not _is_web_url(links[target.link_index]):
         return None
+    return target, send_id, links[target.link_index]
+
+
+def tracking_click_resolve(*, token: str, user_agent: str, head: bool) -> str | None:
+    """The URL a click goes to, with the hit recorded; None (and nothing recorded) when the token
+    is not ours or names no link of that delivery's message."""
+    found = tracking_click_target(token=token)
+    if found is None:
+        return None
+    target, send_id, url = found
     hit = Hit.new(
         kind="click",
         delivery_id=target.delivery_id,
@@ -60,7 +70,7 @@ def tracking_click_resolve(*, token: str, user_agent: str, head: bool) -> str | 
         link_index=target.link_index,
     )
     tracking_hit_buffer(hit=hit)
-    return links[target.link_index]
+    return url
 
 
 def send_links(*, send_id: int) -> tuple[str, ...]:

@@ -45,7 +45,8 @@ def channel_validate(
     channel_pk: int | None = None,
 ) -> tuple[list[int], list[dict]]:
     """Raise ApplicationError with every field error when this configuration cannot work: what
-    the kind declares (channels_app.adapters) decides, as for every kind."""
+    the kind declares (channels_app.adapters) decides, as for every kind. `channel_pk`: the
+    channel being changed, if it exists."""
     adapter = ADAPTERS.get(kind)
     if adapter is None:
         raise ApplicationError.for_fields({"kind": f"must be one of {', '.join(ADAPTERS)}"})
@@ -65,8 +66,16 @@ def channel_validate(
     )
     errors.update(problems)
     if errors:
-        raise ApplicationError.for_fields(errors, message="Invalid channel configuration")
+        raise ApplicationError.for_fields(errors, message=_invalid_message(errors))
     return fallback_ids, normalized_routes
+
+
+def _invalid_message(errors: dict[str, str]) -> str:
+    """One refusal names its reason in the message too; several say where to look."""
+    if len(errors) == 1:
+        [(field, error)] = errors.items()
+        return f"Invalid channel configuration: {field}: {error}"
+    return f"Invalid channel configuration: {', '.join(errors)}"
 
 
 @transaction.atomic

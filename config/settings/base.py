@@ -47,6 +47,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute base of public links in messages (unsubscribe, preferences, tracking).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env.str("SITE_NAME", default="Bulletin")
+# One or two sentences under the name on the home page, in feeds and in link previews.
+SITE_DESCRIPTION = env.str(
+    "SITE_DESCRIPTION", default="News, product updates and security alerts, by email, Slack, webhooks and RSS."
+)
 # Postal address printed in every email footer (CAN-SPAM).
 POSTAL_ADDRESS = env.str("POSTAL_ADDRESS", default="Bulletin, 1 Example Street, Springfield")
 
@@ -456,6 +460,7 @@ RANKING_CLICK_SATURATION = env.float("RANKING_CLICK_SATURATION", default=3.0)
 # Public archive pages and RSS/Atom feeds: cache lifetime (seconds) and items per page.
 ARCHIVE_CACHE_SECONDS = env.int("ARCHIVE_CACHE_SECONDS", default=300)
 ARCHIVE_PAGE_SIZE = env.int("ARCHIVE_PAGE_SIZE", default=20)
+HOME_LATEST_COUNT = env.int("HOME_LATEST_COUNT", default=6)  # publications on the home page
 
 # --- Subscriber links ---------------------------------------------------------------------
 # Signed-token lifetimes (seconds). Unsubscribe links must keep working for months.
@@ -593,7 +598,11 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "core.observability.logs.ContextFilter"}},
+    "filters": {
+        "context": {"()": "core.observability.logs.ContextFilter"},
+        # Periodic tasks log only when they did something (core/observability/quiet.py).
+        "quiet": {"()": "core.observability.quiet.QuietPeriodicTasksFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "core.observability.logs.BulletinJsonFormatter"},
@@ -602,7 +611,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["context"],
+            "filters": ["context", "quiet"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

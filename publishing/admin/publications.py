@@ -186,7 +186,8 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         )
         channels = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+            '<td class="num">{}</td></tr>',
             (
                 (
                     c["channel"],
@@ -200,8 +201,9 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         )
         e = stats["engagement"]
         return format_html(
-            "<ul>{}</ul><table><thead><tr><th>Channel</th><th>Deliveries</th><th>Sent</th><th>Failed</th>"
-            "<th>Dead</th></tr></thead><tbody>{}</tbody></table>"
+            '<ul>{}</ul><div class="delivery-stats"><table><thead><tr><th>Channel</th><th class="num">Deliveries</th>'
+            '<th class="num">Sent</th><th class="num">Failed</th><th class="num">Dead</th></tr></thead>'
+            "<tbody>{}</tbody></table></div>"
             "<p>Unique opens {} ({}), unique clicks {} ({}), bounces {}, complaints {}, unsubscribes {}; "
             "machine opens not counted: {}.</p>",
             sends,

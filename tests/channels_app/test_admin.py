@@ -214,3 +214,37 @@ def test_the_services_behind_the_admin_actions_check_the_role_themselves(make_us
     sending.refresh_from_db()
     dead.refresh_from_db()
     assert (channel.is_active, sending.status, dead.state) == (False, Send.Status.SENDING, Delivery.State.DEAD)
+
+
+def _change_form_data(channel) -> dict:
+    """What the channel's change form posts when nothing is edited (its inputs' current values)."""
+    from channels_app.admin_forms import channel_admin_form
+
+    form = channel_admin_form(ADAPTERS[channel.kind], change=True)(instance=channel)
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value in (None, False, ""):
+            continue
+        data[name] = "on" if value is True else [str(v) for v in value] if isinstance(value, list) else value
+    return data
+
+
+def test_setting_a_channels_fallback_to_itself_is_an_exact_form_error(admin_client, outbox_channel):
+    data = {**_change_form_data(outbox_channel), "fallbacks": outbox_channel.name}
+    response = admin_client.post(f"/admin/channels_app/channel/{outbox_channel.pk}/change/", data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"fallbacks": ["a channel cannot be its own fallback"]}
+    html = response.content.decode()
+    assert "a channel cannot be its own fallback" in html and "Validation error" not in html
+    outbox_channel.refresh_from_db()
+    assert outbox_channel.fallbacks == []
+
+
+def test_a_fallback_of_the_same_kind_is_saved_from_the_form(admin_client, outbox_channel):
+    other = ChannelFactory(name="Backup", kind="email", config={"esp": "outbox", "from_email": "b@example.com"})
+    data = {**_change_form_data(outbox_channel), "fallbacks": "Backup"}
+    response = admin_client.post(f"/admin/channels_app/channel/{outbox_channel.pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    outbox_channel.refresh_from_db()
+    assert outbox_channel.fallbacks == [other.pk]

@@ -123,3 +123,14 @@ def test_the_test_action_refuses_addresses_off_the_allow_list_and_too_many(clien
 def test_the_test_action_is_not_for_viewers_and_404s_cleanly(client_for, outbox_channel):
     assert client_for(Role.VIEWER).post(f"{URL}/{outbox_channel.pk}/test", {}).status_code == 403
     assert client_for(Role.EDITOR).post(f"{URL}/999999/test", {}).status_code == 404
+
+
+def test_a_channel_cannot_be_its_own_fallback_and_the_answer_says_so(client_for):
+    channel = ChannelFactory(name="Mail", kind="email", config={"esp": "outbox", "from_email": "a@example.com"})
+    response = client_for(Role.ADMIN).patch(f"{URL}/{channel.pk}", {"fallbacks": [channel.pk]}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["extra"]["fields"] == {"fallbacks": ["a channel cannot be its own fallback"]}
+    assert body["message"] == "Invalid channel configuration: fallbacks: a channel cannot be its own fallback"
+    channel.refresh_from_db()
+    assert channel.fallbacks == []

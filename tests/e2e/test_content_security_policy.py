@@ -101,6 +101,8 @@ def test_public_pages_and_swagger_ui_work_without_a_violation(site, watched, scr
         ("/archive/queue-postmortem/", "The queue that would not drain"),
         ("/archive/", None),
         ("/subscribe", None),
+        ("/", None),
+        ("/subscribe/embed", None),
     ]:
         response = page.goto(f"{site.url}{path}")
         assert response.status == 200 and "script-src 'self'" in response.headers["content-security-policy"]
