@@ -14,7 +14,8 @@ MERGE, MERGE_LABEL = "merge_fields", "Merge fields"
 # Mobile clients show about 40 characters, desktop about 60-70; past 100 every client cuts.
 SUBJECT_WARN_CHARS = 70
 SUBJECT_MAX_CHARS = 100
-_LEFTOVER = re.compile(r"\{\{\{?\s*[\w.]+[^{}]*\}?\}\}")
+# A merge field or placeholder printed as written (rendering defuses `{{` with a zero-width space).
+_LEFTOVER = re.compile(r"\{\u200b?\{\{?\s*[\w.]+[^{}]*\}?\}\}")
 
 
 def check_subject(message: CheckedMessage) -> CheckResult:
@@ -41,7 +42,11 @@ def check_merge_fields(message: CheckedMessage, *, publication: Publication, war
     rendered message. Warn: a field some recipients have no value for (the audience counted)."""
     problems = merge_problems(publication.body) + merge_problems(publication.email_subject)
     leftovers = sorted(
-        {m[0] for part in (message.subject, message.html, message.text) for m in _LEFTOVER.finditer(part)}
+        {
+            m[0].replace("\u200b", "")
+            for part in (message.subject, message.html, message.text)
+            for m in _LEFTOVER.finditer(part)
+        }
     )
     details = {"problems": problems, "unresolved": leftovers, "missing_values": warnings}
     if problems or leftovers:
