@@ -127,3 +127,12 @@ def test_the_client_speaks_report_to_the_real_spamd(spamd):
     message = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello there\r\n"
     report = spamd_report(message, host=spamd[0], port=spamd[1], timeout=10)
     assert report.threshold == 5.0 and {"MISSING_DATE", "MISSING_MID"} <= {r.name for r in report.rules}
+
+
+def test_an_unchanged_message_is_scored_once(spamd, topic, settings):
+    message = _message("Minutes of the March meeting", CLEAN_BODY, topic)
+    first = check_spam(message)
+    settings.SPAMD_TIMEOUT_SECONDS = 0.000001  # a second call to spamd could not answer in time
+    second = check_spam(message)
+    assert (first.details["cached"], second.details["cached"]) == (False, True)
+    assert second.status == first.status and second.details["rules"] == first.details["rules"]
