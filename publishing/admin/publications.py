@@ -368,7 +368,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             "publication": publication,
             "audience": audience,
             "merge_warnings": publication_merge_warnings(publication=publication),
-            "checks": publication_checks(publication=publication, actor=request.user),
+            **_checks_context(publication, request.user),
             "checks_overrides": publication_checks_overrides(publication=publication),
             "form": form,
             "is_alert": publication.priority == Publication.Priority.ALERT,
@@ -394,6 +394,14 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         else:
             testsend_results_report(self, request, channel, results)
         return redirect("admin:publishing_publication_change", pk)
+
+
+def _checks_context(publication: Publication, user) -> dict:
+    """The pre-send checks for the publish page, or why this user cannot run them."""
+    try:
+        return {"checks": publication_checks(publication=publication, actor=user), "checks_error": ""}
+    except ApplicationError as exc:
+        return {"checks": None, "checks_error": exc.message}
 
 
 def _rate(value: float | None) -> str:

@@ -193,3 +193,11 @@ def test_the_publish_page_shows_the_checks_and_needs_a_reason_to_override(
     assert broken.state == Publication.State.PUBLISHED
     change = client.get(f"{ADMIN}/{broken.pk}/change/").content.decode()
     assert f"by {publisher.username}: “{REASON}” (failing: links)" in change
+
+
+def test_a_viewer_on_the_publish_page_is_told_the_checks_need_the_editor_role(client, make_user, broken):
+    viewer = make_user(Role.VIEWER, is_staff=True)
+    client.force_login(viewer)
+    page = client.get(f"{ADMIN}/{broken.pk}/publish/")
+    assert page.status_code == 200
+    assert "Running pre-send checks needs the editor role." in page.content.decode()
