@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench import common
 
-common.use_services(database="bulletin_bench_checks", redis_db=6)
+common.use_services(database="bulletin_bench_checks", redis_db=5)
 
 LINKS = int(os.environ.get("BENCH_CHECKS_LINKS", "50"))
 LATENCY = float(os.environ.get("BENCH_CHECKS_LATENCY_MS", "100")) / 1000
