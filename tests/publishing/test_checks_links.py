@@ -86,3 +86,18 @@ def test_tracked_sends_are_checked_on_their_real_targets(httpserver, topic):
     message = _message(f"[a]({httpserver.url_for('/a')}) ![logo]({httpserver.url_for('/logo.png')})", topic)
     assert httpserver.url_for("/a") not in message.html  # the email carries tracking links
     assert set(message_links(message)) == {httpserver.url_for("/a"), httpserver.url_for("/logo.png")}
+
+
+def test_a_slow_link_times_out_quickly_and_warns(httpserver, topic, settings):
+    import time
+
+    def slow(request):
+        time.sleep(1.5)
+        return Response("late")
+
+    settings.PRESEND_LINK_TIMEOUT_SECONDS = 0.3
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    started = time.perf_counter()
+    result = check_links(_message(f"[x]({httpserver.url_for('/slow')})", topic))
+    assert time.perf_counter() - started < 1.4
+    assert result.status == Status.WARN and "could not be reached (ReadTimeout)" in result.message

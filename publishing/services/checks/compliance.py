@@ -35,7 +35,7 @@ def _unsubscribe_problem(message: CheckedMessage) -> str | None:
 
 
 def check_unsubscribe(message: CheckedMessage) -> CheckResult:
-    details = {"url": message.unsubscribe_url, "list_unsubscribe_header": True}
+    details = {"url": message.unsubscribe_url}
     problem = _unsubscribe_problem(message)
     if problem:
         return CheckResult(UNSUBSCRIBE, UNSUBSCRIBE_LABEL, Status.FAIL, problem, details)
