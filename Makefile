@@ -20,11 +20,12 @@ install: $(STAMP) translations  ## create .venv, install Bulletin with its dev d
 translations: $(STAMP)  ## compile locale/*.po to .mo (Babel, pure Python; only stale ones)
 	$(BIN)/python manage.py compile_translations
 
-run: install  ## migrate, load demo data, print the admin login, start web + worker + beat
+run: install  ## migrate, load demo data, print the admin login, start spamd (if installed), web + worker + beat
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py setup_periodic_tasks
 	$(BIN)/python manage.py load_demo_data
 	$(BIN)/python manage.py ensure_admin
+	-bash scripts/spamd-start
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
 
 COV_MIN ?= 85

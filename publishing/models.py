@@ -232,6 +232,25 @@ class ABTestVariant(models.Model):
         return chr(65 + self.index)
 
 
+class PublicationChecksOverride(models.Model):
+    """A publisher published although pre-send checks failed: who, when, why, and which checks."""
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="checks_overrides")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    # [{"name": ..., "status": ..., "message": ...}] of the checks that failed when it was overridden.
+    failed_checks = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"checks overridden on {self.publication_id} by {self.actor or 'someone'}"
+
+
 # Transactional messages and their templates: a module of their own.
 from publishing.transactional_models import (  # noqa: E402, F401
     Message,

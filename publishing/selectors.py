@@ -14,7 +14,7 @@ from django.utils import timezone
 from channels_app.adapters import ADAPTERS, digest_kinds, personal_kinds
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
-from publishing.models import Publication
+from publishing.models import Publication, PublicationChecksOverride
 from subscribers.models import EMAIL_KIND, Subscriber, Subscription, Topic
 from subscribers.segments.compile import segment_q
 from subscribers.selectors import audience_count, mailable_subscribers
@@ -289,3 +289,8 @@ def archive_last_modified(*, topic_slug: str | None = None, slug: str | None = N
     if slug is not None:
         rows = rows.filter(slug=slug)
     return rows.aggregate(last=Max("updated_at"))["last"]
+
+
+def publication_checks_overrides(*, publication: Publication):
+    """Who published this publication although pre-send checks failed, when and why (newest first)."""
+    return PublicationChecksOverride.objects.filter(publication=publication).select_related("actor")

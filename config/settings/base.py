@@ -436,6 +436,23 @@ OUTBOUND_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOUND_ALLOW_PRIVATE_TARGETS", defa
 # and the addresses admins list under Channels → Test recipients, at most this many at once.
 TEST_SEND_MAX_RECIPIENTS = env.int("TEST_SEND_MAX_RECIPIENTS", default=5)
 
+# --- Pre-send checks (publishing.services.checks) -------------------------------------------
+# SpamAssassin's spamd (Debian's `spamd` package; `make run` and .ci/run start it when installed).
+# Unreachable: the spam check says "scoring unavailable" and blocks nothing.
+SPAMD_HOST = env.str("SPAMD_HOST", default="127.0.0.1")
+SPAMD_PORT = env.int("SPAMD_PORT", default=783)
+SPAMD_TIMEOUT_SECONDS = env.float("SPAMD_TIMEOUT_SECONDS", default=10.0)
+# A score at or above WARN warns; at or above FAIL blocks publishing (SpamAssassin's own is 5.0).
+SPAM_SCORE_WARN = env.float("SPAM_SCORE_WARN", default=3.0)
+SPAM_SCORE_FAIL = env.float("SPAM_SCORE_FAIL", default=5.0)
+# Links of a message are checked (HEAD, then GET) with this timeout; answers are cached this long.
+PRESEND_LINK_TIMEOUT_SECONDS = env.float("PRESEND_LINK_TIMEOUT_SECONDS", default=3.0)
+PRESEND_LINK_CACHE_SECONDS = env.int("PRESEND_LINK_CACHE_SECONDS", default=3600)
+PRESEND_LINK_WORKERS = env.int("PRESEND_LINK_WORKERS", default=8)
+# Publishing (now or scheduled) is refused while a check fails, unless a publisher overrides
+# it with a recorded reason. Off: the checks are only shown.
+PRESEND_CHECKS_GATE = env.bool("PRESEND_CHECKS_GATE", default=True)
+
 # --- Publishing: digests, personalization, archive ---------------------------------------
 # Items per digest, and how late a digest may still go out after its local hour (beat was
 # down): later than this, that period is skipped and its items roll into the next digest.

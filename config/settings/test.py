@@ -25,3 +25,6 @@ if not REDIS_URL:  # noqa: F405
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"public": "1000/minute", "user": "100000/minute"}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Publishing runs no pre-send checks (spamd, link fetches) in tests unless a test turns the
+# gate on (tests/publishing/test_checks_gate.py does).
+PRESEND_CHECKS_GATE = False

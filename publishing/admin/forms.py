@@ -85,6 +85,13 @@ class PublishForm(forms.Form):
     )
     confirmed_total = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     confirm = forms.BooleanField(label="I have checked the audience and confirm", required=True)
+    checks_override_reason = forms.CharField(
+        label="Publish anyway, because",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only when a pre-send check fails: why it should go out anyway. Recorded with your name.",
+    )
 
 
 class TestSendForm(forms.Form):

@@ -21,8 +21,15 @@ from core.roles import Role, user_has_role
 from publishing.admin.forms import PublicationAdminForm, PublishForm, TestSendForm
 from publishing.markup import body_problems
 from publishing.models import Publication
-from publishing.selectors import publication_audience_of, publication_merge_warnings, publication_stats
+from publishing.selectors import (
+    publication_audience_of,
+    publication_checks_overrides,
+    publication_merge_warnings,
+    publication_stats,
+)
 from publishing.services.abtests import abtest_configure
+from publishing.services.checks import publication_checks
+from publishing.services.checks.gate import OVERRIDE_FIELD
 from publishing.services.publish import publication_publish
 from publishing.services.rendering import archive_url, publication_preview
 from publishing.services.states import (
@@ -78,6 +85,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         "updated_at",
         "delivery_stats",
         "transition_history",
+        "checks_override_history",
     ]
     fieldsets = [
         (None, {"fields": ["title", "slug", "email_subject", "summary", "body"]}),
@@ -92,7 +100,20 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
                 "fields": ["ab_subjects", "ab_metric", "ab_test_fraction", "ab_wait_minutes"],
             },
         ),
-        ("Status", {"fields": ["state", "publish_at", "published_at", "author", "approved_by", "transition_history"]}),
+        (
+            "Status",
+            {
+                "fields": [
+                    "state",
+                    "publish_at",
+                    "published_at",
+                    "author",
+                    "approved_by",
+                    "transition_history",
+                    "checks_override_history",
+                ]
+            },
+        ),
         ("Deliveries and engagement", {"fields": ["delivery_stats"]}),
     ]
 
@@ -239,6 +260,26 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             or "-"
         )
 
+    @admin.display(description="Pre-send checks overridden")
+    def checks_override_history(self, obj: Publication):
+        rows = publication_checks_overrides(publication=obj)[:20] if obj and obj.pk else []
+        return (
+            format_html_join(
+                "",
+                '<div class="checks-override">{} by {}: “{}” (failing: {})</div>',
+                (
+                    (
+                        o.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                        o.actor or "a deleted user",
+                        o.reason,
+                        ", ".join(c.get("name", "") for c in o.failed_checks),
+                    )
+                    for o in rows
+                ),
+            )
+            or "-"
+        )
+
     # --- extra views --------------------------------------------------------------------------
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -303,9 +344,13 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
                     actor=request.user,
                     publish_at=form.cleaned_data["publish_at"],
                     confirmed_audience=form.cleaned_data["confirmed_total"],
+                    checks_override_reason=form.cleaned_data["checks_override_reason"],
                 )
             except ApplicationError as exc:
-                form.add_error(None, service_error_text(exc))
+                override_errors = exc.extra.get("fields", {}).get(OVERRIDE_FIELD)
+                form.add_error(None, exc.message if override_errors else service_error_text(exc))
+                if override_errors:
+                    form.add_error(OVERRIDE_FIELD, override_errors)
                 failed = True
             else:
                 when = published.publish_at if published.state == State.SCHEDULED else "now"
@@ -325,6 +370,8 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             "publication": publication,
             "audience": audience,
             "merge_warnings": publication_merge_warnings(publication=publication),
+            **_checks_context(publication, request.user),
+            "checks_overrides": publication_checks_overrides(publication=publication),
             "form": form,
             "is_alert": publication.priority == Publication.Priority.ALERT,
         }
@@ -349,6 +396,14 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         else:
             testsend_results_report(self, request, channel, results)
         return redirect("admin:publishing_publication_change", pk)
+
+
+def _checks_context(publication: Publication, user) -> dict:
+    """The pre-send checks for the publish page, or why this user cannot run them."""
+    try:
+        return {"checks": publication_checks(publication=publication, actor=user), "checks_error": ""}
+    except ApplicationError as exc:
+        return {"checks": None, "checks_error": exc.message}
 
 
 def _rate(value: float | None) -> str:

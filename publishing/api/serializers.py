@@ -105,6 +105,12 @@ class PublishInputSerializer(StrictSerializer):
     confirm_audience = serializers.IntegerField(
         required=False, min_value=0, help_text="The total from GET .../audience; refused (409) if it changed since."
     )
+    checks_override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Publish although pre-send checks fail (GET .../checks): why. Recorded with who and when.",
+    )
 
 
 class ReturnInputSerializer(StrictSerializer):
@@ -156,3 +162,28 @@ class ABTestInputSerializer(StrictSerializer):
     metric = serializers.ChoiceField(choices=ABTest.Metric.choices, default=ABTest.Metric.OPENS)
     test_fraction = serializers.FloatField(default=0.2)
     wait_minutes = serializers.IntegerField(default=60)
+
+
+class CheckSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pass", "warn", "fail", "unavailable"])
+    message = serializers.CharField()
+    details = serializers.DictField(help_text="Per check: rule hits, link answers, sizes...")
+
+
+class ChecksOverrideSerializer(serializers.Serializer):
+    actor = serializers.CharField(source="actor.username", default=None)
+    reason = serializers.CharField()
+    failed_checks = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+
+
+class ChecksReportSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["pass", "warn", "fail"], help_text="The worst of the checks.")
+    blocking = serializers.ListField(
+        child=serializers.CharField(), help_text="Failing checks: publishing needs an override."
+    )
+    elapsed_ms = serializers.IntegerField()
+    checks = CheckSerializer(many=True)
+    overrides = ChecksOverrideSerializer(many=True, help_text="Earlier overrides of this publication's checks.")

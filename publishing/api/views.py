@@ -19,6 +19,7 @@ from core.roles import Role
 from publishing.api.serializers import (
     ABTestInputSerializer,
     ABTestSerializer,
+    ChecksReportSerializer,
     PublicationDetailSerializer,
     PublicationSerializer,
     PublicationWriteSerializer,
@@ -27,8 +28,9 @@ from publishing.api.serializers import (
     TestSendInputSerializer,
 )
 from publishing.models import ABTest, Publication
-from publishing.selectors import publication_audience_of, publication_list
+from publishing.selectors import publication_audience_of, publication_checks_overrides, publication_list
 from publishing.services.abtests import abtest_configure
+from publishing.services.checks import publication_checks
 from publishing.services.publish import publication_publish
 from publishing.services.rendering import publication_preview
 from publishing.services.states import (
@@ -121,6 +123,7 @@ class PublicationPublishApi(APIView):
             actor=request.user,
             publish_at=data.validated_data.get("publish_at"),
             confirmed_audience=data.validated_data.get("confirm_audience"),
+            checks_override_reason=data.validated_data.get("checks_override_reason"),
         )
         return _detail(publication)
 
@@ -172,6 +175,21 @@ class PublicationAudienceApi(APIView):
     def get(self, request, pk: int):
         publication = _publication(pk)
         return Response(publication_audience_of(publication=publication))
+
+
+class PublicationChecksApi(APIView):
+    """Pre-send checks of the email publishing it would send: spam score, links, size, images,
+    unsubscribe and postal address, subject, merge fields. A `fail` blocks publishing unless
+    POST .../publish carries `checks_override_reason`."""
+
+    permission_classes = [requires(Role.EDITOR)]
+
+    @extend_schema(responses={200: ChecksReportSerializer, 403: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request, pk: int):
+        publication = _publication(pk)
+        report = publication_checks(publication=publication, actor=request.user)
+        overrides = publication_checks_overrides(publication=publication)
+        return Response(ChecksReportSerializer({**report.as_json(), "overrides": overrides}).data)
 
 
 class PublicationPreviewApi(APIView):

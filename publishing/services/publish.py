@@ -25,6 +25,8 @@ from core.exceptions import ApplicationError
 from core.roles import Role
 from publishing.models import Publication
 from publishing.selectors import publication_audience_of, publication_segments
+from publishing.services.checks import CheckReport
+from publishing.services.checks.gate import publication_checks_gate, publication_checks_gate_run
 from publishing.services.fanout import send_start
 from publishing.services.rendering import publication_content, publication_subject
 from publishing.services.states import publication_ready_check, publication_transition, role_require
@@ -49,17 +51,42 @@ def publication_audience_check(*, publication: Publication, confirmed: int) -> N
         )
 
 
-@transaction.atomic
 def publication_publish(
     *,
     publication: Publication,
     actor,
     publish_at: datetime | None = None,
     confirmed_audience: int | None = None,
+    checks_override_reason: str | None = None,
 ) -> Publication:
     """Publish now, or schedule for `publish_at` (which must be in the future). Publishing a
-    publication that is already published changes and sends nothing."""
+    publication that is already published changes and sends nothing. While a pre-send check
+    fails, only with `checks_override_reason` (recorded; publishing.services.checks.gate)."""
     role_require(actor, Role.PUBLISHER, "Publishing")
+    report = None
+    if publication.state not in (State.PUBLISHED, State.ARCHIVED):
+        # Outside the transaction: spamd and link fetches take a moment; no row is locked meanwhile.
+        report = publication_checks_gate_run(publication=publication)
+    return _publication_publish(
+        publication=publication,
+        actor=actor,
+        publish_at=publish_at,
+        confirmed_audience=confirmed_audience,
+        report=report,
+        override_reason=checks_override_reason,
+    )
+
+
+@transaction.atomic
+def _publication_publish(
+    *,
+    publication: Publication,
+    actor,
+    publish_at: datetime | None,
+    confirmed_audience: int | None,
+    report: CheckReport | None,
+    override_reason: str | None,
+) -> Publication:
     locked = Publication.objects.select_for_update().get(pk=publication.pk)
     if locked.state == State.PUBLISHED and publish_at is None:
         return locked
@@ -71,12 +98,19 @@ def publication_publish(
     publication_ready_check(locked)
     if confirmed_audience is not None:
         publication_audience_check(publication=locked, confirmed=confirmed_audience)
+    override = publication_checks_gate(publication=locked, actor=actor, report=report, reason=override_reason)
+    note = f"pre-send checks overridden: {override.reason}" if override else ""
     if publish_at is not None:
         return publication_transition(
-            publication=locked, to_state=State.SCHEDULED, actor=actor, publish_at=publish_at, approved_by=actor
+            publication=locked,
+            to_state=State.SCHEDULED,
+            actor=actor,
+            note=note,
+            publish_at=publish_at,
+            approved_by=actor,
         )
     locked = publication_transition(
-        publication=locked, to_state=State.PUBLISHED, actor=actor, published_at=now, approved_by=actor
+        publication=locked, to_state=State.PUBLISHED, actor=actor, note=note, published_at=now, approved_by=actor
     )
     sends = publication_send_start(publication=locked, actor=actor)
     publication_published_emit(publication=locked, send_ids=[s.pk for s in sends])
