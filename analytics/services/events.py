@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from analytics.models import DeliveryEngagement, EngagementEvent, RollupDirtyCell, SubscriberEngagement
+from subscribers.models import Subscriber
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,13 @@ def events_record(*, events: Sequence[EngagementEvent], deliveries: Mapping[int,
     """Insert events (duplicates by dedupe_key skipped) and update what depends on them."""
     if not events:
         return
-    _insert(events)
+    inserted = _insert(events)
     human = [
         e for e in events if not e.is_machine and e.kind in (EngagementEvent.Kind.OPEN, EngagementEvent.Kind.CLICK)
     ]
     old_days = _engagement_record(human, deliveries)
+    if inserted is not None:
+        _scores_bump([e for e in human if e.dedupe_key in inserted], deliveries)
     cells = {
         (e.occurred_at.date(), deliveries[e.delivery_id].send_id, deliveries[e.delivery_id].channel_id) for e in events
     }
@@ -47,12 +51,13 @@ def events_record(*, events: Sequence[EngagementEvent], deliveries: Mapping[int,
 _EVENT_COLUMNS = "delivery_id, kind, occurred_at, is_machine, metadata, dedupe_key, created_at"
 
 
-def _insert(events: Sequence[EngagementEvent]) -> None:
+def _insert(events: Sequence[EngagementEvent]) -> set[str] | None:
     """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING; on PostgreSQL through COPY into a
-    session temp table, several times faster than a multi-row INSERT for drain-sized batches."""
+    session temp table, several times faster than a multi-row INSERT for drain-sized batches.
+    Returns the dedupe keys really inserted (PostgreSQL), None where that is unknown."""
     if connection.vendor != "postgresql":
         EngagementEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=500)
-        return
+        return None
     table = EngagementEvent._meta.db_table
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -67,9 +72,36 @@ def _insert(events: Sequence[EngagementEvent]) -> None:
                 copy.write_row((e.delivery_id, e.kind, e.occurred_at, e.is_machine, metadata, e.dedupe_key, now))
         cursor.execute(
             f"INSERT INTO {table} ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} FROM analytics_event_load "
-            "ON CONFLICT (dedupe_key) DO NOTHING"
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
         )
+        inserted = {row[0] for row in cursor.fetchall()}
         cursor.execute("DELETE FROM analytics_event_load")
+    return inserted
+
+
+def _scores_bump(human: Sequence[EngagementEvent], deliveries: Mapping[int, DeliveryInfo]) -> None:
+    """Add each new human open or click to its subscriber's engagement score at once, with the
+    nightly formula's weight and decay (analytics.services.engagement), so tiers and segments
+    see today's engagement before the nightly recomputation (which replaces the sum)."""
+    now = timezone.now()
+    half_life = settings.ENGAGEMENT_SCORE_HALF_LIFE_DAYS
+    bumps: dict[int, float] = {}
+    for event in human:
+        subscriber_id = deliveries[event.delivery_id].subscriber_id
+        if subscriber_id is None:
+            continue
+        weight = settings.ENGAGEMENT_SCORE_CLICK_WEIGHT if event.kind == EngagementEvent.Kind.CLICK else 1.0
+        age_days = max((now - event.occurred_at).total_seconds(), 0.0) / 86400
+        bumps[subscriber_id] = bumps.get(subscriber_id, 0.0) + weight * 0.5 ** (age_days / half_life)
+    if not bumps:
+        return
+    table = Subscriber._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET engagement_score = s.engagement_score + b.bump "  # noqa: S608 (our table)
+            "FROM unnest(%s::bigint[], %s::double precision[]) AS b(id, bump) WHERE s.id = b.id",
+            [list(bumps), list(bumps.values())],
+        )
 
 
 def rollup_cells_touch(*, cells: Iterable[tuple[date, int, int]]) -> None:

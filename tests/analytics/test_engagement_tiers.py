@@ -91,3 +91,37 @@ def test_the_score_update_runs_nightly_from_beat():
 def test_a_bad_date_range_is_a_400(client_for):
     response = client_for(Role.VIEWER).get("/api/v1/publishing/analytics/engagement-tiers?start_date=nope")
     assert response.status_code == 400 and "start_date" in response.json()["extra"]["fields"]
+
+
+def test_each_new_human_open_or_click_counts_at_once_and_once_and_the_nightly_sum_agrees(settings):
+    """Issue 13 item 8: the score moves on events (same weight and decay as the nightly formula),
+    a re-delivered event counts once, machines never; the nightly recomputation lands on the same value."""
+    from django.db import connection
+
+    from analytics.models import EngagementEvent
+    from analytics.services.events import DeliveryInfo, events_record
+
+    if connection.vendor != "postgresql":
+        pytest.skip("live bumps need INSERT ... RETURNING of the events really inserted (PostgreSQL)")
+    settings.ENGAGEMENT_SCORE_HALF_LIFE_DAYS = 30
+    settings.ENGAGEMENT_SCORE_CLICK_WEIGHT = 3
+    now = timezone.now()
+    reader = SubscriberFactory()
+    delivery = DeliveryFactory(subscriber=reader)
+    info = {delivery.pk: DeliveryInfo(delivery.pk, delivery.send_id, delivery.channel_id, reader.pk)}
+
+    def record(key, kind, occurred_at, machine=False):
+        event = EngagementEvent(
+            delivery_id=delivery.pk, kind=kind, occurred_at=occurred_at, is_machine=machine, dedupe_key=key
+        )
+        events_record(events=[event], deliveries=info)
+        reader.refresh_from_db()
+        return reader.engagement_score
+
+    assert record("a", "open", now) == pytest.approx(1.0, abs=1e-3)
+    assert record("a", "open", now) == pytest.approx(1.0, abs=1e-3), "the same event again counts once"
+    assert record("b", "open", now, machine=True) == pytest.approx(1.0, abs=1e-3), "machines never count"
+    assert record("c", "click", now - timedelta(days=30)) == pytest.approx(2.5, abs=1e-3)
+    engagement_scores_update(now=now)
+    reader.refresh_from_db()
+    assert reader.engagement_score == pytest.approx(2.5, abs=1e-3)
