@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -45,6 +46,8 @@ class PublicationExtrasMixin:
         return redirect("admin:publishing_publication_change", copy.pk)
 
     def calendar_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         zone = editor_time_zone(request.user)
         today = clock.now().astimezone(zone).date()
         error = ""

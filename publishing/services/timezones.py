@@ -52,17 +52,15 @@ def local_to_utc(value: datetime, zone: ZoneInfo) -> datetime:
     early, late = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
     shown = f"{value:%Y-%m-%d %H:%M}"
     if _round_trip(early) != value.replace(tzinfo=None):
-        raise ApplicationError.for_fields(
-            {"publish_at": f"{shown} does not exist in {zone.key}: the clocks jump forward then. Choose another time."}
+        problem = f"{shown} does not exist in {zone.key}: the clocks jump forward then. Choose another time."
+    elif early.utcoffset() != late.utcoffset():
+        problem = (
+            f"{shown} happens twice in {zone.key} (the clocks go back): it could be {_utc(early)} or "
+            f"{_utc(late)}. Choose a time outside that hour."
         )
-    if early.utcoffset() != late.utcoffset():
-        raise ApplicationError.for_fields(
-            {
-                "publish_at": f"{shown} happens twice in {zone.key} (the clocks go back): it could be "
-                f"{_utc(early)} or {_utc(late)}. Choose a time outside that hour."
-            }
-        )
-    return early.astimezone(ZoneInfo("UTC"))
+    else:
+        return early.astimezone(ZoneInfo("UTC"))
+    raise ApplicationError.for_fields({"publish_at": problem}, message=problem)
 
 
 def _round_trip(aware: datetime) -> datetime:
