@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
@@ -20,6 +20,12 @@ class CalendarDay:
     day: date
     in_month: bool
     items: list[dict] = field(default_factory=list)
+
+
+def _offset_changes(day: date, zone: ZoneInfo) -> bool:
+    start = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return start.utcoffset() != end.utcoffset()
 
 
 def parse_month(raw: str | None, *, today: date) -> date:
@@ -45,13 +51,15 @@ def publication_calendar(*, month: date, zone: ZoneInfo) -> list[list[CalendarDa
     ).only("pk", "title", "state", "priority", "publish_at", "published_at")
     days = {d: CalendarDay(day=d, in_month=d.month == month.month) for week in weeks for d in week}
     for publication in rows:
-        at = (publication.publish_at if publication.state == State.SCHEDULED else publication.published_at).astimezone(
-            zone
-        )
         scheduled = publication.state == State.SCHEDULED
-        days[at.date()].items.append(
-            {"publication": publication, "at": at, "time": f"{at:%H:%M}", "scheduled": scheduled}
-        )
+        at = (publication.publish_at if scheduled else publication.published_at).astimezone(zone)
+        days[at.date()].items.append({"publication": publication, "at": at, "scheduled": scheduled})
     for day in days.values():
-        day.items.sort(key=lambda item: item["at"])
+        # By the instant: two times in one zone compare by wall clock, and the hour a DST change
+        # repeats holds two different instants with the same wall time.
+        day.items.sort(key=lambda item: (item["at"].astimezone(UTC), item["publication"].pk))
+        # On the day of a DST change a time says its offset's name (02:30 CEST, then 02:30 CET).
+        changes = _offset_changes(day.day, zone)
+        for item in day.items:
+            item["time"] = f"{item['at']:%H:%M %Z}" if changes else f"{item['at']:%H:%M}"
     return [[days[d] for d in week] for week in weeks]

@@ -94,3 +94,18 @@ def test_the_publication_list_links_to_the_calendar(editor_client):
 def test_the_calendar_needs_a_signed_in_staff_user(client):
     response = client.get(f"{ADMIN}/calendar/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_both_sends_in_the_repeated_dst_hour_land_on_the_right_local_day(editor_client, editor):
+    # 31 October 2027 in Paris has 25 hours: 02:30 happens at 00:30 and at 01:30 UTC.
+    for hour in (0, 1):
+        PublicationFactory(
+            title=f"Repeated hour {hour}", state="scheduled", publish_at=datetime(2027, 10, 31, hour, 30, tzinfo=UTC)
+        )
+    PublicationFactory(title="Day before", state="scheduled", publish_at=datetime(2027, 10, 30, 21, 59, tzinfo=UTC))
+    editor_time_zone_set(user=editor, time_zone="Europe/Paris")
+    page = editor_client.get(f"{ADMIN}/calendar/?month=2027-10").content.decode()
+    day = _day(page, "2027-10-31")
+    order = [day.index(text) for text in ("02:30 CEST", "Repeated hour 0", "02:30 CET", "Repeated hour 1")]
+    assert order == sorted(order)
+    assert "23:59" in _day(page, "2027-10-30") and "Day before" in _day(page, "2027-10-30")
