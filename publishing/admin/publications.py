@@ -190,6 +190,7 @@ class PublicationAdmin(PublicationExtrasMixin, ServiceErrorAdminMixin, admin.Mod
             preview_url=reverse("admin:publishing_publication_preview"),
             preview_kinds=[{"kind": kind, "label": a.label, "style": a.preview} for kind, a in ADAPTERS.items()],
             workflow=workflow_actions(obj, request.user) if obj else [],
+            can_duplicate=bool(obj) and user_has_role(request.user, Role.EDITOR),
             test_channels=Channel.objects.filter(is_active=True).order_by("kind", "name") if obj else [],
             test_max_recipients=settings.TEST_SEND_MAX_RECIPIENTS,
             archive_link=archive_url(slug=obj.slug) if obj and obj.state in (State.PUBLISHED, State.ARCHIVED) else "",

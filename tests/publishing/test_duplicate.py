@@ -85,6 +85,8 @@ def test_a_viewer_in_admin_gets_a_message_not_a_copy(make_user, draft):
     browser = Client()
     viewer = make_user(Role.VIEWER, is_staff=True)
     browser.force_login(viewer)
+    page = browser.get(f"{ADMIN}/{draft.pk}/change/").content.decode()
+    assert "Duplicate as a new draft" not in page  # not offered; refused by URL too
     response = browser.post(f"{ADMIN}/{draft.pk}/duplicate/", follow=True)
     assert (
         response.status_code == 200 and "Duplicating a publication needs the editor role." in response.content.decode()
