@@ -434,6 +434,7 @@ def publish_times_context(*, publication: Publication, form: PublishForm, zone) 
         "times_local": f"{at.astimezone(zone):%a %Y-%m-%d %H:%M}",
         "times_utc": f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
         "times_is_now": chosen is None,
+        "times_invalid": form.is_bound and "publish_at" in form.errors,
         "audience_times": local_times(at=at, zones=audience_time_zones(publication=publication)),
         "time_zone_url": reverse("admin:publishing_publication_time_zone"),
     }

@@ -110,6 +110,7 @@ def test_a_local_time_that_dst_skips_or_repeats_is_a_form_error(
     response = _post_publish(publisher_in_paris, draft, publish_at=local)
     assert response.status_code == 200
     assert message in response.content.decode()
+    assert 'id="publish-times"' not in response.content.decode()  # no times shown for a time that is not one
     draft.refresh_from_db()
     assert (draft.state, draft.publish_at) == ("draft", None)
     # "Show the times" answers the same error, not a 500.
