@@ -12,6 +12,7 @@ from publishing.api.views import (
     PublicationArchiveApi,
     PublicationAudienceApi,
     PublicationChecksApi,
+    PublicationDuplicateApi,
     PublicationPreviewApi,
     PublicationPublishApi,
     PublicationReturnApi,
@@ -52,6 +53,7 @@ router.register("templates", MessageTemplateViewSet, basename="message-template"
 _PUBLICATION_ACTIONS = [
     ("publish", PublicationPublishApi),
     ("submit", PublicationSubmitApi),
+    ("duplicate", PublicationDuplicateApi),
     ("return-to-draft", PublicationReturnApi),
     ("archive", PublicationArchiveApi),
     ("audience", PublicationAudienceApi),

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Admin in the editor's own time zone (publishing.EditorProfile).
+    "publishing.middleware.AdminTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out login into its 429 answer.
@@ -435,6 +437,9 @@ OUTBOUND_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOUND_ALLOW_PRIVATE_TARGETS", defa
 # Test sends ("Send test" on a channel or a publication) go to the requesting user's own email
 # and the addresses admins list under Channels → Test recipients, at most this many at once.
 TEST_SEND_MAX_RECIPIENTS = env.int("TEST_SEND_MAX_RECIPIENTS", default=5)
+# The publish page warns about what went to an overlapping audience (a shared topic or the same
+# segment) in the last this many hours; 0 turns the warning off.
+PUBLISH_OVERLAP_WARNING_HOURS = env.int("PUBLISH_OVERLAP_WARNING_HOURS", default=24)
 
 # --- Pre-send checks (publishing.services.checks) -------------------------------------------
 # SpamAssassin's spamd (Debian's `spamd` package; `make run` and .ci/run start it when installed).

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from django import forms
+from django.utils.dateparse import parse_datetime
 
 from channels_app.forms import TestRecipientsField
 from core.exceptions import ApplicationError
@@ -8,6 +12,7 @@ from core.forms import form_add_service_errors
 from publishing.models import ABTest, Publication
 from publishing.services.abtests import abtest_validate
 from publishing.services.states import EDITABLE_FIELDS, publication_validate
+from publishing.services.timezones import local_to_utc, zone_names
 from subscribers.models import Topic
 
 
@@ -77,11 +82,45 @@ class PublicationAdminForm(forms.ModelForm):
         return data
 
 
+class LocalDateTimeField(forms.DateTimeField):
+    """A wall-clock time in `zone`, converted by the service (which refuses skipped and repeated
+    local times) instead of Django's current-time-zone guess."""
+
+    zone = ZoneInfo("UTC")
+
+    def prepare_value(self, value):
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(self.zone).replace(tzinfo=None)
+        return value
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = parse_datetime(str(value).strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return parsed
+
+    def clean(self, value):
+        naive = super().clean(value)
+        if naive is None:
+            return None
+        try:
+            return local_to_utc(naive, self.zone)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.extra["fields"]["publish_at"], code="local_time") from exc
+
+
 class PublishForm(forms.Form):
-    publish_at = forms.DateTimeField(
+    publish_at = LocalDateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Blank: publish now. Otherwise the time to publish it (UTC).",
+        help_text="Blank: publish now. Otherwise the time to publish it, in your time zone.",
     )
     confirmed_total = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     confirm = forms.BooleanField(label="I have checked the audience and confirm", required=True)
@@ -92,6 +131,19 @@ class PublishForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Only when a pre-send check fails: why it should go out anyway. Recorded with your name.",
     )
+
+    def __init__(self, *args, zone: ZoneInfo, checking: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = self.fields["publish_at"].zone = zone
+        self.fields["confirm"].required = not checking
+
+
+class EditorTimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(choices=(), help_text="Admin shows and reads times in it.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name) for name in sorted(zone_names())]
 
 
 class TestSendForm(forms.Form):

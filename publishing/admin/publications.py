@@ -3,6 +3,8 @@ which enforce the roles (editors draft and submit; publishers approve, schedule,
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -16,8 +18,10 @@ from channels_app.adapters import ADAPTERS
 from channels_app.admin import testsend_results_report
 from channels_app.models import Channel
 from core.admin import ServiceErrorAdminMixin, service_error_text
+from core.clock import clock
 from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
+from publishing.admin.extras import PublicationExtrasMixin
 from publishing.admin.forms import PublicationAdminForm, PublishForm, TestSendForm
 from publishing.markup import body_problems
 from publishing.models import Publication
@@ -30,6 +34,7 @@ from publishing.selectors import (
 from publishing.services.abtests import abtest_configure
 from publishing.services.checks import publication_checks
 from publishing.services.checks.gate import OVERRIDE_FIELD
+from publishing.services.overlap import overlap_rows
 from publishing.services.publish import publication_publish
 from publishing.services.rendering import archive_url, publication_preview
 from publishing.services.states import (
@@ -43,6 +48,7 @@ from publishing.services.states import (
     publication_update,
 )
 from publishing.services.testsend import publication_test_send
+from publishing.services.timezones import audience_time_zones, editor_time_zone, local_times
 from subscribers.models import Subscriber, Topic
 
 State = Publication.State
@@ -67,9 +73,10 @@ def workflow_actions(publication: Publication, user) -> list[dict[str, str]]:
 
 
 @admin.register(Publication)
-class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
+class PublicationAdmin(PublicationExtrasMixin, ServiceErrorAdminMixin, admin.ModelAdmin):
     form = PublicationAdminForm
     change_form_template = "admin/publishing/publication/change_form.html"
+    change_list_template = "admin/publishing/publication/change_list.html"
     list_display = ["title", "state", "priority", "topic_names", "author", "publish_at", "published_at", "updated_at"]
     list_filter = ["state", "priority", "topics"]
     search_fields = ["title", "summary", "slug"]
@@ -183,6 +190,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             preview_url=reverse("admin:publishing_publication_preview"),
             preview_kinds=[{"kind": kind, "label": a.label, "style": a.preview} for kind, a in ADAPTERS.items()],
             workflow=workflow_actions(obj, request.user) if obj else [],
+            can_duplicate=bool(obj) and user_has_role(request.user, Role.EDITOR),
             test_channels=Channel.objects.filter(is_active=True).order_by("kind", "name") if obj else [],
             test_max_recipients=settings.TEST_SEND_MAX_RECIPIENTS,
             archive_link=archive_url(slug=obj.slug) if obj and obj.state in (State.PUBLISHED, State.ARCHIVED) else "",
@@ -293,7 +301,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             path("<int:pk>/publish/", view(self.publish_view), name="publishing_publication_publish"),
             path("<int:pk>/test-send/", view(self.test_send_view), name="publishing_publication_test_send"),
         ]
-        return extra + super().get_urls()
+        return extra + self.extra_urls() + super().get_urls()
 
     def preview_view(self, request):
         """Live preview of the form as it is (unsaved), for every channel: JSON for compose.js."""
@@ -335,9 +343,11 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     def publish_view(self, request, pk: int):
         """Schedule or publish after seeing exactly who it will reach, per channel."""
         publication = get_object_or_404(Publication, pk=pk)
-        form = PublishForm(request.POST or None)
+        zone = editor_time_zone(request.user)
+        checking = "check_times" in request.POST  # "Show the times": validate, show, publish nothing
+        form = PublishForm(request.POST or None, zone=zone, checking=checking)
         failed = False
-        if request.method == "POST" and form.is_valid():
+        if request.method == "POST" and not checking and form.is_valid():
             try:
                 published = publication_publish(
                     publication=publication,
@@ -359,7 +369,7 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         # Counted once, for the page shown: the service counts again when it publishes.
         audience = publication_audience_of(publication=publication)
         if not form.is_bound:
-            form.initial["confirmed_total"] = audience["total"]
+            form.initial.update(confirmed_total=audience["total"], publish_at=publication.publish_at)
         elif failed:  # the count may have moved: confirm the current one
             form.data = form.data.copy()
             form.data["confirmed_total"] = audience["total"]
@@ -374,6 +384,9 @@ class PublicationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             "checks_overrides": publication_checks_overrides(publication=publication),
             "form": form,
             "is_alert": publication.priority == Publication.Priority.ALERT,
+            **publish_times_context(publication=publication, form=form, zone=zone),
+            "recent_overlaps": overlap_rows(publication=publication),
+            "overlap_hours": settings.PUBLISH_OVERLAP_WARNING_HOURS,
         }
         return TemplateResponse(request, "admin/publishing/publication/publish.html", context)
 
@@ -404,6 +417,27 @@ def _checks_context(publication: Publication, user) -> dict:
         return {"checks": publication_checks(publication=publication, actor=user), "checks_error": ""}
     except ApplicationError as exc:
         return {"checks": None, "checks_error": exc.message}
+
+
+def publish_times_context(*, publication: Publication, form: PublishForm, zone) -> dict:
+    """The chosen (or scheduled) time in the editor's zone, in UTC and as the audience's most
+    common time zones see it; "now" when nothing is chosen."""
+    chosen = None
+    if form.is_bound:
+        form.is_valid()
+        chosen = form.cleaned_data.get("publish_at") if hasattr(form, "cleaned_data") else None
+    elif publication.publish_at:
+        chosen = publication.publish_at
+    at = chosen or clock.now()
+    return {
+        "editor_zone": zone.key,
+        "times_local": f"{at.astimezone(zone):%a %Y-%m-%d %H:%M}",
+        "times_utc": f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+        "times_is_now": chosen is None,
+        "times_invalid": form.is_bound and "publish_at" in form.errors,
+        "audience_times": local_times(at=at, zones=audience_time_zones(publication=publication)),
+        "time_zone_url": reverse("admin:publishing_publication_time_zone"),
+    }
 
 
 def _rate(value: float | None) -> str:

@@ -31,6 +31,8 @@ from publishing.models import ABTest, Publication
 from publishing.selectors import publication_audience_of, publication_checks_overrides, publication_list
 from publishing.services.abtests import abtest_configure
 from publishing.services.checks import publication_checks
+from publishing.services.duplicate import publication_duplicate
+from publishing.services.overlap import overlap_rows
 from publishing.services.publish import publication_publish
 from publishing.services.rendering import publication_preview
 from publishing.services.states import (
@@ -128,6 +130,18 @@ class PublicationPublishApi(APIView):
         return _detail(publication)
 
 
+class PublicationDuplicateApi(APIView):
+    """A new draft copy (editor): title "… (copy)", a new slug, the same content, topics and
+    audience settings; never its state, schedule, sends or statistics."""
+
+    permission_classes = [requires(Role.EDITOR)]
+
+    @extend_schema(request=None, responses={201: PublicationDetailSerializer})
+    def post(self, request, pk: int):
+        copy = publication_duplicate(publication=_publication(pk), actor=request.user)
+        return _detail(copy, status.HTTP_201_CREATED)
+
+
 class PublicationSubmitApi(APIView):
     """Draft → in review (editor)."""
 
@@ -171,10 +185,11 @@ class PublicationAudienceApi(APIView):
 
     permission_classes = [requires(Role.EDITOR)]
 
-    @extend_schema(responses={200: OpenApiResponse(description="channels, total, digest_subscribers")})
+    @extend_schema(responses={200: OpenApiResponse(description="channels, total, digest_subscribers, recent_overlaps")})
     def get(self, request, pk: int):
         publication = _publication(pk)
-        return Response(publication_audience_of(publication=publication))
+        recent = overlap_rows(publication=publication)  # published lately to an overlapping audience
+        return Response({**publication_audience_of(publication=publication), "recent_overlaps": recent})
 
 
 class PublicationChecksApi(APIView):
