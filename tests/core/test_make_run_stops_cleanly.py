@@ -93,5 +93,14 @@ def test_ctrl_c_stops_everything_without_errors_and_idle_periodic_tasks_stay_qui
     assert "worker: Warm shutdown" in text
     for name in ("web", "worker", "beat"):
         assert f"{name}.1 stopped (rc=0)" in text, text[-3000:]
-    assert "ERROR" not in text and "SIGKILL" not in text and "Traceback" not in text, text[-3000:]
+    assert "ERROR" not in text and "Traceback" not in text, text[-3000:]
+    # On a busy machine the worker's warm shutdown can outlast honcho's five seconds: the wrapper
+    # then says so and leaves, and honcho's SIGKILL finds only the wrapper's (empty) group; the
+    # worker, in a session of its own, is not killed and finishes on its own.
+    late = re.search(r"celery \(pid (\d+)\) is finishing its work and exits on its own", text)
+    if "SIGKILL" in text:
+        assert late, text[-3000:]
+    if late:
+        proc = Path(f"/proc/{late.group(1)}")
+        wait_for(lambda: not proc.exists() or "zombie" in (proc / "status").read_text(), timeout=60, what="the worker")
     assert honcho.returncode == 130  # honcho after SIGINT, like any program stopped by Ctrl-C
