@@ -129,8 +129,8 @@ def deliveries_for(
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO channels_app_delivery (send_id, channel_id, subscriber_id, recipient_key, recipient, state, "
-            "attempts, last_error, provider_message_id, created_at, updated_at, sent_at) "
-            "SELECT %s, %s, id, id, email, %s, 1, '', 'bench-' || id, sent, now(), sent FROM ("
+            "attempts, last_error, provider_message_id, lease_token, created_at, updated_at, sent_at) "
+            "SELECT %s, %s, id, id, email, %s, 1, '', 'bench-' || id, '', sent, now(), sent FROM ("
             f"  SELECT id, email, {sent} AS sent"
             "  FROM subscribers_subscriber WHERE source = 'bench') AS s ORDER BY id",
             [send_id, channel_id, state, *sent_params],

@@ -206,8 +206,8 @@ def _dataset(now: datetime) -> dict:
             print(f"deliveries of {slug}…", flush=True)
             cursor.execute(
                 "INSERT INTO channels_app_delivery (send_id, channel_id, subscriber_id, recipient_key, recipient, "
-                "state, attempts, last_error, provider_message_id, created_at, updated_at, sent_at) "
-                "SELECT %s, %s, id, id, email, 'delivered', 1, '', '', now(), now(), "
+                "state, attempts, last_error, provider_message_id, lease_token, created_at, updated_at, sent_at) "
+                "SELECT %s, %s, id, id, email, 'delivered', 1, '', '', '', now(), now(), "
                 f"now() - ((id * 31) %% (90 * 86400)) * interval '1 second' FROM subscribers_subscriber WHERE {where} "
                 "ORDER BY id RETURNING id",
                 [send.pk, channel.pk],
