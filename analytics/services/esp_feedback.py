@@ -30,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 
 from analytics.models import EngagementEvent, ProviderNotification
 from analytics.services.events import DeliveryInfo, events_record
+from analytics.services.feedback import provider_notification_store
 from analytics.services.hygiene import Feedback, hygiene_feedback_apply
 from analytics.services.useragents import user_agent_classify
 from channels_app.models import Channel, Delivery
@@ -59,26 +60,14 @@ def esp_tracking_event_store(*, channel: Channel, event: AnymailTrackingEvent) -
     # a second channel on the same ESP account, is applied once.
     key = f"{esp}:{hashlib.sha256(str(identity).encode()).hexdigest()[:48]}"
     body = {"channel_id": channel.pk, "event": _normalized(event), "esp_event": raw}
-    with transaction.atomic():
-        notification, created = ProviderNotification.objects.get_or_create(
-            message_id=key,
-            defaults={
-                "provider": esp,
-                "message_type": MESSAGE_TYPE,
-                "topic_arn": "",
-                "event_type": str(event.event_type or "")[:40],
-                "body": body,
-            },
-        )
-        if created:
-            transaction.on_commit(lambda: _enqueue(notification.pk))
-    return notification, created
-
-
-def _enqueue(notification_id: int) -> None:
-    from analytics.tasks import provider_notification_process_task
-
-    provider_notification_process_task.delay(notification_id=notification_id)
+    return provider_notification_store(
+        message_id=key,
+        body=body,
+        provider=esp,
+        message_type=MESSAGE_TYPE,
+        topic_arn="",
+        event_type=str(event.event_type or "")[:40],
+    )
 
 
 def _normalized(event: AnymailTrackingEvent) -> dict:

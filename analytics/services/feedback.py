@@ -56,15 +56,21 @@ _APPLIED = {
 
 def provider_notification_receive(*, message: dict) -> tuple[ProviderNotification, bool]:
     """Store a verified SNS message once (by MessageId) and enqueue its processing on commit."""
+    return provider_notification_store(
+        message_id=str(message["MessageId"])[:100],
+        message_type=str(message.get("Type", ""))[:40],
+        topic_arn=str(message.get("TopicArn", ""))[:300],
+        event_type=_event_type(message)[:40],
+        body=message,
+    )
+
+
+def provider_notification_store(*, message_id: str, body: dict, **fields) -> tuple[ProviderNotification, bool]:
+    """Any provider's notification, stored once by its id; its processing enqueued on commit
+    (SNS messages here, other ESPs' tracking events in analytics.services.esp_feedback)."""
     with transaction.atomic():
         notification, created = ProviderNotification.objects.get_or_create(
-            message_id=str(message["MessageId"])[:100],
-            defaults={
-                "message_type": str(message.get("Type", ""))[:40],
-                "topic_arn": str(message.get("TopicArn", ""))[:300],
-                "event_type": _event_type(message)[:40],
-                "body": message,
-            },
+            message_id=message_id, defaults={**fields, "body": body}
         )
         if created:
             transaction.on_commit(lambda: _enqueue(notification.pk))
