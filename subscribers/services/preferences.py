@@ -202,11 +202,25 @@ def _subscription_errors(subscriber, changes, current, choices: Sequence[Subscri
 
 def _fields_apply(subscriber: Subscriber, changes: dict[str, Any]) -> list[str]:
     changed = [field for field, value in changes.items() if getattr(subscriber, field) != value]
+    keys = _changed_keys(subscriber, changes, changed)
     for field in changed:
         setattr(subscriber, field, changes[field])
     if changed:
         subscriber.save(update_fields=[*changed, "updated_at"])
+        from publishing.services.automations.enroll import automations_trigger
+
+        for key in sorted(keys):  # automations started by "a field changed"
+            automations_trigger(trigger="field_changed", subscriber_ids=[subscriber.pk], match={"field": key})
     return [f"{field} changed" for field in changed]
+
+
+def _changed_keys(subscriber: Subscriber, changes: dict[str, Any], changed: list[str]) -> set[str]:
+    """Changed field names, with each changed custom attribute by its own key."""
+    keys = {field for field in changed if field != "attributes"}
+    if "attributes" in changed:
+        old, new = subscriber.attributes or {}, changes["attributes"] or {}
+        keys |= {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+    return keys
 
 
 def _subscriptions_apply(subscriber, current, choices: Sequence[SubscriptionChoice]) -> list[str]:
