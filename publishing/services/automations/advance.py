@@ -280,8 +280,8 @@ def step_send(*, version: AutomationVersion, position: int, occurrence: str, ste
 def _change_subscribers(state: _Batch, kind: str, step: dict, ids: list[int]) -> None:
     if kind == Kind.FIELD_SET:
         _execute(
-            f"UPDATE {S} s SET attributes = coalesce(s.attributes, '{{}}'::jsonb) "
-            "|| jsonb_build_object(%s::text, %s::jsonb), "  # noqa: S608
+            f"UPDATE {S} s SET attributes = coalesce(s.attributes, '{{}}'::jsonb) "  # noqa: S608
+            "|| jsonb_build_object(%s::text, %s::jsonb), "
             f"updated_at = %s FROM {E} e WHERE e.id = ANY(%s) AND s.id = e.subscriber_id",
             [step["field_key"], json.dumps(step["field_value"]), state.now, ids],
         )
