@@ -130,9 +130,13 @@ class AutomationEnrollment(models.Model):
 
     State = EnrollmentState
 
-    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="enrollments")
-    version = models.ForeignKey(AutomationVersion, on_delete=models.PROTECT, related_name="enrollments")
-    subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE, related_name="+")
+    automation = models.ForeignKey(
+        Automation, on_delete=models.CASCADE, related_name="enrollments", db_index=False
+    )  # the "where" index leads with it
+    version = models.ForeignKey(AutomationVersion, on_delete=models.PROTECT, related_name="enrollments", db_index=False)
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # the unique key leads with it
     # One walk per automation and occurrence: "" once ever; an anniversary's year.
     occurrence = models.CharField(max_length=16, blank=True, default="")
     position = models.PositiveSmallIntegerField(default=0)
@@ -149,15 +153,16 @@ class AutomationEnrollment(models.Model):
         ordering = ["-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["automation", "subscriber", "occurrence"], name="automationenrollment_once"
+                fields=["subscriber", "automation", "occurrence"], name="automationenrollment_once"
             ),
             models.CheckConstraint(
                 condition=Q(state__in=EnrollmentState.values), name="automationenrollment_state_valid"
             ),
         ]
+        # Every step rewrites a row (due_at changes, so never a HOT update) and each index with it:
+        # few indexes. The unique key leads with the subscriber, which is how leaving finds rows.
         indexes = [
             models.Index(fields=["due_at"], name="automationenrollment_due", condition=Q(state="active")),
-            models.Index(fields=["subscriber"], name="automationenrollment_sub_open", condition=Q(state="active")),
             models.Index(fields=["automation", "state", "position"], name="automationenrollment_where"),
         ]
 

@@ -96,13 +96,13 @@ def automations_advance_batch(*, batch: int = 5000, now: datetime | None = None)
         versions = {v.pk: v for v in AutomationVersion.objects.filter(pk__in={k[0] for k in groups})}
         for (version_id, position, occurrence), group in sorted(groups.items()):
             _run_step(state, versions[version_id], position, occurrence, group)
-        _complete(state, ids)
         _stats_write(state)
         for channel_id, delivery_ids in state.dispatch.items():
             deliveries_dispatch(
                 channel_id=channel_id,
                 delivery_ids=delivery_ids,
                 queue=queue_for(kind=Send.Kind.AUTOMATION, high_priority=False),
+                marked=True,  # the INSERT set enqueued_at
             )
     return state.result
 
@@ -140,13 +140,13 @@ def _run_step(state: _Batch, version: AutomationVersion, position: int, occurren
     if position >= len(steps):
         return
     step = steps[position]
-    nxt = position + 1 if position + 1 < len(steps) else EXIT
+    nxt = position + 1 if position + 1 < len(steps) else EXIT  # an int: _move sees the end
     kind = step["kind"]
     if kind == Kind.SEND:
         ids = _postpone_paused(state, ids)
         if ids:
-            _send(state, version, position, occurrence, step, ids)
-            _move(state, ids, f"{nxt}", "%s", [state.now])
+            send_id = _send(state, version, position, occurrence, step, ids)
+            _move(state, ids, f"{nxt}", "%s", [state.now], last_send_id=send_id)
     elif kind == Kind.WAIT:
         _move(state, ids, f"{nxt}", "%s", [state.now + timedelta(seconds=step["wait_seconds"])])
     elif kind == Kind.WAIT_UNTIL:
@@ -157,6 +157,7 @@ def _run_step(state: _Batch, version: AutomationVersion, position: int, occurren
         yes = step["if_true"] if step.get("if_true") is not None else nxt
         no = step["if_false"] if step.get("if_false") is not None else EXIT
         _move(state, ids, f"CASE WHEN {condition} THEN {int(yes)} ELSE {int(no)} END", "%s", [*params, state.now])
+        _complete(state, ids)  # those the branch sent to the end
     elif kind in (Kind.TOPIC_ADD, Kind.TOPIC_REMOVE, Kind.FIELD_SET):
         _change_subscribers(state, kind, step, ids)
         _move(state, ids, f"{nxt}", "%s", [state.now])
@@ -175,18 +176,31 @@ def _postpone_paused(state: _Batch, ids: list[int]) -> list[int]:
 
 
 def _move(
-    state: _Batch, ids: list[int], position_sql: str, due_sql: str, params: list, *, join_subscriber=False
-) -> None:
-    """Set the next position and due time of `ids`; count who entered which step."""
+    state: _Batch, ids: list[int], position_sql: str, due_sql: str, params: list, *,
+    join_subscriber: bool = False, last_send_id: int | None = None,
+) -> None:  # fmt: skip
+    """Set the next position and due time of `ids` (and complete them when that is the end) in
+    one UPDATE; count who entered which step."""
     source = f" FROM {S} s" if join_subscriber else ""
     where = " AND s.id = e.subscriber_id" if join_subscriber else ""
+    ends = position_sql == str(EXIT)
+    extra = ", state = 'completed'" if ends else ""
+    extra_params = []
+    if last_send_id is not None:
+        extra += ", last_send_id = %s"
+        extra_params.append(last_send_id)
     rows = _execute(
-        f"UPDATE {E} e SET position = {position_sql}, due_at = {due_sql}, updated_at = %s{source} "  # noqa: S608
-        f"WHERE e.id = ANY(%s) AND e.state = 'active'{where} RETURNING e.version_id, e.position",
-        [*params, state.now, ids],
+        f"UPDATE {E} e SET position = {position_sql}, due_at = {due_sql}, updated_at = %s{extra}{source} "  # noqa: S608
+        f"WHERE e.id = ANY(%s) AND e.state = 'active'{where} "
+        "RETURNING e.version_id, e.position, e.subscriber_id, e.automation_id",
+        [*params, state.now, *extra_params, ids],
     )
-    for version_id, position in rows:
+    for version_id, position, *_ in rows:
         state.stats[(version_id, min(position, EXIT), "entered")] += 1
+    if ends and rows:
+        _completed(
+            state, [(subscriber_id, automation_id, version_id) for version_id, _, subscriber_id, automation_id in rows]
+        )
 
 
 def _local_time_sql(local_time: str, now: datetime) -> tuple[str, list]:
@@ -231,14 +245,14 @@ def _condition_sql(step: dict, now: datetime) -> tuple[str, list]:
 
 def _send(
     state: _Batch, version: AutomationVersion, position: int, occurrence: str, step: dict, ids: list[int]
-) -> None:
+) -> int | None:
     """The step's deliveries, one per subscriber (INSERT ... SELECT), into the step's own send:
     its unique (send, channel, recipient) key makes a replayed step insert nothing."""
     send = step_send(version=version, position=position, occurrence=occurrence, step=step)
     channel = Channel.objects.get(pk=step["channel_id"])
     if not channel.is_active:
         logger.warning("automation step %s/%s: channel %s is disabled; skipped", version.pk, position, channel.pk)
-        return
+        return None
     context_sql, context_params = data_context_sql(send.content)
     sql = (
         f"INSERT INTO {D} (send_id, channel_id, subscriber_id, recipient_key, recipient, state, attempts, "  # noqa: S608
@@ -250,10 +264,10 @@ def _send(
     )
     params = [send.pk, channel.pk, *context_params, state.now, state.now, state.now, ids]
     created = [row[0] for row in _execute(sql, params)]
-    _execute(f"UPDATE {E} SET last_send_id = %s WHERE id = ANY(%s)", [send.pk, ids])  # noqa: S608
     state.stats[(version.pk, position, "sent")] += len(created)
     state.result.sent += len(created)
     state.dispatch[channel.pk].extend(created)
+    return send.pk
 
 
 def step_send(*, version: AutomationVersion, position: int, occurrence: str, step: dict) -> Send:
@@ -309,11 +323,15 @@ def _complete(state: _Batch, ids: list[int]) -> None:
         "RETURNING subscriber_id, automation_id, version_id",
         [EnrollmentState.COMPLETED, state.now, ids, EXIT],
     )
-    state.result.completed += len(rows)
     if rows:
-        from publishing.services.automations.events import automation_completed_emit
+        _completed(state, rows)
 
-        automation_completed_emit(rows=rows)
+
+def _completed(state: _Batch, rows: list[tuple[int, int, int]]) -> None:
+    state.result.completed += len(rows)
+    from publishing.services.automations.events import automation_completed_emit
+
+    automation_completed_emit(rows=rows)
 
 
 def _stats_write(state: _Batch) -> None:
