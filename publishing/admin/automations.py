@@ -130,6 +130,8 @@ class AutomationAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
                     )
                 except ApplicationError as exc:
                     raise ValidationError(service_error_text(exc)) from exc
+                # What the admin's change message reads (the service saved the steps).
+                formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def get_urls(self):
         own = [
