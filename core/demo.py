@@ -183,15 +183,15 @@ def _load_channels(topics: list[Topic]) -> None:
 WELCOME_TEMPLATES = [
     (
         "welcome-1",
-        "Welcome to {site}, {{{{ subscriber.first_name|default:\"there\" }}}}",
-        "Hello {{{{ subscriber.first_name|default:\"there\" }}}},\n\nThanks for confirming. You will hear from us "
+        'Welcome to {site}, {{{{ subscriber.first_name|default:"there" }}}}',
+        'Hello {{{{ subscriber.first_name|default:"there" }}}},\n\nThanks for confirming. You will hear from us '
         "when something new is published in your topics.\n\nChoose topics, channels and how often: "
         "[your preferences]({url}/).",
     ),
     (
         "welcome-2",
         "Getting the most out of {site}",
-        "Hello again {{{{ subscriber.first_name|default:\"there\" }}}},\n\nPrefer one email a day? Switch any topic to a "
+        'Hello again {{{{ subscriber.first_name|default:"there" }}}},\n\nPrefer one email a day? Switch any topic to a '
         "daily or weekly digest, delivered at the hour you choose.\n\nBrowse [the archive]({url}/archive/).",
     ),
 ]

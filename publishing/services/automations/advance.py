@@ -43,6 +43,9 @@ E = AutomationEnrollment._meta.db_table
 S = Subscriber._meta.db_table
 D = Delivery._meta.db_table
 EXIT = 32767  # a position past every step: the walk is over
+# Rows this batch claimed and did not end. Not written `state = 'active'`: that is the predicate of
+# the partial due index, and the planner would then AND-scan the whole index on every update.
+STILL_ACTIVE = "state NOT IN ('exited', 'completed')"
 
 
 @dataclass
@@ -191,7 +194,7 @@ def _move(
         extra_params.append(last_send_id)
     rows = _execute(
         f"UPDATE {E} e SET position = {position_sql}, due_at = {due_sql}, updated_at = %s{extra}{source} "  # noqa: S608
-        f"WHERE e.id = ANY(%s) AND e.state = 'active'{where} "
+        f"WHERE e.id = ANY(%s) AND {STILL_ACTIVE}{where} "
         "RETURNING e.version_id, e.position, e.subscriber_id, e.automation_id",
         [*params, state.now, *extra_params, ids],
     )
@@ -319,7 +322,7 @@ def _change_subscribers(state: _Batch, kind: str, step: dict, ids: list[int]) ->
 
 def _complete(state: _Batch, ids: list[int]) -> None:
     rows = _execute(
-        f"UPDATE {E} SET state = %s, updated_at = %s WHERE id = ANY(%s) AND state = 'active' AND position = %s "  # noqa: S608
+        f"UPDATE {E} SET state = %s, updated_at = %s WHERE id = ANY(%s) AND {STILL_ACTIVE} AND position = %s "  # noqa: S608
         "RETURNING subscriber_id, automation_id, version_id",
         [EnrollmentState.COMPLETED, state.now, ids, EXIT],
     )
