@@ -225,9 +225,11 @@ def _changed_keys(subscriber: Subscriber, changes: dict[str, Any], changed: list
 
 def _subscriptions_apply(subscriber, current, choices: Sequence[SubscriptionChoice]) -> list[str]:
     now = timezone.now()
-    to_create, to_update, summary = [], [], []
+    to_create, to_update, summary, joined = [], [], [], set()
     for choice in choices:
         existing = current.get((choice.topic.pk, choice.channel_kind))
+        if choice.frequency != Frequency.OFF and (existing is None or existing.frequency == Frequency.OFF):
+            joined.add(choice.topic.slug)
         if existing is None:
             if choice.frequency == Frequency.OFF:
                 continue  # "off" for something never subscribed: nothing to record
@@ -241,6 +243,11 @@ def _subscriptions_apply(subscriber, current, choices: Sequence[SubscriptionChoi
         summary.append(f"{choice.topic.slug}/{choice.channel_kind}: {choice.frequency}")
     Subscription.objects.bulk_create(to_create)
     Subscription.objects.bulk_update(to_update, ["frequency", "updated_at"])
+    if joined:
+        from publishing.services.automations.enroll import automations_trigger
+
+        for slug in sorted(joined):  # automations started by "joined a topic"
+            automations_trigger(trigger="topic_joined", subscriber_ids=[subscriber.pk], match={"topic": slug})
     return summary
 
 

@@ -55,8 +55,10 @@ def _step_errors(step: Mapping[str, Any], count: int) -> dict[str, str]:
     if required and not step.get(required[0]):
         errors[required[0]] = required[1]
     wait = step.get("wait")
-    if kind == Kind.WAIT and wait is not None and not (timedelta(0) < wait <= MAX_WAIT):
-        errors["wait"] = "Between a second and a year."
+    if kind == Kind.WAIT and wait and (not isinstance(wait, timedelta) or not (timedelta(0) < wait <= MAX_WAIT)):
+        errors["wait"] = "A duration between a second and a year."
+    if kind == Kind.WAIT_UNTIL and step.get("local_time") and not isinstance(step["local_time"], time):
+        errors["local_time"] = "A time of day (HH:MM)."
     if kind == Kind.BRANCH_ENGAGED and step.get("engagement") not in (None, "", "opened", "clicked"):
         errors["engagement"] = "opened or clicked."
     for name in ("if_true", "if_false"):

@@ -1,0 +1,132 @@
+"""Automation triggers (topic joined, field changed), the opened/clicked branch with its stats,
+and leaving on suppression and erasure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from analytics.models import EngagementEvent
+from channels_app.models import Delivery
+from core.roles import Role
+from publishing.automation_models import AutomationEnrollment
+from publishing.services.automations.advance import automations_advance
+from publishing.services.automations.definitions import automation_create
+from publishing.services.automations.enroll import automation_enroll
+from publishing.services.automations.stats import automation_step_stats
+from publishing.services.transactional import message_template_create
+from subscribers.models import Subscription
+from subscribers.services.consent import ConsentContext
+from subscribers.services.gdpr import subscriber_erase
+from subscribers.services.preferences import subscriber_preferences_update
+from subscribers.services.subscribe import subscriber_subscribe
+from subscribers.services.suppression import suppression_add
+from tests.factories import ChannelFactory, SubscriberFactory, TopicFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def template(db):
+    channel = ChannelFactory(kind="email", is_default=True, config={"esp": "outbox", "from_email": "n@example.com"})
+    return message_template_create(actor=None, name="hello", channel=channel, subject="Hi", body="Hello")
+
+
+def _automation(template, trigger, config, steps=None):
+    return automation_create(
+        actor=None, name=f"{trigger} {config}", trigger=trigger, trigger_config=config, is_active=True,
+        steps=steps or [{"kind": "send", "template": template}],
+    )  # fmt: skip
+
+
+def test_joining_a_topic_enters_the_automation_of_that_topic_only(template, make_user):
+    news, other = TopicFactory(slug="news"), TopicFactory(slug="other")
+    automation = _automation(template, "topic_joined", {"topic": "news"})
+    ada = SubscriberFactory(email="ada@example.com")
+    context = ConsentContext(method="api", actor=make_user(Role.PUBLISHER))
+    subscriber_subscribe(email=ada.email, context=context, topics=[other])
+    assert not AutomationEnrollment.objects.exists()
+    subscriber_subscribe(email=ada.email, context=context, topics=[news])
+    assert AutomationEnrollment.objects.get().automation == automation
+
+
+def test_a_changed_custom_field_enters_the_automation_watching_it(template, make_user):
+    automation = _automation(template, "field_changed", {"field": "plan"})
+    ada = SubscriberFactory(attributes={"plan": "free"})
+    context = ConsentContext(method="api", actor=make_user(Role.PUBLISHER))
+    subscriber_preferences_update(subscriber=ada, context=context, changes={"name": "Ada L."})
+    assert not AutomationEnrollment.objects.exists()
+    subscriber_preferences_update(subscriber=ada, context=context, changes={"attributes": {"plan": "pro"}})
+    assert AutomationEnrollment.objects.get().automation == automation
+
+
+def test_a_branch_right_after_a_message_finds_it_unopened(template):
+    topic = TopicFactory(slug="vip")
+    automation = _automation(
+        template, "manual", {},
+        steps=[
+            {"kind": "send", "template": template},
+            {"kind": "branch_engaged", "engagement": "opened", "if_false": 3},
+            {"kind": "topic_add", "topic": topic},
+            {"kind": "exit"},
+        ],
+    )  # fmt: skip
+    reader, ignorer = SubscriberFactory(), SubscriberFactory()
+    for person in (reader, ignorer):
+        automation_enroll(actor=None, automation=automation, subscriber=person)
+    automations_advance(batch=1)
+    assert Delivery.objects.count() == 2
+    # The branch ran in the same beat as the message (no wait between): nobody had opened it yet.
+    assert not Subscription.objects.filter(topic=topic).exists()
+    assert set(AutomationEnrollment.objects.values_list("state", flat=True)) == {"completed"}
+
+
+def test_opens_of_a_step_message_send_the_opener_down_the_true_branch(template):
+    topic = TopicFactory(slug="vip")
+    automation = _automation(
+        template, "manual", {},
+        steps=[
+            {"kind": "send", "template": template},
+            {"kind": "wait", "wait": timedelta(hours=1)},
+            {"kind": "branch_engaged", "engagement": "opened", "if_false": 4},
+            {"kind": "topic_add", "topic": topic},
+            {"kind": "exit"},
+        ],
+    )  # fmt: skip
+    reader, ignorer = SubscriberFactory(), SubscriberFactory()
+    for person in (reader, ignorer):
+        automation_enroll(actor=None, automation=automation, subscriber=person)
+    automations_advance()
+    delivery = Delivery.objects.get(subscriber=reader)
+    EngagementEvent.objects.create(delivery=delivery, kind="open", occurred_at=delivery.created_at)
+    from core.clock import clock
+
+    try:
+        clock.advance(3601)
+        automations_advance()
+    finally:
+        clock.reset()
+    assert list(Subscription.objects.filter(topic=topic).values_list("subscriber_id", flat=True)) == [reader.pk]
+    first = next(row for row in automation_step_stats(automation=automation) if row["position"] == 0)
+    assert (first["entered"], first["sent"], first["opened"], first["clicked"]) == (2, 2, 1, 0)
+
+
+@pytest.mark.parametrize("reason", ["hard_bounce", "complaint", "manual"])
+def test_a_suppressed_subscriber_leaves_every_automation_at_once(template, reason):
+    first = _automation(template, "manual", {}, steps=[{"kind": "wait", "wait": timedelta(hours=1)}])
+    second = _automation(template, "custom_event", {"event": "x"})
+    ada = SubscriberFactory()
+    automation_enroll(actor=None, automation=first, subscriber=ada)
+    automation_enroll(actor=None, automation=second, subscriber=ada)
+    suppression_add(email=ada.email, reason=reason, note="test")
+    assert set(AutomationEnrollment.objects.values_list("state", flat=True)) == {"exited"}
+    assert automations_advance().claimed == 0 and not Delivery.objects.exists()
+
+
+def test_an_erased_subscriber_leaves_and_their_walks_go(template):
+    automation = _automation(template, "manual", {})
+    ada = SubscriberFactory()
+    automation_enroll(actor=None, automation=automation, subscriber=ada)
+    subscriber_erase(subscriber=ada)
+    assert not AutomationEnrollment.objects.exists()
