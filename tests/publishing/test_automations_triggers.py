@@ -130,3 +130,20 @@ def test_an_erased_subscriber_leaves_and_their_walks_go(template):
     automation_enroll(actor=None, automation=automation, subscriber=ada)
     subscriber_erase(subscriber=ada)
     assert not AutomationEnrollment.objects.exists()
+
+
+def test_finishing_an_automation_emits_automation_completed(template):
+    from channels_app.event_models import OutboundEvent, WebhookEndpoint
+
+    WebhookEndpoint.objects.create(
+        name="crm", url="https://crm.example.com/hook", credentials={"secret": "whsec_x"},
+        event_types=["automation.completed"],
+    )  # fmt: skip
+    automation = _automation(template, "manual", {})
+    ada = SubscriberFactory()
+    automation_enroll(actor=None, automation=automation, subscriber=ada)
+    automations_advance()
+    event = OutboundEvent.objects.get(type="automation.completed")
+    assert event.subscriber_id == ada.pk
+    assert event.payload["data"]["automation"]["name"] == automation.name
+    assert event.payload["data"]["subscriber"]["email"] == ada.email
