@@ -3,7 +3,7 @@ and leaving on suppression and erasure."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -147,3 +147,49 @@ def test_finishing_an_automation_emits_automation_completed(template):
     assert event.subscriber_id == ada.pk
     assert event.payload["data"]["automation"]["name"] == automation.name
     assert event.payload["data"]["subscriber"]["email"] == ada.email
+
+
+def test_entering_a_segment_is_found_by_the_periodic_scan_once(template):
+    from publishing.services.automations.enroll import automations_scan_triggers
+    from subscribers.models import Segment
+
+    segment = Segment.objects.create(name="vip", rules={"type": "attribute", "key": "vip", "op": "eq", "value": True})
+    automation = _automation(template, "segment_entered", {"segment": segment.pk})
+    ada, bob = SubscriberFactory(attributes={"vip": True}), SubscriberFactory(attributes={"vip": False})
+    assert automations_scan_triggers() == 1
+    bob.attributes = {"vip": True}
+    bob.save(update_fields=["attributes"])
+    assert automations_scan_triggers() == 1
+    assert automations_scan_triggers() == 0
+    entered = set(AutomationEnrollment.objects.filter(automation=automation).values_list("subscriber_id", flat=True))
+    assert entered == {ada.pk, bob.pk}
+
+
+def test_an_anniversary_enters_once_a_year_and_a_bad_date_stops_nobody(template):
+    from datetime import date
+
+    from core.clock import clock
+    from publishing.services.automations.enroll import automations_scan_triggers
+
+    today = clock.now().date()
+    automation = _automation(template, "date", {"field": "joined", "mode": "anniversary"})
+    ada = SubscriberFactory(attributes={"joined": today.replace(year=today.year - 3).isoformat()})
+    SubscriberFactory(attributes={"joined": f"{today.year - 1}-02-31"})  # not a date
+    SubscriberFactory(attributes={"joined": date(2001, 1, 1).isoformat() if today.month != 1 else "2001-06-01"})
+    assert automations_scan_triggers() == 1
+    assert automations_scan_triggers() == 0
+    enrollment = AutomationEnrollment.objects.get(automation=automation)
+    assert enrollment.subscriber_id == ada.pk and enrollment.occurrence == str(today.year)
+
+
+def test_an_unknown_time_zone_waits_until_the_time_in_utc(template):
+    from datetime import time
+
+    automation = _automation(
+        template, "manual", {}, steps=[{"kind": "wait_until", "local_time": time(9, 30)}, {"kind": "exit"}]
+    )
+    lost = SubscriberFactory(timezone="Mars/Olympus_Mons")
+    automation_enroll(actor=None, automation=automation, subscriber=lost)
+    automations_advance()
+    due = AutomationEnrollment.objects.get().due_at.astimezone(UTC)
+    assert (due.hour, due.minute) == (9, 30)

@@ -184,7 +184,10 @@ def _move(
 ) -> None:  # fmt: skip
     """Set the next position and due time of `ids` (and complete them when that is the end) in
     one UPDATE; count who entered which step."""
-    source = f" FROM {S} s" if join_subscriber else ""
+    # The subscriber's zone, when the due time needs it: known zone names are read once per
+    # statement (a hash join), so an unknown name means UTC instead of failing the batch.
+    zones = "WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names) " if join_subscriber else ""
+    source = f" FROM {S} s LEFT JOIN zones z ON z.name = s.timezone" if join_subscriber else ""
     where = " AND s.id = e.subscriber_id" if join_subscriber else ""
     ends = position_sql == str(EXIT)
     extra = ", state = 'completed'" if ends else ""
@@ -193,7 +196,7 @@ def _move(
         extra += ", last_send_id = %s"
         extra_params.append(last_send_id)
     rows = _execute(
-        f"UPDATE {E} e SET position = {position_sql}, due_at = {due_sql}, updated_at = %s{extra}{source} "  # noqa: S608
+        f"{zones}UPDATE {E} e SET position = {position_sql}, due_at = {due_sql}, updated_at = %s{extra}{source} "  # noqa: S608
         f"WHERE e.id = ANY(%s) AND {STILL_ACTIVE}{where} "
         "RETURNING e.version_id, e.position, e.subscriber_id, e.automation_id",
         [*params, state.now, *extra_params, ids],
@@ -208,7 +211,7 @@ def _move(
 
 def _local_time_sql(local_time: str, now: datetime) -> tuple[str, list]:
     """The next `HH:MM` in the subscriber's zone after now (unknown zones: UTC)."""
-    zone = "coalesce((SELECT z.name FROM pg_timezone_names z WHERE z.name = s.timezone LIMIT 1), 'UTC')"
+    zone = "coalesce(z.name, 'UTC')"  # z: the zones joined by _move
     local_date = f"(%s::timestamptz AT TIME ZONE {zone})::date"
 
     def on(days: int) -> str:

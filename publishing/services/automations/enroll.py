@@ -13,11 +13,12 @@ Leaving: an unsubscribe, a suppression or an erasure ends every walk of the subs
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from core.clock import clock
 from core.exceptions import ApplicationError
@@ -31,6 +32,7 @@ from publishing.automation_models import (
 )
 from subscribers.models import Subscriber
 
+logger = logging.getLogger(__name__)
 E = AutomationEnrollment._meta.db_table
 S = Subscriber._meta.db_table
 MAX_EVENT_DATA_BYTES = 16 * 1024
@@ -156,11 +158,14 @@ def automations_scan_triggers(*, now: datetime | None = None) -> int:
         is_active=True,
         current_version__isnull=False,
     ):
-        with transaction.atomic():
-            if automation.trigger == AutomationTrigger.SEGMENT_ENTERED:
-                entered += _segment_enter(automation, now)
-            else:
-                entered += _date_enter(automation, now)
+        try:
+            with transaction.atomic():
+                if automation.trigger == AutomationTrigger.SEGMENT_ENTERED:
+                    entered += _segment_enter(automation, now)
+                else:
+                    entered += _date_enter(automation, now)
+        except DatabaseError as exc:  # one automation's bad data (a date like 2026-02-31) stops only it
+            logger.warning("automation %s: trigger scan failed: %s", automation.pk, exc)
     return entered
 
 
@@ -172,24 +177,22 @@ def _segment_enter(automation: Automation, now: datetime) -> int:
     if segment is None:
         return 0
     sql, params = Subscriber.objects.filter(segment_q(segment.rules, now=now)).values("pk").query.sql_with_params()
-    return _enter(automation, f"SELECT z.id FROM ({sql}) z", params, now=now)  # noqa: S608
+    return _enter(automation, f"SELECT z.pk AS id FROM ({sql}) z", params, now=now)  # noqa: S608
 
 
 def _date_enter(automation: Automation, now: datetime) -> int:
     """Dates are read as days in UTC: `anniversary` enters on each yearly return of the date
-    (plus `offset_days`), once a year; `on_date` once, on the date plus `offset_days`."""
+    (plus `offset_days`), once a year; `on_date` once, on the date plus `offset_days`. Values are
+    compared as ISO text (YYYY-MM-DD...), never cast, so a value that is not a date matches nothing."""
     config = automation.trigger_config
     key, offset = config["field"], int(config.get("offset_days", 0))
     value = "substring(s.attributes ->> %s from 1 for 10)"
-    target = "((%s::timestamptz AT TIME ZONE 'UTC')::date - %s)"
-    base = f"SELECT s.id FROM {S} s WHERE s.status = 'active' AND s.attributes ->> %s ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}'"  # noqa: S608
+    target = "to_char((%s::timestamptz AT TIME ZONE 'UTC')::date - %s, 'YYYY-MM-DD')"
+    base = f"SELECT s.id FROM {S} s WHERE s.status = 'active'"  # noqa: S608
     if config.get("mode", "anniversary") == "anniversary":
-        sql = (
-            f"{base} AND to_char(({value})::date, 'MM-DD') = to_char({target}, 'MM-DD') AND ({value})::date < {target}"
-        )
-        params = [key, key, now, offset, key, now, offset]
+        sql = f"{base} AND substring({value} from 5) = substring({target} from 5) AND {value} < {target}"
+        params = [key, now, offset, key, now, offset]
         return _enter(
             automation, sql, params, occurrence_sql="to_char(%s::timestamptz AT TIME ZONE 'UTC', 'YYYY')", now=now
         )
-    sql = f"{base} AND ({value})::date = {target}"
-    return _enter(automation, sql, [key, key, now, offset], now=now)
+    return _enter(automation, f"{base} AND {value} = {target}", [key, now, offset], now=now)
