@@ -193,3 +193,29 @@ def test_an_unknown_time_zone_waits_until_the_time_in_utc(template):
     automations_advance()
     due = AutomationEnrollment.objects.get().due_at.astimezone(UTC)
     assert (due.hour, due.minute) == (9, 30)
+
+
+def test_a_template_an_automation_sends_cannot_be_deleted(template):
+    from core.exceptions import ApplicationError
+    from publishing.services.transactional import message_template_delete
+
+    _automation(template, "manual", {})
+    with pytest.raises(ApplicationError) as error:
+        message_template_delete(actor=None, template=template)
+    assert error.value.status_code == 409
+
+
+def test_a_step_on_a_disabled_channel_holds_its_subscribers_and_the_others_go_on(template):
+    other_channel = ChannelFactory(kind="email", config={"esp": "outbox", "from_email": "o@example.com"})
+    other = message_template_create(actor=None, name="other", channel=other_channel, subject="S", body="B")
+    blocked = _automation(template, "manual", {})
+    flowing = _automation(other, "custom_event", {"event": "go"})
+    ada, bob = SubscriberFactory(), SubscriberFactory()
+    automation_enroll(actor=None, automation=blocked, subscriber=ada)
+    automation_enroll(actor=None, automation=flowing, subscriber=bob)
+    template.channel.is_active = False
+    template.channel.save(update_fields=["is_active"])
+    result = automations_advance()
+    assert list(Delivery.objects.values_list("subscriber_id", flat=True)) == [bob.pk]
+    held = AutomationEnrollment.objects.get(automation=blocked)
+    assert held.state == "active" and held.position == 0 and result.completed == 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -72,9 +72,17 @@ class _Batch:
     dispatch: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
+def automations_supported() -> bool:
+    """Automations run on PostgreSQL (set-based SQL, SKIP LOCKED); the embedded SQLite default
+    keeps them but neither enters nor advances anyone (README, Automations)."""
+    return connection.vendor == "postgresql"
+
+
 def automations_advance(*, batch: int = 5000, max_batches: int = 1000, now: datetime | None = None) -> AdvanceResult:
     """Run every due step (beat). Loops until nothing is due or `max_batches` ran."""
     total = AdvanceResult()
+    if not automations_supported():
+        return total
     for _ in range(max_batches):
         result = automations_advance_batch(batch=batch, now=now)
         total.add(result)
@@ -98,7 +106,7 @@ def automations_advance_batch(*, batch: int = 5000, now: datetime | None = None)
             groups[(version_id, position, occurrence)].append(pk)
         versions = {v.pk: v for v in AutomationVersion.objects.filter(pk__in={k[0] for k in groups})}
         for (version_id, position, occurrence), group in sorted(groups.items()):
-            _run_step(state, versions[version_id], position, occurrence, group)
+            _run_step_or_hold(state, versions[version_id], position, occurrence, group)
         _stats_write(state)
         for channel_id, delivery_ids in state.dispatch.items():
             deliveries_dispatch(
@@ -108,6 +116,36 @@ def automations_advance_batch(*, batch: int = 5000, now: datetime | None = None)
                 marked=True,  # the INSERT set enqueued_at
             )
     return state.result
+
+
+HOLD = timedelta(minutes=5)
+
+
+class StepNotReady(Exception):
+    """The step cannot run now (its channel is disabled): its subscribers wait and it is tried again."""
+
+
+def _run_step_or_hold(
+    state: _Batch, version: AutomationVersion, position: int, occurrence: str, ids: list[int]
+) -> None:
+    """One group in a savepoint: a step that fails (a bug, a disabled channel) holds its own
+    subscribers for a few minutes instead of failing the batch, so it never blocks the others."""
+    stats, result, dispatch = (
+        Counter(state.stats),
+        replace(state.result),
+        {k: list(v) for k, v in state.dispatch.items()},
+    )
+    try:
+        with transaction.atomic():
+            _run_step(state, version, position, occurrence, ids)
+    except Exception as exc:  # noqa: BLE001  (any failure of one step must not stop every automation)
+        if not isinstance(exc, StepNotReady):
+            logger.exception("automation version %s step %s failed; held for %s", version.pk, position, HOLD)
+        else:
+            logger.warning("automation version %s step %s held: %s", version.pk, position, exc)
+        state.stats, state.result = stats, result
+        state.dispatch = defaultdict(list, dispatch)
+        _execute(f"UPDATE {E} SET due_at = %s WHERE id = ANY(%s)", [state.now + HOLD, ids])  # noqa: S608
 
 
 def _claim(now: datetime, batch: int) -> list[tuple]:
@@ -255,10 +293,9 @@ def _send(
     """The step's deliveries, one per subscriber (INSERT ... SELECT), into the step's own send:
     its unique (send, channel, recipient) key makes a replayed step insert nothing."""
     send = step_send(version=version, position=position, occurrence=occurrence, step=step)
-    channel = Channel.objects.get(pk=step["channel_id"])
-    if not channel.is_active:
-        logger.warning("automation step %s/%s: channel %s is disabled; skipped", version.pk, position, channel.pk)
-        return None
+    channel = Channel.objects.filter(pk=step["channel_id"]).first()
+    if channel is None or not channel.is_active:
+        raise StepNotReady(f"channel {step['channel_id']} is disabled or gone")
     context_sql, context_params = data_context_sql(send.content)
     sql = (
         f"INSERT INTO {D} (send_id, channel_id, subscriber_id, recipient_key, recipient, state, attempts, "  # noqa: S608

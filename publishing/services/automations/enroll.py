@@ -42,7 +42,7 @@ def _enter(automation: Automation, subscribers_sql: str, params: Sequence[Any], 
            data: Mapping[str, Any] | None = None, now: datetime | None = None) -> int:  # fmt: skip
     """Enter the subscribers `subscribers_sql` selects (a column `id`); returns how many entered."""
     version_id = automation.current_version_id
-    if version_id is None:
+    if version_id is None or connection.vendor != "postgresql":  # see advance.automations_supported
         return 0
     now = now or clock.now()
     stat = AutomationStepStat._meta.db_table
@@ -102,6 +102,8 @@ def automation_enroll(
     role_require(actor, Role.EDITOR, "Enrolling subscribers in automations")
     if automation.current_version_id is None:
         raise ApplicationError("This automation has no steps yet.", status_code=409)
+    if connection.vendor != "postgresql":
+        raise ApplicationError("Automations run on PostgreSQL only (set DATABASE_URL).", status_code=409)
     if subscriber.status != Subscriber.Status.ACTIVE:
         raise ApplicationError.for_fields(
             {"subscriber": f"Only active subscribers enter (this one is {subscriber.status})."}
