@@ -219,3 +219,20 @@ def test_a_step_on_a_disabled_channel_holds_its_subscribers_and_the_others_go_on
     assert list(Delivery.objects.values_list("subscriber_id", flat=True)) == [bob.pk]
     held = AutomationEnrollment.objects.get(automation=blocked)
     assert held.state == "active" and held.position == 0 and result.completed == 1
+
+
+def test_a_paused_subscriber_gets_the_message_when_the_pause_ends(template):
+    from core.clock import clock
+
+    automation = _automation(template, "manual", {})
+    ada = SubscriberFactory(paused_until=clock.now() + timedelta(days=3))
+    automation_enroll(actor=None, automation=automation, subscriber=ada)
+    automations_advance()
+    enrollment = AutomationEnrollment.objects.get()
+    assert not Delivery.objects.exists() and enrollment.due_at == ada.paused_until
+    try:
+        clock.advance(3 * 86400 + 1)
+        automations_advance()
+    finally:
+        clock.reset()
+    assert list(Delivery.objects.values_list("subscriber_id", flat=True)) == [ada.pk]
