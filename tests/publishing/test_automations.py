@@ -170,6 +170,13 @@ def test_bad_custom_events_and_automations_are_field_errors(make_user):
     with pytest.raises(ApplicationError) as error:
         automation_create(actor=None, name="", trigger="nope", steps=[{"kind": "wait"}])
     assert {"name", "trigger", "steps[0].wait"} <= set(error.value.extra["fields"])
+    loop = [
+        {"kind": "wait", "wait": timedelta(hours=1)},
+        {"kind": "branch_engaged", "engagement": "opened", "if_true": 0},
+    ]
+    with pytest.raises(ApplicationError) as error:
+        automation_create(actor=None, name="loop", trigger="manual", steps=loop)
+    assert "steps[1].if_true" in error.value.extra["fields"]  # branches go forward only: no loops
     with pytest.raises(ApplicationError) as error:
         automation_create(actor=make_user(Role.VIEWER), name="x", trigger="manual")
     assert error.value.status_code == 403

@@ -178,7 +178,8 @@ def _exit_unmailable(state: _Batch, ids: list[int]) -> None:
 
 def _run_step(state: _Batch, version: AutomationVersion, position: int, occurrence: str, ids: list[int]) -> None:
     steps = version.steps
-    if position >= len(steps):
+    if position >= len(steps):  # past the end yet active (cannot happen by design): finish them
+        _move(state, ids, f"{EXIT}", "%s", [state.now])
         return
     step = steps[position]
     nxt = position + 1 if position + 1 < len(steps) else EXIT  # an int: _move sees the end

@@ -38,7 +38,7 @@ _STEP_FIELDS = (
 )  # fmt: skip
 
 
-def _step_errors(step: Mapping[str, Any], count: int) -> dict[str, str]:
+def _step_errors(step: Mapping[str, Any], index: int, count: int) -> dict[str, str]:
     kind, errors = step.get("kind"), {}
     if kind not in Kind.values:
         return {"kind": f"One of {', '.join(Kind.values)}."}
@@ -63,8 +63,9 @@ def _step_errors(step: Mapping[str, Any], count: int) -> dict[str, str]:
         errors["engagement"] = "opened or clicked."
     for name in ("if_true", "if_false"):
         target = step.get(name)
-        if target is not None and not (0 <= int(target) < count):
-            errors[name] = f"A step position between 0 and {count - 1}."
+        # Forward only: a walk can never loop, so every beat ends and no step runs twice.
+        if target is not None and not (index < int(target) < count):
+            errors[name] = f"A later step: a position between {index + 1} and {count - 1}."
     return errors
 
 
@@ -113,7 +114,7 @@ def automation_validate(
     if len(steps) > MAX_STEPS:
         errors["steps"] = [f"At most {MAX_STEPS} steps."]
     for index, step in enumerate(steps):
-        for field, problem in _step_errors(step, len(steps)).items():
+        for field, problem in _step_errors(step, index, len(steps)).items():
             errors[f"steps[{index}].{field}"] = [problem]
     if errors:
         raise ApplicationError.for_fields(errors, message="Invalid automation")
