@@ -1,4 +1,5 @@
-"""`automations` (CRUD, editors manage), `automations/{id}/enroll` and `events` (custom triggers)."""
+"""`automations` (CRUD, editors manage), `automations/{id}/enroll`, `automations/{id}/stats` and
+`events` (custom triggers)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from core.roles import Role
 from publishing.automation_models import Automation, AutomationStep, AutomationStepKind, AutomationTrigger
 from publishing.services.automations.definitions import automation_create, automation_delete, automation_update
 from publishing.services.automations.enroll import automation_enroll, custom_event_post
+from publishing.services.automations.stats import automation_step_stats
 from publishing.transactional_models import MessageTemplate
 from subscribers.models import Segment, Subscriber, Topic
 
@@ -177,3 +179,26 @@ class EventCreateApi(APIView):
             actor=request.user, subscriber_id=values["subscriber"], name=values["name"], data=values.get("data")
         )
         return Response({"entered": entered}, status=status.HTTP_202_ACCEPTED)
+
+
+class AutomationStepStatsSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    position = serializers.IntegerField(help_text="The step; the position past the last step counts completions.")
+    kind = serializers.CharField()
+    entered = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    opened = serializers.IntegerField(help_text="Distinct deliveries opened (machine opens not counted).")
+    clicked = serializers.IntegerField()
+    exited = serializers.IntegerField()
+    here = serializers.IntegerField(help_text="Subscribers at this step now.")
+
+
+class AutomationStatsApi(APIView):
+    """Per version and step: entered, sent, opened, clicked, exited, and who is here now."""
+
+    permission_classes = [requires(Role.VIEWER)]
+
+    @extend_schema(operation_id="automations_stats", responses={200: AutomationStepStatsSerializer(many=True)})
+    def get(self, request, pk: int):
+        automation = get_object_or_404(Automation, pk=pk)
+        return Response(AutomationStepStatsSerializer(automation_step_stats(automation=automation), many=True).data)

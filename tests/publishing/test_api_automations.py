@@ -73,6 +73,8 @@ def test_enroll_and_custom_events_enter_once(client_for, template):
     )
     assert response.status_code == 202 and response.json() == {"entered": 1}
     assert AutomationEnrollment.objects.get(subscriber=bob).data == {"a": 1}
+    stats = client_for(Role.VIEWER).get(f"{BASE}/automations/{automation_id}/stats").json()
+    assert [(row["position"], row["entered"], row["here"]) for row in stats] == [(0, 2, 2)]
 
 
 @pytest.mark.parametrize(
