@@ -101,6 +101,7 @@ class SendKind(models.TextChoices):
     DIGEST = "digest", "Digest"
     TEST = "test", "Test message"
     SYSTEM = "system", "System message"
+    AUTOMATION = "automation", "Automation message"
 
 
 class SendStatus(models.TextChoices):
