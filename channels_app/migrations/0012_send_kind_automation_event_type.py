@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_app', '0010_channel_ordered_fallbacks_and_domain_routes'),
+        ('channels_app', '0011_delivery_foreign_keys_without_db_constraints'),
         ('publishing', '0009_automations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
