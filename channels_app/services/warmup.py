@@ -18,14 +18,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db import transaction
+from django.db.models import Count, F, Q
 
 from channels_app.models import Channel, Delivery, Send, WarmupDay, WarmupHold, WarmupPlan
 from channels_app.services.dispatch import deliveries_dispatch, queue_for
 from core.clock import clock
 from core.exceptions import ApplicationError
-from subscribers.models import Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +50,12 @@ def warmup_hold(*, plan: WarmupPlan, delivery_ids: list[int]) -> int:
     """Hold new deliveries for the plan's release: not due before the next day meanwhile."""
     if not delivery_ids:
         return 0
-    table, holds = Delivery._meta.db_table, WarmupHold._meta.db_table
     tomorrow = day_start(clock.now().date() + timedelta(days=1))
-    with connection.cursor() as cursor:  # identifiers from model metadata; values are params
-        cursor.execute(
-            f"INSERT INTO {holds} (delivery_id, plan_id, not_before) SELECT id, %s, next_attempt_at FROM {table} "
-            "WHERE id = ANY(%s) ON CONFLICT DO NOTHING",
-            [plan.pk, list(delivery_ids)],
-        )
-        cursor.execute(f"UPDATE {table} SET next_attempt_at = %s WHERE id = ANY(%s)", [tomorrow, list(delivery_ids)])
-        return cursor.rowcount
+    rows = Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", "next_attempt_at")
+    WarmupHold.objects.bulk_create(
+        [WarmupHold(delivery_id=pk, plan=plan, not_before=due) for pk, due in rows], ignore_conflicts=True
+    )
+    return Delivery.objects.filter(pk__in=delivery_ids).update(next_attempt_at=tomorrow)
 
 
 def warmups_release(*, now: datetime | None = None) -> int:
@@ -123,31 +118,30 @@ def _decide(plan: WarmupPlan, *, sent: int, bounced: int, complained: int) -> st
 
 def _let_out(plan: WarmupPlan, room: int | None) -> list[tuple[int, str, bool]]:
     """Held deliveries of sending sends, best engaged first, up to `room` (None: all), made due
-    again at their own time; returns (id, send kind, high priority)."""
+    again at their own time; returns (id, send kind, high priority). One UPDATE per distinct
+    own time (almost always one: due at once)."""
     if room is not None and room <= 0:
         return []
-    table, holds, sends, subscribers = (
-        Delivery._meta.db_table,
-        WarmupHold._meta.db_table,
-        Send._meta.db_table,
-        Subscriber._meta.db_table,
+    holds = WarmupHold.objects.filter(plan=plan)
+    waiting = holds.filter(
+        delivery_id__in=Delivery.objects.filter(state=Delivery.State.QUEUED, send__status=Send.Status.SENDING).values(
+            "pk"
+        )
     )
-    limit = "" if room is None else f"LIMIT {int(room)}"
-    sql = (  # identifiers from model metadata; values are params
-        f"WITH chosen AS (SELECT h.delivery_id, h.not_before FROM {holds} h JOIN {table} d ON d.id = h.delivery_id "
-        f"JOIN {sends} s ON s.id = d.send_id LEFT JOIN {subscribers} sub ON sub.id = d.subscriber_id "
-        "WHERE h.plan_id = %s AND d.state = %s AND s.status = %s "
-        f"ORDER BY sub.engagement_score DESC NULLS LAST, d.id {limit} FOR UPDATE OF h), "
-        f"gone AS (DELETE FROM {holds} h USING chosen c WHERE h.delivery_id = c.delivery_id) "
-        f"UPDATE {table} d SET next_attempt_at = c.not_before FROM chosen c, {sends} s "
-        "WHERE d.id = c.delivery_id AND s.id = d.send_id RETURNING d.id, s.kind, s.high_priority"
+    ranked = waiting.order_by(
+        F("delivery__subscriber__engagement_score").desc(nulls_last=True), "delivery_id"
+    ).values_list("delivery_id", "not_before")
+    chosen = list(ranked if room is None else ranked[:room])
+    by_time: dict[datetime | None, list[int]] = {}
+    for pk, not_before in chosen:
+        by_time.setdefault(not_before, []).append(pk)
+    for not_before, ids in by_time.items():
+        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=not_before)
+    ids = [pk for pk, _ in chosen]
+    (holds if room is None else holds.filter(delivery_id__in=ids)).delete()  # no cap: stale holds go too
+    return list(
+        Delivery.objects.filter(pk__in=ids).order_by("pk").values_list("pk", "send__kind", "send__high_priority")
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [plan.pk, Delivery.State.QUEUED, Send.Status.SENDING])
-        released = cursor.fetchall()
-    if room is None:  # no cap any more: holds of finished or cancelled sends go too
-        WarmupHold.objects.filter(plan=plan).delete()
-    return released
 
 
 def _wait_for_tomorrow(plan: WarmupPlan, now: datetime) -> None:
