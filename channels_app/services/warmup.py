@@ -161,21 +161,28 @@ def _dispatch(released: list[tuple[int, str, bool]]) -> None:
         deliveries_dispatch(channel_id=channel_id, delivery_ids=sorted(ids), queue=queue)
 
 
-def warmup_progress(*, plan: WarmupPlan) -> dict:
-    """What admin and the API show: where the plan stands and what today allows."""
-    today = clock.now().date()
-    released = plan.released if plan.day == today else 0
+def warmup_summary(*, plan: WarmupPlan) -> dict:
+    """Where the plan stands and what today allows, from the row alone (channel lists)."""
+    active = plan.status == ACTIVE
+    released = plan.released if plan.day == clock.now().date() else 0
     return {
         "id": plan.pk,
-        "channel": plan.channel_id,
         "from_domain": plan.from_domain,
         "status": plan.status,
-        "schedule": plan.schedule,
         "day": plan.step + 1,
         "days": len(plan.schedule),
-        "cap_today": plan.cap if plan.status == ACTIVE else None,
+        "cap_today": plan.cap if active else None,
         "released_today": released,
-        "remaining_today": max(plan.cap - released, 0) if plan.status == ACTIVE else None,
+        "remaining_today": max(plan.cap - released, 0) if active else None,
+    }
+
+
+def warmup_progress(*, plan: WarmupPlan) -> dict:
+    """What admin and the API show: the summary, what waits, the schedule and each day's outcome."""
+    return {
+        **warmup_summary(plan=plan),
+        "channel": plan.channel_id,
+        "schedule": plan.schedule,
         "waiting": WarmupHold.objects.filter(plan=plan).count(),
         "bounce_threshold": plan.bounce_threshold,
         "complaint_threshold": plan.complaint_threshold,
@@ -241,5 +248,8 @@ def warmup_plan_set(*, channel: Channel, actor, data: dict) -> WarmupPlan:
     for name, value in values.items():
         setattr(current, name, value)
     current.step = min(current.step, len(current.schedule) - 1)
-    current.save()
+    if current.pk is None:
+        current.save()
+    else:
+        current.save(update_fields=[*values, "updated_at"])
     return current

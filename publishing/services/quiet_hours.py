@@ -16,9 +16,35 @@ from zoneinfo import ZoneInfo
 from django.db.models import F
 
 from channels_app.models import Delivery, Send
+from publishing.models import Publication
 from publishing.services.timezones import zone_or_none
 
 MAX_WINDOWS_CROSSED = 8
+MAX_HOLDOUT_PERCENT = 50
+QUIET_FIELDS = ("quiet_hours_start", "quiet_hours_end", "quiet_hours_bypass_alerts")
+TIMING_FIELDS = (*QUIET_FIELDS, "send_time_optimized", "send_time_holdout_percent")
+
+
+def quiet_hours_errors(fields: dict) -> dict[str, list[str]]:
+    """A window needs both ends, and two different ones (a publication's or a topic's)."""
+    start, end = fields.get("quiet_hours_start"), fields.get("quiet_hours_end")
+    if (start is None) != (end is None):
+        missing = "quiet_hours_end" if end is None else "quiet_hours_start"
+        return {missing: ["Quiet hours need a start and an end (or neither)."]}
+    if start is not None and start == end:
+        return {"quiet_hours_end": ["The end must differ from the start (21:00-08:00 spans the night)."]}
+    return {}
+
+
+def timing_errors(fields: dict) -> dict[str, list[str]]:
+    """Quiet hours and send-time settings of a publication (`fields`: its values after the change)."""
+    errors = quiet_hours_errors(fields)
+    holdout = fields.get("send_time_holdout_percent")
+    if holdout is not None and not (isinstance(holdout, int) and 0 <= holdout <= MAX_HOLDOUT_PERCENT):
+        errors["send_time_holdout_percent"] = [f"A whole percentage from 0 to {MAX_HOLDOUT_PERCENT}."]
+    if fields.get("send_time_optimized") and fields.get("priority") == Publication.Priority.ALERT:
+        errors["send_time_optimized"] = ["Alerts go to everyone at once; send-time optimization is for newsletters."]
+    return errors
 
 
 @dataclass(frozen=True)
