@@ -29,6 +29,9 @@ class WarmupScheduleField(forms.CharField):
             raise ValidationError("Whole numbers separated by commas, e.g. 50, 100, 200.") from None
 
 
+PLAN_FIELDS = ["channel", "from_domain", "status", "schedule", "step", "bounce_threshold", "complaint_threshold"]
+
+
 class WarmupPlanForm(forms.ModelForm):
     schedule = WarmupScheduleField(
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -37,7 +40,7 @@ class WarmupPlanForm(forms.ModelForm):
 
     class Meta:
         model = WarmupPlan
-        fields = ["channel", "from_domain", "status", "schedule", "step", "bounce_threshold", "complaint_threshold"]
+        fields = PLAN_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -101,7 +104,7 @@ class WarmupPlanAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields if name != "channel"}
+        data = {name: form.cleaned_data[name] for name in PLAN_FIELDS if name != "channel"}
         try:
             saved = warmup_plan_set(channel=form.cleaned_data["channel"], actor=request.user, data=data)
         except ApplicationError as exc:
