@@ -183,7 +183,7 @@ def warmup_progress(*, plan: WarmupPlan) -> dict:
         **warmup_summary(plan=plan),
         "channel": plan.channel_id,
         "schedule": plan.schedule,
-        "waiting": WarmupHold.objects.filter(plan=plan).count(),
+        "waiting": WarmupHold.objects.filter(plan=plan, delivery__state=Delivery.State.QUEUED).count(),
         "bounce_threshold": plan.bounce_threshold,
         "complaint_threshold": plan.complaint_threshold,
         "history": [
