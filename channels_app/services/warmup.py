@@ -78,7 +78,7 @@ def warmup_release(*, plan_id: int, now: datetime | None = None) -> list[int]:
             plan.released += len(released)
             plan.save(update_fields=["released", "updated_at"])
             _wait_for_tomorrow(plan, now)
-        _dispatch(released)
+        _dispatch(_due_now(released, now))
     return [pk for pk, _, _ in released]
 
 
@@ -142,6 +142,21 @@ def _let_out(plan: WarmupPlan, room: int | None) -> list[tuple[int, str, bool]]:
     return list(
         Delivery.objects.filter(pk__in=ids).order_by("pk").values_list("pk", "send__kind", "send__high_priority")
     )
+
+
+def _due_now(released: list[tuple[int, str, bool]], now: datetime) -> list[tuple[int, str, bool]]:
+    """What may go at once: quiet hours are asked again (a day later it may be night for the
+    subscriber); the rest is due later, for the sweeper."""
+    from publishing.services.quiet_hours import quiet_hours_reapply
+
+    if not released or not quiet_hours_reapply(delivery_ids=[pk for pk, _, _ in released], now=now):
+        return released
+    later = set(
+        Delivery.objects.filter(pk__in=[pk for pk, _, _ in released], next_attempt_at__gt=now).values_list(
+            "pk", flat=True
+        )
+    )
+    return [row for row in released if row[0] not in later]
 
 
 def _wait_for_tomorrow(plan: WarmupPlan, now: datetime) -> None:

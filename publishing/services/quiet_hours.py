@@ -109,3 +109,16 @@ def quiet_hours_defer(*, delivery_ids: list[int], windows: list[QuietWindow], no
         if until is not None:
             deferred += Delivery.objects.filter(pk__in=ids).update(next_attempt_at=until)
     return deferred
+
+
+def quiet_hours_reapply(*, delivery_ids: list[int], now: datetime) -> int:
+    """Deliveries let out late (warm-up) are checked again against their send's windows: a
+    delivery held until a new UTC day must not land in the middle of its subscriber's night."""
+    by_send: dict[int, list[int]] = {}
+    for pk, send_id in Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", "send_id"):
+        by_send.setdefault(send_id, []).append(pk)
+    sends = Send.objects.select_related("publication").defer("content").in_bulk(list(by_send))
+    return sum(
+        quiet_hours_defer(delivery_ids=ids, windows=quiet_windows_for(send=sends[send_id]), now=now)
+        for send_id, ids in by_send.items()
+    )

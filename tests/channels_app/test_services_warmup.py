@@ -2,7 +2,7 @@
 (held deliveries are not due before the next day), the schedule moved by how each day went."""
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -145,3 +145,36 @@ def test_a_channel_without_a_plan_sends_everything_at_once(
     send = make_send(kind=Send.Kind.NEWSLETTER)
     _materialize(send, django_capture_on_commit_callbacks)
     assert len(_sent(send)) == 120
+
+
+def test_what_a_new_day_lets_out_still_waits_for_the_end_of_the_subscriber_s_quiet_hours(
+    outbox_channel, topic, make_send, clock, django_capture_on_commit_callbacks
+):
+    from publishing.models import Publication
+    from tests.factories import PublicationFactory
+
+    for i in range(2):
+        Subscription.objects.create(
+            subscriber=Subscriber.objects.create(email=f"p{i}@example.com", timezone="Europe/Paris", status="active"),
+            topic=topic,
+            frequency="instant",
+        )
+    publication = PublicationFactory(
+        topics=[topic], quiet_hours_start=time(21), quiet_hours_end=time(8), priority=Publication.Priority.NORMAL
+    )
+    WarmupPlan.objects.create(channel=outbox_channel, schedule=[1, 1, 1])
+    clock.advance((datetime(2026, 6, 10, 12, tzinfo=UTC) - clock.now()).total_seconds())  # 14:00 in Paris
+    send = make_send(kind=Send.Kind.NEWSLETTER, publication=publication)
+    _materialize(send, django_capture_on_commit_callbacks)
+    assert len(_sent(send)) == 1
+
+    _next_midnight(clock)  # 00:01 UTC is 02:01 in Paris: let out, but not sent in the night
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_sweep()
+    assert len(_sent(send)) == 1
+    waiting = Delivery.objects.get(send=send, state=Delivery.State.QUEUED)
+    assert waiting.next_attempt_at == datetime(2026, 6, 11, 6, tzinfo=UTC)  # 08:00 in Paris
+    clock.advance((waiting.next_attempt_at - clock.now()).total_seconds())
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_sweep()
+    assert len(_sent(send)) == 2
