@@ -178,3 +178,25 @@ def test_what_a_new_day_lets_out_still_waits_for_the_end_of_the_subscriber_s_qui
     with django_capture_on_commit_callbacks(execute=True):
         deliveries_sweep()
     assert len(_sent(send)) == 2
+
+
+def test_digests_through_a_warming_channel_count_against_its_cap(
+    outbox_channel, topic, clock, django_capture_on_commit_callbacks
+):
+    from publishing.services.digests import digests_run
+    from tests.factories import PublicationFactory, SubscriberFactory, SubscriptionFactory
+
+    now = datetime(2026, 1, 15, 8, tzinfo=UTC)
+    clock.advance((now - clock.now()).total_seconds())
+    for score in (1, 3, 2):
+        reader = SubscriberFactory(timezone="UTC", digest_hour=8, engagement_score=score)
+        SubscriptionFactory(subscriber=reader, topic=topic, frequency="daily")
+    PublicationFactory(topics=[topic], published=True, published_at=now - timedelta(hours=20))
+    WarmupPlan.objects.create(channel=outbox_channel, schedule=[2, 4])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        digests_run(now=now)
+
+    sent = Delivery.objects.filter(send__kind=Send.Kind.DIGEST, state=Delivery.State.SENT)
+    assert sorted(sent.values_list("subscriber__engagement_score", flat=True)) == [2, 3]
+    assert Delivery.objects.filter(send__kind=Send.Kind.DIGEST, state=Delivery.State.QUEUED).count() == 1
