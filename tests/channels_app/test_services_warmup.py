@@ -200,3 +200,21 @@ def test_digests_through_a_warming_channel_count_against_its_cap(
     sent = Delivery.objects.filter(send__kind=Send.Kind.DIGEST, state=Delivery.State.SENT)
     assert sorted(sent.values_list("subscriber__engagement_score", flat=True)) == [2, 3]
     assert Delivery.objects.filter(send__kind=Send.Kind.DIGEST, state=Delivery.State.QUEUED).count() == 1
+
+
+def test_a_send_without_warm_up_quiet_hours_or_send_time_does_no_extra_work_per_page(
+    outbox_channel, topic, make_send, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DELIVERY_MATERIALIZE_CHUNK = 10  # five pages
+    _readers(topic, 50)
+    send = make_send(kind=Send.Kind.NEWSLETTER)
+    Send.objects.filter(pk=send.pk).update(status=Send.Status.SENDING)
+    with CaptureQueriesContext(connection) as queries:
+        send_materialize(send_id=send.pk)
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum("warmup" in s for s in sql) == 1  # the one plan lookup of the send's channel
+    assert not [s for s in sql if "sendtimeassignment" in s or s.startswith('UPDATE "channels_app_delivery"')]
+    assert Delivery.objects.filter(send=send, next_attempt_at__isnull=True).count() == 50
