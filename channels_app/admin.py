@@ -329,4 +329,7 @@ class TestRecipientAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         obj.pk, obj.address, obj.created_by = saved.pk, saved.address, saved.created_by
 
 
-from channels_app import admin_events  # noqa: E402, F401  (outbound events: endpoints, delivery log)
+from channels_app import (  # noqa: E402, F401  (outbound events; warm-up plans of sending identities)
+    admin_events,
+    admin_warmup,
+)

@@ -346,3 +346,6 @@ from channels_app.event_models import (  # noqa: E402, F401
     OutboundEvent,
     WebhookEndpoint,
 )
+
+# Warm-up plans of sending identities (issue 18): a module of their own.
+from channels_app.warmup_models import WarmupDay, WarmupHold, WarmupPlan, WarmupStatus  # noqa: E402, F401

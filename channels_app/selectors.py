@@ -11,7 +11,7 @@ from channels_app.models import Channel, Delivery, DeliveryCount, Send
 
 
 def channel_list() -> QuerySet[Channel]:
-    return Channel.objects.prefetch_related("topics").order_by("name")
+    return Channel.objects.prefetch_related("topics", "warmup_plans").order_by("name")
 
 
 def send_deliveries(*, send: Send, state: str | None = None) -> QuerySet[Delivery]:

@@ -4,7 +4,7 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from analytics.api.views import EngagementApi, EngagementTiersApi, PerformanceApi
-from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
+from channels_app.api.views import ChannelTestApi, ChannelViewSet, ChannelWarmupApi, SendViewSet
 from channels_app.api.webhook_endpoints import WebhookEndpointViewSet
 from publishing.api.automations import AutomationEnrollApi, AutomationStatsApi, AutomationViewSet, EventCreateApi
 from publishing.api.transactional import MessageCreateApi, MessageDetailApi, MessageTemplateViewSet
@@ -73,6 +73,7 @@ urlpatterns = [
     re_path(r"^automations/(?P<pk>\d+)/enroll/?$", AutomationEnrollApi.as_view(), name="automation-enroll"),
     re_path(r"^automations/(?P<pk>\d+)/stats/?$", AutomationStatsApi.as_view(), name="automation-stats"),
     re_path(r"^events/?$", EventCreateApi.as_view(), name="event-create"),
+    re_path(r"^channels/(?P<pk>\d+)/warmup/?$", ChannelWarmupApi.as_view(), name="channel-warmup"),
     re_path(r"^messages/?$", MessageCreateApi.as_view(), name="message-create"),
     re_path(r"^messages/(?P<public_id>msg_[0-9a-f]{32})/?$", MessageDetailApi.as_view(), name="message-detail"),
     re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),

@@ -59,6 +59,20 @@ class Publication(models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Quiet hours (issue 18): not delivered between start and end in the subscriber's zone;
+    # blank: its topics' quiet hours apply. Alerts go through them only with the bypass set.
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="e.g. 21:00, subscriber's local time.")
+    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="e.g. 08:00; deferred deliveries go then.")
+    quiet_hours_bypass_alerts = models.BooleanField(
+        default=False, help_text="An alert (high priority) ignores the quiet hours."
+    )
+    # Send-time optimization (issue 18): each subscriber at their best hour within 24 h.
+    send_time_optimized = models.BooleanField(
+        default=False, help_text="Newsletter: deliver at each subscriber's best hour within 24 h."
+    )
+    send_time_holdout_percent = models.PositiveSmallIntegerField(
+        default=10, help_text="Share (0-50 %) that gets the send at once, to measure the lift."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -262,6 +276,7 @@ from publishing.automation_models import (  # noqa: E402, F401
     AutomationVersion,
 )
 from publishing.editor_models import EditorProfile  # noqa: E402, F401
+from publishing.send_time_models import SendTimeAssignment  # noqa: E402, F401
 from publishing.transactional_models import (  # noqa: E402, F401
     Message,
     MessageCategory,

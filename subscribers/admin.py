@@ -45,8 +45,33 @@ def _admin_context(request) -> ConsentContext:
     return ConsentContext(method=ConsentRecord.Method.ADMIN, source="admin", actor=request.user)
 
 
+class TopicAdminForm(forms.ModelForm):
+    class Meta:
+        model = Topic
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "is_public",
+            "tracking_enabled",
+            "digest_segment",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "quiet_hours_bypass_alerts",
+        ]
+
+    def clean(self):
+        from publishing.services.quiet_hours import quiet_hours_errors
+
+        data = super().clean()
+        for name, errors in quiet_hours_errors(data).items():
+            self.add_error(name, errors)
+        return data
+
+
 @admin.register(Topic)
 class TopicAdmin(CsvExportAdminMixin, admin.ModelAdmin):
+    form = TopicAdminForm
     list_display = ["name", "slug", "is_public", "created_at"]
     list_filter = ["is_public"]
     search_fields = ["name", "slug", "description"]

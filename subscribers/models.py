@@ -37,6 +37,12 @@ class Topic(models.Model):
         related_name="digest_topics",
         help_text="Digests carry this topic's publications only to subscribers in this segment.",
     )
+    # Quiet hours (issue 18) of the topic's publications that set none of their own.
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="e.g. 21:00, subscriber's local time.")
+    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="e.g. 08:00; deferred deliveries go then.")
+    quiet_hours_bypass_alerts = models.BooleanField(
+        default=False, help_text="An alert (high priority) ignores the quiet hours."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

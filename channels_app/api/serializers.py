@@ -32,6 +32,10 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
         help_text='Routing by recipient domain: [{"domain": "gmail.com", "channel": <channel id>}, ...].',
     )
     config = serializers.DictField(required=False)
+    warmup = serializers.SerializerMethodField(
+        help_text="Warm-up plans of this channel: day of the schedule, today's cap and what went out "
+        "(details and settings: channels/{id}/warmup)."
+    )
 
     class Meta:
         model = Channel
@@ -56,6 +60,7 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "tracking_enabled",
             "circuit_state",
             "circuit_reason",
+            "warmup",
             "created_at",
             "updated_at",
         ]
@@ -71,6 +76,11 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
         # "One default per kind" is checked by the service, which names the field.
         validators = []
 
+    def get_warmup(self, channel: Channel) -> list[dict]:
+        from channels_app.services.warmup import warmup_summary
+
+        return [warmup_summary(plan=plan) for plan in channel.warmup_plans.all()]
+
     def get_has_credentials(self, channel: Channel) -> bool:
         return bool(channel.credentials)
 
@@ -85,6 +95,21 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
 
         adapter = ADAPTERS.get(channel.kind)
         return adapter.feedback_webhook(channel.config or {}, channel.pk) if adapter and channel.pk else ""
+
+
+class WarmupInputSerializer(StrictSerializer):
+    """Shapes only; the rules (caps, rates, which channels) are the service's."""
+
+    from_domain = serializers.CharField(
+        required=False, allow_blank=True, max_length=253, help_text="Blank: the whole channel."
+    )
+    schedule = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="Daily caps, e.g. [50, 100, 200, ...]."
+    )
+    step = serializers.IntegerField(required=False, help_text="Today's index in the schedule (0: the first day).")
+    status = serializers.CharField(required=False, help_text="active, paused or completed.")
+    bounce_threshold = serializers.FloatField(required=False, help_text="0 to 1; a day above holds it back a step.")
+    complaint_threshold = serializers.FloatField(required=False, help_text="0 to 1; a day above holds it back.")
 
 
 class ChannelUpdateSerializer(ChannelSerializer):

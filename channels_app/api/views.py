@@ -15,6 +15,7 @@ from channels_app.api.serializers import (
     DeliveryFilterSerializer,
     DeliverySerializer,
     SendSerializer,
+    WarmupInputSerializer,
 )
 from channels_app.selectors import channel_list, send_deliveries, send_list
 from channels_app.services.channels import channel_create, channel_update
@@ -47,6 +48,29 @@ class ChannelViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         channel_delete_check(channel=instance)
         super().perform_destroy(instance)
+
+
+class ChannelWarmupApi(APIView):
+    """GET: the channel's warm-up plans with today's cap, what waits and each day's outcome.
+    PUT: create or edit the plan of the channel (+ `from_domain`); admins only."""
+
+    permission_classes = [requires(Role.VIEWER)]
+
+    def get(self, request, pk: int):
+        from channels_app.services.warmup import warmup_progress
+
+        channel = get_object_or_404(channel_list(), pk=pk)
+        return Response({"plans": [warmup_progress(plan=plan) for plan in channel.warmup_plans.all()]})
+
+    @extend_schema(request=WarmupInputSerializer, responses={200: OpenApiResponse(description="The plan's progress.")})
+    def put(self, request, pk: int):
+        from channels_app.services.warmup import warmup_plan_set, warmup_progress
+
+        channel = get_object_or_404(channel_list(), pk=pk)
+        data = WarmupInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        plan = warmup_plan_set(channel=channel, actor=request.user, data=data.validated_data)
+        return Response(warmup_progress(plan=plan))
 
 
 class ChannelTestApi(APIView):

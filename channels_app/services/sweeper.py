@@ -11,7 +11,9 @@
      broker at all; or, whatever the broker says, longer ago than DELIVERY_REDISPATCH_AFTER.
    Each is published again and its `enqueued_at` set, so it is not published on every sweep.
    A message published twice is harmless: claims are atomic, the second finds nothing to do.
-3. Sends whose every delivery is settled are marked completed (in case the batch that
+3. Warm-up plans let out the day's room (services/warmup.py) before step 2 looks, so what
+   the cap still holds is never found due.
+4. Sends whose every delivery is settled are marked completed (in case the batch that
    settled the last one could not say so).
 """
 
@@ -42,9 +44,11 @@ class SweepOutcome:
 
 def deliveries_sweep(*, limit: int = SWEEP_LIMIT) -> SweepOutcome:
     from channels_app.services.pipeline import sends_complete
+    from channels_app.services.warmup import warmups_release
 
     now = clock.now()
     reclaimed = _reclaim_expired(now, limit)
+    warmups_release(now=now)  # before looking for due work: a new day's held rows move on first
     rows = list(
         Delivery.objects.filter(_needs_message(now), state=Delivery.State.QUEUED, send__status=Send.Status.SENDING)
         .order_by()

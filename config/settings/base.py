@@ -379,6 +379,10 @@ LOGIN_URL = "admin:login"
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=500)
 # Subscribers materialized into deliveries per INSERT ... SELECT (keyset pages).
 DELIVERY_MATERIALIZE_CHUNK = env.int("DELIVERY_MATERIALIZE_CHUNK", default=10000)
+# Send-time optimization (issue 18): how far back opens and clicks teach a subscriber's best
+# hour, and the local hour used when nobody has engaged yet.
+SEND_TIME_LOOKBACK_DAYS = env.int("SEND_TIME_LOOKBACK_DAYS", default=90)
+SEND_TIME_DEFAULT_HOUR = env.int("SEND_TIME_DEFAULT_HOUR", default=9)
 # Attempts before a delivery is dead (dead-letter view in admin, with requeue).
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=6)
 # Exponential backoff with jitter: base * 2^(attempt-1), capped; Retry-After is a floor.

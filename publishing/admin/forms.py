@@ -47,6 +47,8 @@ class PublicationAdminForm(forms.ModelForm):
         if "slug" in self.fields:  # absent when the page is read-only
             self.fields["slug"].required = False
             self.fields["slug"].help_text = "Blank: made from the title. It is the archive address once published."
+        if "send_time_holdout_percent" in self.fields:  # blank keeps the current share (default 10 %)
+            self.fields["send_time_holdout_percent"].required = False
         test = getattr(self.instance, "ab_test", None) if self.instance.pk else None
         if test is not None:
             self.initial.update(
@@ -61,6 +63,8 @@ class PublicationAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if "send_time_holdout_percent" in self.fields and data.get("send_time_holdout_percent") is None:
+            data["send_time_holdout_percent"] = self.instance.send_time_holdout_percent
         content = {name: data.get(name) for name in self._meta.fields if name != "topics" and name in data}
         try:
             publication_validate(fields=content)

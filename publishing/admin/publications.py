@@ -91,6 +91,7 @@ class PublicationAdmin(PublicationExtrasMixin, ServiceErrorAdminMixin, admin.Mod
         "created_at",
         "updated_at",
         "delivery_stats",
+        "send_time_report",
         "transition_history",
         "checks_override_history",
     ]
@@ -99,6 +100,18 @@ class PublicationAdmin(PublicationExtrasMixin, ServiceErrorAdminMixin, admin.Mod
         (
             "Audience and ranking",
             {"fields": ["topics", "segment", "exclude_segment", "priority", "quality_score", "canonical_url"]},
+        ),
+        (
+            "Delivery timing",
+            {
+                "classes": ["collapse"],
+                "description": "Quiet hours are on each subscriber's clock; blank: the topics' quiet hours apply.",
+                "fields": [
+                    ("quiet_hours_start", "quiet_hours_end"),
+                    "quiet_hours_bypass_alerts",
+                    ("send_time_optimized", "send_time_holdout_percent"),
+                ],
+            },
         ),
         (
             "A/B subject test (newsletters)",
@@ -121,7 +134,7 @@ class PublicationAdmin(PublicationExtrasMixin, ServiceErrorAdminMixin, admin.Mod
                 ]
             },
         ),
-        ("Deliveries and engagement", {"fields": ["delivery_stats"]}),
+        ("Deliveries and engagement", {"fields": ["delivery_stats", "send_time_report"]}),
     ]
 
     def get_queryset(self, request):
@@ -133,7 +146,7 @@ class PublicationAdmin(PublicationExtrasMixin, ServiceErrorAdminMixin, admin.Mod
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return self.fieldsets[:3]
+            return self.fieldsets[:4]
         return self.fieldsets
 
     # --- permissions: what the services allow, so admin never offers what they refuse ---------
@@ -198,6 +211,30 @@ class PublicationAdmin(PublicationExtrasMixin, ServiceErrorAdminMixin, admin.Mod
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- read-only panels ---------------------------------------------------------------------
+    @admin.display(description="Send-time optimization")
+    def send_time_report(self, obj: Publication):
+        from publishing.services.send_time import send_time_lift
+
+        report = send_time_lift(publication=obj) if obj and obj.pk and obj.send_time_optimized else None
+        if report is None:
+            return "Not sent with send-time optimization."
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>',
+            (
+                (label, g["deliveries"], _percent(g["open_rate"]), _percent(g["click_rate"]))
+                for label, g in (("At the best hour", report["optimized"]), ("Holdout (at once)", report["holdout"]))
+            ),
+        )
+        return format_html(
+            "<table><tr><th>Group</th><th>Deliveries</th><th>Opened</th><th>Clicked</th></tr>{}</table>"
+            "<p>Lift: opens {}, clicks {}{}</p>",
+            rows,
+            _percent(report["open_lift"], signed=True),
+            _percent(report["click_lift"], signed=True),
+            "" if report["finished"] else " (still sending)",
+        )
+
     @admin.display(description="Deliveries and engagement")
     def delivery_stats(self, obj: Publication):
         if obj is None or obj.pk is None:
@@ -442,3 +479,9 @@ def publish_times_context(*, publication: Publication, form: PublishForm, zone) 
 
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
+
+
+def _percent(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"

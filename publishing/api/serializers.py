@@ -33,6 +33,11 @@ class PublicationSerializer(serializers.ModelSerializer):
             "state",
             "publish_at",
             "published_at",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "quiet_hours_bypass_alerts",
+            "send_time_optimized",
+            "send_time_holdout_percent",
             "author",
             "approved_by",
             "archive_url",
@@ -52,9 +57,12 @@ class PublicationDetailSerializer(PublicationSerializer):
     deliveries = serializers.SerializerMethodField()
     engagement = serializers.SerializerMethodField()
     ab_test = serializers.SerializerMethodField()
+    send_time = serializers.SerializerMethodField(
+        help_text="Send-time optimization: opens and clicks of the optimized group and the holdout, and the lift."
+    )
 
     class Meta(PublicationSerializer.Meta):
-        fields = [*PublicationSerializer.Meta.fields, "sends", "deliveries", "engagement", "ab_test"]
+        fields = [*PublicationSerializer.Meta.fields, "sends", "deliveries", "engagement", "ab_test", "send_time"]
         read_only_fields = fields
 
     def _stats(self, publication: Publication) -> dict:
@@ -77,6 +85,11 @@ class PublicationDetailSerializer(PublicationSerializer):
         test = ABTest.objects.filter(publication=publication).first()
         return ABTestSerializer(test).data if test else None
 
+    def get_send_time(self, publication) -> dict | None:
+        from publishing.services.send_time import send_time_lift
+
+        return send_time_lift(publication=publication) if publication.send_time_optimized else None
+
 
 class PublicationWriteSerializer(StrictSerializer):
     """Shapes only; the rules (valid Markdown/HTML, ranges, roles) are the service's."""
@@ -95,6 +108,19 @@ class PublicationWriteSerializer(StrictSerializer):
     )
     exclude_segment = serializers.PrimaryKeyRelatedField(
         queryset=Segment.objects.all(), required=False, allow_null=True, help_text="Never subscribers in this segment."
+    )
+    quiet_hours_start = serializers.TimeField(
+        required=False, allow_null=True, help_text="Not delivered from this local time (e.g. 21:00)…"
+    )
+    quiet_hours_end = serializers.TimeField(
+        required=False, allow_null=True, help_text="…until this one (e.g. 08:00), in each subscriber's zone."
+    )
+    quiet_hours_bypass_alerts = serializers.BooleanField(required=False)
+    send_time_optimized = serializers.BooleanField(
+        required=False, help_text="Newsletter: each subscriber at their best hour within 24 h."
+    )
+    send_time_holdout_percent = serializers.IntegerField(
+        required=False, min_value=0, max_value=50, help_text="Share that gets it at once, to measure the lift."
     )
 
 

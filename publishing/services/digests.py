@@ -59,6 +59,7 @@ from publishing.services.ranking import (
     candidates_rank,
     subscriber_profiles,
 )
+from publishing.services.send_timing import send_timing_for
 from subscribers.models import Subscriber, Subscription, Topic
 from subscribers.segments.compile import segment_q
 from subscribers.selectors import mailable_subscribers
@@ -402,11 +403,15 @@ def digest_batch_build(
         ],
         batch_size=1000,
     )
+    ids = [d.pk for d in deliveries]
+    timing = send_timing_for(send=send, channel=channel)  # a warming channel: its daily cap holds digests too
     deliveries_dispatch(
         channel_id=channel.pk,
-        delivery_ids=[d.pk for d in deliveries],
+        delivery_ids=ids if timing is None else timing.schedule(ids),
         queue=queue_for(kind=Send.Kind.DIGEST, high_priority=False),
     )
+    if timing is not None:
+        timing.finish()
     outcome.sent += len(deliveries)
     outcome.sends.append(send.pk)
     return outcome

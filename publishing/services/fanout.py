@@ -122,6 +122,10 @@ def send_materialize(*, send_id: int) -> int:
 
 
 def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dict, queue: str) -> int:
+    from publishing.services.send_timing import send_timing_for
+
+    timing = send_timing_for(send=send, channel=channel)  # None: every delivery is due at once
+
     def recipients(after: int, upto: int | None = None):
         return audience_recipients(
             kind=kind,
@@ -142,9 +146,12 @@ def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dic
         rows = recipients(last, bound)
         with transaction.atomic():
             ids = deliveries_create_from(send=send, channel=channel, recipients=rows)
-            deliveries_dispatch(channel_id=channel.pk, delivery_ids=ids, queue=queue, marked=True)
+            due = ids if timing is None else timing.schedule(ids)
+            deliveries_dispatch(channel_id=channel.pk, delivery_ids=due, queue=queue, marked=True)
         _fanout_lease_take(send.pk, now=clock.now(), only_if_free=False)  # still alive: renew
         created += len(ids)
         if bound is None:
+            if timing is not None:
+                timing.finish()
             return created
         last = bound

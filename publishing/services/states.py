@@ -19,6 +19,7 @@ from core.exceptions import ApplicationError
 from core.roles import Role, role_require
 from publishing.markup import body_problems
 from publishing.models import Publication, PublicationTransition
+from publishing.services.quiet_hours import TIMING_FIELDS, timing_errors
 from subscribers.models import Topic
 
 State = Publication.State
@@ -33,6 +34,7 @@ EDITABLE_FIELDS = (
     "quality_score",
     "segment",
     "exclude_segment",
+    *TIMING_FIELDS,
 )
 # What an editor may still change; publishers may also edit scheduled and published ones.
 EDITOR_STATES = {State.DRAFT, State.IN_REVIEW}
@@ -60,6 +62,7 @@ def publication_validate(*, fields: dict[str, Any], topics: Sequence[Topic] | No
         errors["slug"] = ["This slug is reserved."]
     if fields.get("segment") is not None and fields.get("segment") == fields.get("exclude_segment"):
         errors["exclude_segment"] = ["The exclusion cannot be the segment itself."]
+    errors.update(timing_errors(fields))
     if errors:
         raise ApplicationError.for_fields(errors, message="Invalid publication")
 
@@ -110,6 +113,7 @@ def publication_update(
         fields={
             "segment": publication.segment,
             "exclude_segment": publication.exclude_segment,
+            **{name: getattr(publication, name) for name in (*TIMING_FIELDS, "priority")},
             **fields,
         }
     )

@@ -11,8 +11,27 @@ from subscribers.services.preferences import subscription_choice_problem
 class TopicSerializer(StrictInputMixin, serializers.ModelSerializer):
     class Meta:
         model = Topic
-        fields = ["id", "slug", "name", "description", "is_public", "created_at"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "description",
+            "is_public",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "quiet_hours_bypass_alerts",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
+
+    def validate(self, attrs):
+        from publishing.services.quiet_hours import QUIET_FIELDS, quiet_hours_errors
+
+        current = {name: getattr(self.instance, name) for name in QUIET_FIELDS} if self.instance else {}
+        errors = quiet_hours_errors({**current, **attrs})
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
