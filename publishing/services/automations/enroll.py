@@ -4,7 +4,9 @@ Triggers enter subscribers set-based (INSERT ... SELECT ... ON CONFLICT DO NOTHI
 automation and occurrence, so a trigger firing twice (a confirmation replayed, a segment scan run
 twice, the same custom event posted again) enters once. Anniversaries enter once a year (the
 occurrence is the year). Only active subscribers of an active automation with a version enter;
-their first step is due at once and runs on the next beat.
+their first step is due at once and runs on the next beat. The same statements run on PostgreSQL
+and the embedded SQLite default (per-vendor fragments in sql.py; date triggers compute their day
+and year in Python on both).
 
 Leaving: an unsubscribe, a suppression or an erasure ends every walk of the subscriber at once
 (subscribers' services call `automations_leave`; an erased subscriber's rows go with the row).
