@@ -271,3 +271,5 @@ def test_two_concurrent_beats_on_sqlite_take_turns_and_send_once(email_channel):
     assert sum(r.sent for r in results) == 300
     assert AutomationStepStat.objects.get(position=0).sent == 300
     assert AutomationEnrollment.objects.filter(position=2).count() == 300
+    # a row claimed by both beats would have entered the next steps twice
+    assert [s.entered for s in AutomationStepStat.objects.order_by("position")] == [300, 300, 300]
