@@ -22,15 +22,19 @@ from django.conf import settings
 from django.db import connection
 
 
-def require_real_services() -> None:
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+def require_real_services(*, sqlite: bool = False) -> None:
+    """`sqlite`: the test also runs on the embedded SQLite default (`make run`'s), whose test
+    database is a file (config/settings/test.py) the worker opens too."""
+    if not settings.REDIS_URL or (connection.vendor != "postgresql" and not sqlite):
         pytest.skip("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL): the worker is a separate process")
 
 
 def worker_env(**overrides: str) -> dict[str, str]:
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    if db.get("PASSWORD"):
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    elif db.get("PASSWORD"):
         url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {
         **os.environ,

@@ -6,6 +6,7 @@ eager mode off for themselves.
 
 import os
 import tempfile
+from pathlib import Path
 
 # Every test run keeps its files (outbox, embedded broker, sinks) in a fresh folder.
 os.environ.setdefault("BULLETIN_VAR_DIR", tempfile.mkdtemp(prefix="bulletin-test-"))
@@ -28,3 +29,7 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Publishing runs no pre-send checks (spamd, link fetches) in tests unless a test turns the
 # gate on (tests/publishing/test_checks_gate.py does).
 PRESEND_CHECKS_GATE = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's shared in-memory test database: threads then lock as web, worker and
+    # beat do (BEGIN IMMEDIATE, busy timeout) instead of failing with "database table is locked".
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(os.environ["BULLETIN_VAR_DIR"]) / "test.sqlite3")}  # noqa: F405

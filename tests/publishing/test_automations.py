@@ -163,6 +163,22 @@ def test_a_custom_event_enters_its_automation_once_with_its_data(
     assert carol.attributes["onboarded"] is True
 
 
+@pytest.mark.parametrize(("value", "shown"), [(True, "true"), (3, "3"), (2.5, "2.5"), (None, "you")])
+def test_event_data_that_is_not_text_reads_the_same_on_every_database(
+    email_channel, outbox, django_capture_on_commit_callbacks, value, shown
+):
+    _, tips = _templates(email_channel)
+    automation_create(
+        actor=None, name="Trial", trigger="custom_event", trigger_config={"event": "trial.started"},
+        steps=[{"kind": "send", "template": tips}], is_active=True,
+    )  # fmt: skip
+    dan = SubscriberFactory()
+    custom_event_post(actor=None, subscriber_id=dan.pk, name="trial.started", data={"plan": value})
+    with django_capture_on_commit_callbacks(execute=True):
+        automations_advance()
+    assert outbox()[0].get_body(("plain",)).get_content().splitlines()[0] == f"Tip for {shown}"
+
+
 def test_bad_custom_events_and_automations_are_field_errors(make_user):
     with pytest.raises(ApplicationError) as error:
         custom_event_post(actor=None, subscriber_id="x", name="", data=[1])
@@ -186,7 +202,9 @@ def test_a_segment_branch_and_a_date_trigger(email_channel, clock):
     from subscribers.models import Segment
 
     _, tips = _templates(email_channel)
-    segment = Segment.objects.create(name="pro", rules={"type": "attribute", "key": "plan", "op": "eq", "value": "pro"})
+    # A field rule: attribute rules compile to PostgreSQL jsonb operators (segments on SQLite are
+    # another issue's), and this test runs on both databases (test_automations_on_sqlite.py).
+    segment = Segment.objects.create(name="pro", rules={"type": "field", "field": "locale", "op": "eq", "value": "pt"})
     automation_create(
         actor=None, name="Renewal", trigger="date", trigger_config={"field": "renewal", "mode": "on_date"},
         steps=[{"kind": "branch_segment", "segment": segment, "if_false": 2}, {"kind": "send", "template": tips},
@@ -194,9 +212,9 @@ def test_a_segment_branch_and_a_date_trigger(email_channel, clock):
         is_active=True,
     )  # fmt: skip
     today = the_clock.now().astimezone(UTC).date().isoformat()
-    pro = SubscriberFactory(attributes={"renewal": today, "plan": "pro"})
-    free = SubscriberFactory(attributes={"renewal": today, "plan": "free"})
-    SubscriberFactory(attributes={"renewal": "2001-01-01", "plan": "pro"})
+    pro = SubscriberFactory(attributes={"renewal": today}, locale="pt")
+    free = SubscriberFactory(attributes={"renewal": today}, locale="en")
+    SubscriberFactory(attributes={"renewal": "2001-01-01"}, locale="pt")
     assert automations_scan_triggers() == 2
     assert automations_scan_triggers() == 0
     automations_advance()
@@ -204,10 +222,7 @@ def test_a_segment_branch_and_a_date_trigger(email_channel, clock):
     assert AutomationEnrollment.objects.get(subscriber=free).state == "completed"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_step_replayed_by_two_concurrent_beats_sends_once(email_channel):
-    if connection.vendor != "postgresql":
-        pytest.skip("SKIP LOCKED needs PostgreSQL")
+def _two_concurrent_beats(email_channel):
     automation = _series(email_channel)
     subscribers = [SubscriberFactory() for _ in range(300)]
     for s in subscribers:
@@ -229,8 +244,32 @@ def test_a_step_replayed_by_two_concurrent_beats_sends_once(email_channel):
     for t in threads:
         t.join()
     assert not errors
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_replayed_by_two_concurrent_beats_sends_once(email_channel):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's SKIP LOCKED lets both beats work at once; SQLite: the next test")
+    results = _two_concurrent_beats(email_channel)
     assert Delivery.objects.count() == 300
     assert Delivery.objects.values("subscriber_id").distinct().count() == 300
     assert sum(r.sent for r in results) == 300 and all(r.claimed > 0 for r in results)
     assert AutomationStepStat.objects.get(position=0).sent == 300
     assert Subscriber.objects.count() == 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_beats_on_sqlite_take_turns_and_send_once(email_channel):
+    """SQLite has one writer: each batch holds the write lock from its claim (BEGIN IMMEDIATE,
+    sql.claim_sql), the other beat waits and then finds the claimed rows moved on."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded SQLite default only (PostgreSQL: the test above)")
+    results = _two_concurrent_beats(email_channel)
+    assert Delivery.objects.count() == 300
+    assert Delivery.objects.values("subscriber_id").distinct().count() == 300
+    assert sum(r.sent for r in results) == 300
+    assert AutomationStepStat.objects.get(position=0).sent == 300
+    assert AutomationEnrollment.objects.filter(position=2).count() == 300
+    # a row claimed by both beats would have entered the next steps twice
+    assert [s.entered for s in AutomationStepStat.objects.order_by("position")] == [300, 300, 300]

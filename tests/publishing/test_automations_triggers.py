@@ -153,12 +153,13 @@ def test_entering_a_segment_is_found_by_the_periodic_scan_once(template):
     from publishing.services.automations.enroll import automations_scan_triggers
     from subscribers.models import Segment
 
-    segment = Segment.objects.create(name="vip", rules={"type": "attribute", "key": "vip", "op": "eq", "value": True})
+    # A field rule, so this runs on SQLite too (attribute rules compile to PostgreSQL jsonb).
+    segment = Segment.objects.create(name="vip", rules={"type": "field", "field": "locale", "op": "eq", "value": "pt"})
     automation = _automation(template, "segment_entered", {"segment": segment.pk})
-    ada, bob = SubscriberFactory(attributes={"vip": True}), SubscriberFactory(attributes={"vip": False})
+    ada, bob = SubscriberFactory(locale="pt"), SubscriberFactory(locale="en")
     assert automations_scan_triggers() == 1
-    bob.attributes = {"vip": True}
-    bob.save(update_fields=["attributes"])
+    bob.locale = "pt"
+    bob.save(update_fields=["locale"])
     assert automations_scan_triggers() == 1
     assert automations_scan_triggers() == 0
     entered = set(AutomationEnrollment.objects.filter(automation=automation).values_list("subscriber_id", flat=True))

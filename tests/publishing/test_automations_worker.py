@@ -1,6 +1,7 @@
 """The welcome series through a REAL worker: the beat's task runs the first step in the worker,
 the pipeline sends through the broker; later steps are due by the test's clock (core.clock),
-their deliveries go to the same worker. Unsubscribing midway stops the series."""
+their deliveries go to the same worker. Unsubscribing midway stops the series. Runs on
+PostgreSQL and on the embedded SQLite default (test_automations_on_sqlite.py)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def _subjects(var):
 
 
 def test_the_welcome_series_goes_out_through_a_worker_and_stops_on_unsubscribe(clock, tmp_path):
-    require_real_services()
+    require_real_services(sqlite=True)  # `make run` runs it on SQLite: test_automations_on_sqlite.py
     _welcome()
     ada = PendingSubscriberFactory(email="ada@example.com", timezone="Europe/Paris")
     subscriber_activate(subscriber=ada, context=ConsentContext(method="form"), action="confirmed", wording="yes")

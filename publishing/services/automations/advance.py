@@ -1,7 +1,8 @@
 """The beat's advance: due enrollments move on in batches, set-based.
 
-One batch = one transaction: `SELECT ... FOR UPDATE SKIP LOCKED` claims up to `batch` due rows
-(so two beats never take the same row and never run a step twice), rows are grouped by
+One batch = one transaction: the claim takes up to `batch` due rows so that two beats never take
+the same row and never run a step twice (PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`; the
+embedded SQLite: one writer at a time, see sql.py), rows are grouped by
 (version, step, occurrence), and each group is one or two statements (INSERT ... SELECT of the
 deliveries of a message step, UPDATE ... FROM of the next position and due time). Counters are
 bumped by one upsert per batch, in key order (no deadlock between beats).
@@ -9,13 +10,13 @@ bumped by one upsert per batch, in key order (no deadlock between beats).
 Catching up: after an outage every overdue row runs its due step once; waits count from when
 the step ran, so a subscriber gets one message per due step and the next one only after its
 wait, never a burst. Pause: a message step of a paused subscriber waits until `paused_until`.
+The same statements run on PostgreSQL and SQLite; what differs per vendor is in sql.py.
 Quiet hours: there is no quiet-hours setting on main yet (issue 18); when it lands, message steps
 should be postponed the same way as pauses are.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,9 @@ from publishing.automation_models import (
     AutomationVersion,
     EnrollmentState,
 )
+from publishing.services.automations import sql
 from publishing.services.automations.content import data_context_sql, step_content
+from publishing.services.automations.local_time import next_local_time
 from publishing.transactional_models import MessageTemplateVersion
 from subscribers.models import Subscriber, Subscription, Suppression
 
@@ -72,17 +75,9 @@ class _Batch:
     dispatch: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
-def automations_supported() -> bool:
-    """Automations run on PostgreSQL (set-based SQL, SKIP LOCKED); the embedded SQLite default
-    keeps them but neither enters nor advances anyone (README, Automations)."""
-    return connection.vendor == "postgresql"
-
-
 def automations_advance(*, batch: int = 5000, max_batches: int = 1000, now: datetime | None = None) -> AdvanceResult:
     """Run every due step (beat). Loops until nothing is due or `max_batches` ran."""
     total = AdvanceResult()
-    if not automations_supported():
-        return total
     for _ in range(max_batches):
         result = automations_advance_batch(batch=batch, now=now)
         total.add(result)
@@ -145,31 +140,32 @@ def _run_step_or_hold(
             logger.warning("automation version %s step %s held: %s", version.pk, position, exc)
         state.stats, state.result = stats, result
         state.dispatch = defaultdict(list, dispatch)
-        _execute(f"UPDATE {E} SET due_at = %s WHERE id = ANY(%s)", [state.now + HOLD, ids])  # noqa: S608
+        _execute(
+            f"UPDATE {E} SET due_at = %s WHERE id {sql.in_list()}",  # noqa: S608
+            [state.now + HOLD, sql.list_param(ids)],
+        )
 
 
 def _claim(now: datetime, batch: int) -> list[tuple]:
-    sql = (
-        f"SELECT id, version_id, position, occurrence, due_at FROM {E} WHERE state = %s AND due_at <= %s "  # noqa: S608
-        "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [EnrollmentState.ACTIVE, now, batch])
-        return cursor.fetchall()
+    rows = _execute(sql.claim_sql(E), [EnrollmentState.ACTIVE, now, batch])
+    if sql.postgresql():
+        return rows
+    return [(*row[:4], sql.read_datetime(row[4])) for row in rows]
 
 
-def _execute(sql: str, params: list) -> list[tuple]:
+def _execute(statement: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(statement, sql.adapt_params(params))
         return cursor.fetchall() if cursor.description else []
 
 
 def _exit_unmailable(state: _Batch, ids: list[int]) -> None:
     """Someone no longer active (unsubscribed, bounced, complained) leaves at once."""
     rows = _execute(
-        f"UPDATE {E} e SET state = %s, exit_reason = 'subscriber no longer active', updated_at = %s FROM {S} s "  # noqa: S608
-        "WHERE e.id = ANY(%s) AND s.id = e.subscriber_id AND s.status <> 'active' RETURNING e.version_id, e.position",
-        [EnrollmentState.EXITED, state.now, ids],
+        f"UPDATE {E} AS e SET state = %s, exit_reason = 'subscriber no longer active', updated_at = %s "  # noqa: S608
+        f"FROM {S} AS s WHERE e.id {sql.in_list()} AND s.id = e.subscriber_id AND s.status <> 'active' "
+        f"{sql.returning('e', 'version_id', 'position')}",
+        [EnrollmentState.EXITED, state.now, sql.list_param(ids)],
     )
     for version_id, position in rows:
         state.stats[(version_id, position, "exited")] += 1
@@ -192,8 +188,12 @@ def _run_step(state: _Batch, version: AutomationVersion, position: int, occurren
     elif kind == Kind.WAIT:
         _move(state, ids, f"{nxt}", "%s", [state.now + timedelta(seconds=step["wait_seconds"])])
     elif kind == Kind.WAIT_UNTIL:
-        due_sql, params = _local_time_sql(step["local_time"], state.now)
-        _move(state, ids, f"{nxt}", due_sql, params, join_subscriber=True)
+        if sql.postgresql():
+            due_sql, params = _local_time_sql(step["local_time"], state.now)
+            _move(state, ids, f"{nxt}", due_sql, params, join_subscriber=True)
+        else:  # no zone database in SQLite's SQL: one due time per distinct zone, computed here
+            for zone, zone_ids in _ids_by_zone(ids).items():
+                _move(state, zone_ids, f"{nxt}", "%s", [next_local_time(state.now, zone, step["local_time"])])
     elif kind in (Kind.BRANCH_SEGMENT, Kind.BRANCH_ENGAGED):
         condition, params = _condition_sql(step, state.now)
         yes = step["if_true"] if step.get("if_true") is not None else nxt
@@ -207,11 +207,23 @@ def _run_step(state: _Batch, version: AutomationVersion, position: int, occurren
         _move(state, ids, f"{EXIT}", "%s", [state.now])
 
 
+def _ids_by_zone(ids: list[int]) -> dict[str, list[int]]:
+    rows = _execute(
+        f"SELECT e.id, s.timezone FROM {E} e JOIN {S} s ON s.id = e.subscriber_id WHERE e.id {sql.in_list()}",  # noqa: S608
+        [sql.list_param(ids)],
+    )
+    zones: dict[str, list[int]] = defaultdict(list)
+    for pk, zone in rows:
+        zones[zone or "UTC"].append(pk)
+    return zones
+
+
 def _postpone_paused(state: _Batch, ids: list[int]) -> list[int]:
     paused = _execute(
-        f"UPDATE {E} e SET due_at = s.paused_until, updated_at = %s FROM {S} s WHERE e.id = ANY(%s) "  # noqa: S608
-        "AND s.id = e.subscriber_id AND s.paused_until > %s RETURNING e.id",
-        [state.now, ids, state.now],
+        f"UPDATE {E} AS e SET due_at = s.paused_until, updated_at = %s FROM {S} AS s "  # noqa: S608
+        f"WHERE e.id {sql.in_list()} AND s.id = e.subscriber_id AND s.paused_until > %s "
+        f"{sql.returning('e', 'id')}",
+        [state.now, sql.list_param(ids), state.now],
     )
     held = {row[0] for row in paused}
     return [pk for pk in ids if pk not in held] if held else ids
@@ -226,7 +238,7 @@ def _move(
     # The subscriber's zone, when the due time needs it: known zone names are read once per
     # statement (a hash join), so an unknown name means UTC instead of failing the batch.
     zones = "WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names) " if join_subscriber else ""
-    source = f" FROM {S} s LEFT JOIN zones z ON z.name = s.timezone" if join_subscriber else ""
+    source = f" FROM {S} AS s LEFT JOIN zones z ON z.name = s.timezone" if join_subscriber else ""
     where = " AND s.id = e.subscriber_id" if join_subscriber else ""
     ends = position_sql == str(EXIT)
     extra = ", state = 'completed'" if ends else ""
@@ -235,10 +247,10 @@ def _move(
         extra += ", last_send_id = %s"
         extra_params.append(last_send_id)
     rows = _execute(
-        f"{zones}UPDATE {E} e SET position = {position_sql}, due_at = {due_sql}, updated_at = %s{extra}{source} "  # noqa: S608
-        f"WHERE e.id = ANY(%s) AND {STILL_ACTIVE}{where} "
-        "RETURNING e.version_id, e.position, e.subscriber_id, e.automation_id",
-        [*params, state.now, *extra_params, ids],
+        f"{zones}UPDATE {E} AS e SET position = {position_sql}, due_at = {due_sql}, updated_at = %s{extra}{source} "  # noqa: S608
+        f"WHERE e.id {sql.in_list()} AND {STILL_ACTIVE}{where} "
+        f"{sql.returning('e', 'version_id', 'position', 'subscriber_id', 'automation_id')}",
+        [*params, state.now, *extra_params, sql.list_param(ids)],
     )
     for version_id, position, *_ in rows:
         state.stats[(version_id, min(position, EXIT), "entered")] += 1
@@ -281,10 +293,10 @@ def _condition_sql(step: dict, now: datetime) -> tuple[str, list]:
         return f"e.subscriber_id IN ({inner})", list(params)
     kinds = ["click"] if step["engagement"] == "clicked" else ["open", "click"]
     return (
-        "EXISTS (SELECT 1 FROM analytics_engagementevent ev JOIN channels_app_delivery d ON d.id = ev.delivery_id "
-        "WHERE d.send_id = e.last_send_id AND d.recipient_key = e.subscriber_id AND ev.kind = ANY(%s) "
+        "EXISTS (SELECT 1 FROM analytics_engagementevent ev JOIN channels_app_delivery d ON d.id = ev.delivery_id "  # noqa: S608
+        f"WHERE d.send_id = e.last_send_id AND d.recipient_key = e.subscriber_id AND ev.kind {sql.in_list()} "
         "AND NOT ev.is_machine)",
-        [kinds],
+        [sql.list_param(kinds)],
     )
 
 
@@ -298,16 +310,16 @@ def _send(
     if channel is None or not channel.is_active:
         raise StepNotReady(f"channel {step['channel_id']} is disabled or gone")
     context_sql, context_params = data_context_sql(send.content)
-    sql = (
+    statement = (
         f"INSERT INTO {D} (send_id, channel_id, subscriber_id, recipient_key, recipient, state, attempts, "  # noqa: S608
         "last_error, provider_message_id, lease_token, context, enqueued_at, created_at, updated_at) "
         f"SELECT %s, %s, s.id, s.id, s.email, 'queued', 0, '', '', '', {context_sql}, %s, %s, %s "
-        f"FROM {E} e JOIN {S} s ON s.id = e.subscriber_id WHERE e.id = ANY(%s) AND s.status = 'active' "
+        f"FROM {E} e JOIN {S} s ON s.id = e.subscriber_id WHERE e.id {sql.in_list()} AND s.status = 'active' "
         f"AND NOT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} x WHERE x.email = s.email) "
         "ON CONFLICT (send_id, channel_id, recipient_key) DO NOTHING RETURNING id"
     )
-    params = [send.pk, channel.pk, *context_params, state.now, state.now, state.now, ids]
-    created = [row[0] for row in _execute(sql, params)]
+    params = [send.pk, channel.pk, *context_params, state.now, state.now, state.now, sql.list_param(ids)]
+    created = [row[0] for row in _execute(statement, params)]
     state.stats[(version.pk, position, "sent")] += len(created)
     state.result.sent += len(created)
     state.dispatch[channel.pk].extend(created)
@@ -337,35 +349,35 @@ def step_send(*, version: AutomationVersion, position: int, occurrence: str, ste
 
 def _change_subscribers(state: _Batch, kind: str, step: dict, ids: list[int]) -> None:
     if kind == Kind.FIELD_SET:
+        value_sql, value_params = sql.json_set_key("attributes", step["field_key"], step["field_value"])
         _execute(
-            f"UPDATE {S} s SET attributes = coalesce(s.attributes, '{{}}'::jsonb) "  # noqa: S608
-            "|| jsonb_build_object(%s::text, %s::jsonb), "
-            f"updated_at = %s FROM {E} e WHERE e.id = ANY(%s) AND s.id = e.subscriber_id",
-            [step["field_key"], json.dumps(step["field_value"]), state.now, ids],
+            f"UPDATE {S} AS s SET attributes = {value_sql}, "  # noqa: S608
+            f"updated_at = %s FROM {E} AS e WHERE e.id {sql.in_list()} AND s.id = e.subscriber_id",
+            [*value_params, state.now, sql.list_param(ids)],
         )
         return
     table = Subscription._meta.db_table
     if kind == Kind.TOPIC_ADD:
         _execute(
             f"INSERT INTO {table} (subscriber_id, topic_id, channel_kind, frequency, created_at, updated_at) "  # noqa: S608
-            f"SELECT e.subscriber_id, %s, 'email', 'instant', %s, %s FROM {E} e WHERE e.id = ANY(%s) "
+            f"SELECT e.subscriber_id, %s, 'email', 'instant', %s, %s FROM {E} e WHERE e.id {sql.in_list()} "
             "ON CONFLICT (subscriber_id, topic_id, channel_kind) DO UPDATE SET frequency = 'instant', "
             f"updated_at = EXCLUDED.updated_at WHERE {table}.frequency = 'off'",
-            [step["topic_id"], state.now, state.now, ids],
+            [step["topic_id"], state.now, state.now, sql.list_param(ids)],
         )
     else:
         _execute(
-            f"UPDATE {table} x SET frequency = 'off', updated_at = %s FROM {E} e WHERE e.id = ANY(%s) "  # noqa: S608
-            "AND x.subscriber_id = e.subscriber_id AND x.topic_id = %s",
-            [state.now, ids, step["topic_id"]],
+            f"UPDATE {table} AS x SET frequency = 'off', updated_at = %s FROM {E} AS e "  # noqa: S608
+            f"WHERE e.id {sql.in_list()} AND x.subscriber_id = e.subscriber_id AND x.topic_id = %s",
+            [state.now, sql.list_param(ids), step["topic_id"]],
         )
 
 
 def _complete(state: _Batch, ids: list[int]) -> None:
     rows = _execute(
-        f"UPDATE {E} SET state = %s, updated_at = %s WHERE id = ANY(%s) AND {STILL_ACTIVE} AND position = %s "  # noqa: S608
-        "RETURNING subscriber_id, automation_id, version_id",
-        [EnrollmentState.COMPLETED, state.now, ids, EXIT],
+        f"UPDATE {E} SET state = %s, updated_at = %s WHERE id {sql.in_list()} AND {STILL_ACTIVE} "  # noqa: S608
+        "AND position = %s RETURNING subscriber_id, automation_id, version_id",
+        [EnrollmentState.COMPLETED, state.now, sql.list_param(ids), EXIT],
     )
     if rows:
         _completed(state, rows)

@@ -19,6 +19,7 @@ from django.conf import settings
 from channels_app.adapters.convert import html_to_text
 from publishing.markup import LinkTable, body_html_with_placeholders, defuse
 from publishing.merge import MergeTable, unmark
+from publishing.services.automations import sql
 from publishing.transactional_models import MessageTemplateVersion
 
 _DATA = re.compile(r'\{\{\s*data\.([A-Za-z0-9_]{1,50})(?:\s*\|\s*default:"([^"\\]{0,200})")?\s*\}\}')
@@ -85,10 +86,10 @@ def data_context_sql(content: dict[str, Any], alias: str = "e") -> tuple[str, li
     """SQL (and its parameters) of a delivery's `context`: the data fields' values per enrollment."""
     fields = content.get("data_fields") or []
     if not fields:
-        return "NULL::jsonb", []
+        return sql.json_null(), []
     parts, params = [], []
     for index, field in enumerate(fields):
-        value = f"coalesce(nullif({alias}.data ->> %s, ''), %s)"
+        value = f"coalesce(nullif({sql.json_text(f'{alias}.data')}, ''), %s)"
         parts.append(f"'d_{index}', {value}, 'd_{index}_html', {_html_escape_sql(value)}")
         params.extend([field["key"], field["default"], field["key"], field["default"]])
-    return "jsonb_build_object(" + ", ".join(parts) + ")", params
+    return sql.json_build(", ".join(parts)), params

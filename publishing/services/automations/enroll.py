@@ -4,7 +4,9 @@ Triggers enter subscribers set-based (INSERT ... SELECT ... ON CONFLICT DO NOTHI
 automation and occurrence, so a trigger firing twice (a confirmation replayed, a segment scan run
 twice, the same custom event posted again) enters once. Anniversaries enter once a year (the
 occurrence is the year). Only active subscribers of an active automation with a version enter;
-their first step is due at once and runs on the next beat.
+their first step is due at once and runs on the next beat. The same statements run on PostgreSQL
+and the embedded SQLite default (per-vendor fragments in sql.py; date triggers compute their day
+and year in Python on both).
 
 Leaving: an unsubscribe, a suppression or an erasure ends every walk of the subscriber at once
 (subscribers' services call `automations_leave`; an erased subscriber's rows go with the row).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
@@ -30,6 +32,7 @@ from publishing.automation_models import (
     AutomationTrigger,
     EnrollmentState,
 )
+from publishing.services.automations import sql
 from subscribers.models import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -38,43 +41,43 @@ S = Subscriber._meta.db_table
 MAX_EVENT_DATA_BYTES = 16 * 1024
 
 
-def _enter(automation: Automation, subscribers_sql: str, params: Sequence[Any], *, occurrence_sql: str = "''",
+def _enter(automation: Automation, subscribers_sql: str, params: Sequence[Any], *, occurrence: str = "",
            data: Mapping[str, Any] | None = None, now: datetime | None = None) -> int:  # fmt: skip
     """Enter the subscribers `subscribers_sql` selects (a column `id`); returns how many entered."""
     version_id = automation.current_version_id
-    if version_id is None or connection.vendor != "postgresql":  # see advance.automations_supported
+    if version_id is None:
         return 0
     now = now or clock.now()
     stat = AutomationStepStat._meta.db_table
-    sql = (
-        f"WITH entered AS (INSERT INTO {E} (automation_id, version_id, subscriber_id, occurrence, position, state, "  # noqa: S608
+    insert = (
+        f"INSERT INTO {E} (automation_id, version_id, subscriber_id, occurrence, position, state, "  # noqa: S608
         "due_at, data, exit_reason, entered_at, updated_at) "
-        f"SELECT %s, %s, q.id, {occurrence_sql}, 0, 'active', %s, %s::jsonb, '', %s, %s FROM ({subscribers_sql}) q "
+        f"SELECT %s, %s, q.id, %s, 0, 'active', %s, {sql.json_param()}, '', %s, %s FROM ({subscribers_sql}) q "
         f"JOIN {S} s ON s.id = q.id WHERE s.status = 'active' "
-        "ON CONFLICT (automation_id, subscriber_id, occurrence) DO NOTHING RETURNING 1) "
-        f", bumped AS (INSERT INTO {stat} (version_id, position, entered, sent, exited) "
-        "SELECT %s, 0, count(*), 0, 0 FROM entered HAVING count(*) > 0 ON CONFLICT (version_id, position) "
-        f"DO UPDATE SET entered = {stat}.entered + EXCLUDED.entered) SELECT count(*) FROM entered"
+        "ON CONFLICT (automation_id, subscriber_id, occurrence) DO NOTHING RETURNING 1"
     )
-    args = [
-        automation.pk,
-        version_id,
-        *_occurrence_params(occurrence_sql, now),
-        now,
-        json.dumps(dict(data or {})),
-        now,
-        now,
-        *params,
-        version_id,
-    ]
+    args = [automation.pk, version_id, occurrence, now, json.dumps(dict(data or {})), now, now, *params]
+    bump = (
+        f"INSERT INTO {stat} (version_id, position, entered, sent, exited) "  # noqa: S608
+        "SELECT %s, 0, count(*), 0, 0 FROM entered HAVING count(*) > 0 ON CONFLICT (version_id, position) "
+        f"DO UPDATE SET entered = {stat}.entered + EXCLUDED.entered"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-def _occurrence_params(occurrence_sql: str, now: datetime) -> list:
-    return [now] if "%s" in occurrence_sql else []
+        if sql.postgresql():  # one statement: the insert and the counter in data-modifying CTEs
+            statement = f"WITH entered AS ({insert}), bumped AS ({bump}) SELECT count(*) FROM entered"  # noqa: S608
+            cursor.execute(statement, [*args, version_id])
+            row = cursor.fetchone()
+            return int(row[0]) if row else 0
+        # SQLite has no INSERT inside WITH: the same two statements, one after the other.
+        cursor.execute(insert, sql.adapt_params(args))
+        entered = len(cursor.fetchall())
+        if entered:
+            cursor.execute(
+                f"INSERT INTO {stat} (version_id, position, entered, sent, exited) VALUES (%s, 0, %s, 0, 0) "  # noqa: S608
+                f"ON CONFLICT (version_id, position) DO UPDATE SET entered = {stat}.entered + EXCLUDED.entered",
+                [version_id, entered],
+            )
+        return entered
 
 
 def automations_trigger(
@@ -90,7 +93,7 @@ def automations_trigger(
         config = automation.trigger_config or {}
         if any(str(config.get(k)) != str(v) for k, v in (match or {}).items()):
             continue
-        entered += _enter(automation, "SELECT unnest(%s::bigint[]) AS id", [list(subscriber_ids)], data=data)
+        entered += _enter(automation, sql.ids_rows(), [sql.list_param(subscriber_ids)], data=data)
     return entered
 
 
@@ -102,13 +105,11 @@ def automation_enroll(
     role_require(actor, Role.EDITOR, "Enrolling subscribers in automations")
     if automation.current_version_id is None:
         raise ApplicationError("This automation has no steps yet.", status_code=409)
-    if connection.vendor != "postgresql":
-        raise ApplicationError("Automations run on PostgreSQL only (set DATABASE_URL).", status_code=409)
     if subscriber.status != Subscriber.Status.ACTIVE:
         raise ApplicationError.for_fields(
             {"subscriber": f"Only active subscribers enter (this one is {subscriber.status})."}
         )
-    entered = _enter(automation, "SELECT %s::bigint AS id", [subscriber.pk], data=data)
+    entered = _enter(automation, "SELECT CAST(%s AS bigint) AS id", [subscriber.pk], data=data)
     if not entered:
         raise ApplicationError("This subscriber has already been through this automation.", status_code=409)
     return AutomationEnrollment.objects.get(automation=automation, subscriber=subscriber, occurrence="")
@@ -178,8 +179,8 @@ def _segment_enter(automation: Automation, now: datetime) -> int:
     segment = Segment.objects.filter(pk=automation.trigger_config.get("segment")).first()
     if segment is None:
         return 0
-    sql, params = Subscriber.objects.filter(segment_q(segment.rules, now=now)).values("pk").query.sql_with_params()
-    return _enter(automation, f"SELECT z.pk AS id FROM ({sql}) z", params, now=now)  # noqa: S608
+    inner, params = Subscriber.objects.filter(segment_q(segment.rules, now=now)).values("pk").query.sql_with_params()
+    return _enter(automation, f"SELECT z.pk AS id FROM ({inner}) z", params, now=now)  # noqa: S608
 
 
 def _date_enter(automation: Automation, now: datetime) -> int:
@@ -188,13 +189,11 @@ def _date_enter(automation: Automation, now: datetime) -> int:
     compared as ISO text (YYYY-MM-DD...), never cast, so a value that is not a date matches nothing."""
     config = automation.trigger_config
     key, offset = config["field"], int(config.get("offset_days", 0))
-    value = "substring(s.attributes ->> %s from 1 for 10)"
-    target = "to_char((%s::timestamptz AT TIME ZONE 'UTC')::date - %s, 'YYYY-MM-DD')"
+    today = now.astimezone(UTC).date()
+    target = (today - timedelta(days=offset)).isoformat()  # YYYY-MM-DD
+    value = f"substr({sql.json_text('s.attributes')}, 1, 10)"
     base = f"SELECT s.id FROM {S} s WHERE s.status = 'active'"  # noqa: S608
     if config.get("mode", "anniversary") == "anniversary":
-        sql = f"{base} AND substring({value} from 5) = substring({target} from 5) AND {value} < {target}"
-        params = [key, now, offset, key, now, offset]
-        return _enter(
-            automation, sql, params, occurrence_sql="to_char(%s::timestamptz AT TIME ZONE 'UTC', 'YYYY')", now=now
-        )
-    return _enter(automation, f"{base} AND {value} = {target}", [key, now, offset], now=now)
+        segment_sql = f"{base} AND substr({value}, 5) = %s AND {value} < %s"
+        return _enter(automation, segment_sql, [key, target[4:], key, target], occurrence=str(today.year), now=now)
+    return _enter(automation, f"{base} AND {value} = %s", [key, target], now=now)

@@ -6,8 +6,7 @@ postpone messages, segment branches read the segment now)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
 
 from channels_app.models import Channel
 from core.clock import clock
@@ -15,6 +14,7 @@ from core.exceptions import ApplicationError
 from core.roles import Role, role_require
 from publishing.automation_models import Automation, AutomationStepKind
 from publishing.services.automations.advance import EXIT
+from publishing.services.automations.local_time import next_local_time
 from publishing.services.automations.preview import step_preview
 from subscribers.models import Subscriber, Topic
 
@@ -30,21 +30,6 @@ class SimulatedStep:
     what: str
     channel: str = ""
     subject: str = ""
-
-
-def next_local_time(now: datetime, zone_name: str, local: str) -> datetime:
-    """The next `HH:MM` in the zone after `now` (what the advance computes in SQL)."""
-    try:
-        zone = ZoneInfo(zone_name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    hour, minute = (int(part) for part in local.split(":")[:2])
-    today = now.astimezone(zone).date()
-    for days in (0, 1, 2):
-        candidate = datetime.combine(today + timedelta(days=days), time(hour, minute), tzinfo=zone)
-        if candidate > now:
-            return candidate.astimezone(now.tzinfo)
-    raise AssertionError("unreachable")
 
 
 def automation_simulate(
