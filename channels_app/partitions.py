@@ -17,5 +17,6 @@ DELIVERIES = MonthlyTable(
     # Converting a large install's table: its rows' period comes from their send, whatever the
     # column holds (the migration gave rows of before the upgrade a placeholder).
     key_from_row=PERIOD_OF_SEND_SQL.format(send_id="{row}.send_id"),
+    unique_name="delivery_unique_per_recipient",
     first_month_sql="SELECT min(created_at) FROM channels_app_send",
 )

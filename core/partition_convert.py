@@ -76,7 +76,8 @@ def _create_shadow(cursor, spec: MonthlyTable, new: str) -> None:
     for name, definition in _indexes(cursor, old):
         cursor.execute(_index_for_partitions(definition, name, old, new, spec.key))
     for name, definition in _constraints(cursor, old, "u"):
-        cursor.execute(f"ALTER TABLE {new} ADD CONSTRAINT {name}{INDEX_SUFFIX} {_with_key(definition, spec.key)}")
+        final = spec.unique_name or name
+        cursor.execute(f"ALTER TABLE {new} ADD CONSTRAINT {final}{INDEX_SUFFIX} {_with_key(definition, spec.key)}")
     for name, definition in _constraints(cursor, old, "f"):
         cursor.execute(f"ALTER TABLE {new} ADD CONSTRAINT {name}{INDEX_SUFFIX} {definition}")
     cursor.execute(
@@ -133,7 +134,7 @@ def _mirror_install(cursor, spec: MonthlyTable, new: str) -> None:
     names = ", ".join(columns)
     values = ", ".join(f"NEW.{c}" for c in columns)
     key = spec.key_from_row.format(row="NEW")
-    cursor.execute(
+    cursor.execute(  # identifiers from the MonthlyTable spec and the catalog only
         f"""
         CREATE OR REPLACE FUNCTION partition_mirror_{old}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -147,7 +148,7 @@ def _mirror_install(cursor, spec: MonthlyTable, new: str) -> None:
         END $$;
         CREATE TRIGGER partition_mirror AFTER INSERT OR UPDATE OR DELETE ON {old}
             FOR EACH ROW EXECUTE FUNCTION partition_mirror_{old}();
-        """
+        """  # noqa: S608
     )
 
 
@@ -193,13 +194,15 @@ def _swap(spec: MonthlyTable, new: str, lock_timeout_ms: int) -> None:
     old = spec.table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # see partitioning.partition_drop
         cursor.execute(f"LOCK TABLE {old} IN ACCESS EXCLUSIVE MODE")
-        cursor.execute(
-            f"SELECT setval(pg_get_serial_sequence('{new}', 'id'), "
+        cursor.execute(  # identifiers from the catalog only
+            f"SELECT setval(pg_get_serial_sequence('{new}', 'id'), "  # noqa: S608
             f"GREATEST((SELECT last_value FROM {_sequence(cursor, old)}), 1))"
         )
         renames = [(name + INDEX_SUFFIX, name) for name, _ in _indexes(cursor, old)]
-        constraints = [name for kind in "uf" for name, _ in _constraints(cursor, old, kind)]
+        constraints = [spec.unique_name or name for name, _ in _constraints(cursor, old, "u")]
+        constraints += [name for name, _ in _constraints(cursor, old, "f")]
         cursor.execute(f"DROP TABLE {old}")
         cursor.execute(f"DROP FUNCTION partition_mirror_{old}()")
         cursor.execute(f"ALTER TABLE {new} RENAME TO {old}")

@@ -37,6 +37,9 @@ class MonthlyTable:
     # Partitions are named `<prefix>_pYYYY_MM`: the table's name, or the name a table being
     # converted will have (renaming a parent leaves its partitions' names as they are).
     prefix: str = ""
+    # The name of its unique constraint in the migrations (with the key); a large install's
+    # table converted by partition_tables had another one (a unique field's generated name).
+    unique_name: str = ""
 
     @property
     def partition_prefix(self) -> str:
@@ -142,6 +145,9 @@ def partitions_expired(spec: MonthlyTable, *, keep_from: date) -> list[tuple[dat
 def partition_drop(spec: MonthlyTable, name: str) -> None:
     """DETACH then DROP one partition (DETACH first, so the parent is locked only briefly)."""
     with transaction.atomic(), connection.cursor() as cursor:
+        # Deferred foreign-key checks of rows written earlier in the transaction run now: a
+        # table with pending trigger events cannot be dropped.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"ALTER TABLE {spec.table} DETACH PARTITION {name}")
         cursor.execute(f"DROP TABLE {name}")
     logger.info("partition dropped: %s", name)

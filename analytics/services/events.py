@@ -2,8 +2,9 @@
 
 Every writer (tracking drain, SES feedback, unsubscribe attribution) goes through
 `events_record`, which is idempotent: events are inserted ON CONFLICT (dedupe_key,
-occurred_at) DO NOTHING (a repeated event carries its first copy's time), the engagement summaries only move first-times earlier and last-times later
-(min/max), and rollup cells are marked dirty (recomputing a cell twice changes nothing).
+occurred_at) DO NOTHING (a repeated event carries its first copy's time), the engagement
+summaries only move first-times earlier and last-times later (min/max), and rollup cells
+are marked dirty (recomputing a cell twice changes nothing).
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ _EVENT_COLUMNS = "delivery_id, kind, occurred_at, is_machine, metadata, dedupe_k
 
 
 def _insert(events: Sequence[EngagementEvent]) -> set[str] | None:
-    """INSERT ... ON CONFLICT DO NOTHING (the unique (dedupe_key, occurred_at), or the unique
-    dedupe_key of a large install's table not yet partitioned: no conflict target, so either); on PostgreSQL through COPY into a
-    session temp table, several times faster than a multi-row INSERT for drain-sized batches.
+    """INSERT ... ON CONFLICT DO NOTHING (no conflict target: the unique (dedupe_key,
+    occurred_at), or a large install's unique dedupe_key until partition_tables converts the
+    table; docs/partitioning.md); on PostgreSQL through COPY into a session temp table,
+    several times faster than a multi-row INSERT for drain-sized batches.
     Returns the dedupe keys really inserted (PostgreSQL), None where that is unknown."""
     if connection.vendor != "postgresql":
         EngagementEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=500)

@@ -29,6 +29,7 @@ EVENTS = MonthlyTable(
     table="analytics_engagementevent",
     key="occurred_at",
     key_from_row="{row}.occurred_at",
+    unique_name="event_dedupe_unique",
     first_month_sql="SELECT min(occurred_at) FROM analytics_engagementevent",
 )
 
