@@ -68,4 +68,11 @@ def convert_if_small(spec_path: str) -> migrations.RunPython:
         if schema_editor.connection.vendor == "postgresql" and converts_inline(schema_editor.connection, spec.table):
             partition_convert(spec, months_ahead=settings.PARTITION_MONTHS_AHEAD)
 
-    return migrations.RunPython(forwards, migrations.RunPython.noop)
+    def backwards(apps, schema_editor):
+        from django.db.migrations.exceptions import IrreversibleError
+        from django.utils.module_loading import import_string
+
+        if is_partitioned(import_string(spec_path).table, using=schema_editor.connection):
+            raise IrreversibleError("a partitioned table is not turned back into a plain one: restore a backup")
+
+    return migrations.RunPython(forwards, backwards)
