@@ -45,12 +45,14 @@ def partition_convert(
     if connection.vendor != "postgresql" or is_partitioned(spec.table):
         return 0
     new = spec.table + TEMP_SUFFIX
+    # One transaction: the mirror trigger never exists without a table (and partitions,
+    # DEFAULT among them) to write into.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {new} CASCADE")  # a conversion interrupted earlier
+        cursor.execute(f"DROP TRIGGER IF EXISTS partition_mirror ON {spec.table}")  # an interrupted run's
+        cursor.execute(f"DROP TABLE IF EXISTS {new} CASCADE")
         _create_shadow(cursor, spec, new)
+        _partitions_create(spec, new, _first_month(spec), months_ahead)
         _mirror_install(cursor, spec, new)
-    first = _first_month(spec)
-    _partitions_create(spec, new, first, months_ahead)
     copied = _copy(spec, new, batch, progress)
     _swap(spec, new, lock_timeout_ms)
     return copied

@@ -99,10 +99,12 @@ def partitions_ensure(spec: MonthlyTable, *, through: date, since: date | None =
         return []
     existing = partitions(spec)
     created = []
+    default = default_partition_name(spec)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {default_partition_name(spec)} PARTITION OF {spec.table} DEFAULT"  # noqa: S608
-        )
+        cursor.execute("SELECT to_regclass(%s)", [default])
+        if cursor.fetchone()[0] is None:
+            cursor.execute(f"CREATE TABLE {default} PARTITION OF {spec.table} DEFAULT")  # noqa: S608
+            cursor.execute(_id_index_sql(default))
     month = month_start(since or clock.now().date())
     while month <= month_start(through):
         if month not in existing:
@@ -133,8 +135,18 @@ def _partition_create(spec: MonthlyTable, month: date) -> None:
         )
         # Moving rows between partitions is not a change of the data: the parent's statement
         # triggers (delivery counts) must not count them twice, so the rows go in directly.
+        cursor.execute(_id_index_sql(name))
         cursor.execute(f"INSERT INTO {name} SELECT * FROM partition_move")  # noqa: S608
         cursor.execute("DROP TABLE partition_move")
+
+
+def _id_index_sql(partition: str) -> str:
+    """Each partition's own unique index on `id`. The primary key is (id, key), so without
+    statistics (a month's partition just filled by a fan-out, not analyzed yet) the planner
+    cannot know that `id = x` is one row, and chose to scan whole partial indexes for the
+    pipeline's updates by id (16x slower on a fresh 100,000-row month). With this index it
+    always knows. Ids are unique across partitions anyway (one sequence)."""
+    return f"CREATE UNIQUE INDEX {partition}_id ON {partition} (id)"
 
 
 def partitions_expired(spec: MonthlyTable, *, keep_from: date) -> list[tuple[date, str]]:

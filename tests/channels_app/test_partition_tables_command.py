@@ -192,3 +192,30 @@ def test_writes_during_the_copy_reach_the_partitioned_table(large_install):
     broadcast = Delivery.objects.get(send=sends[0], recipient_key=0)
     assert broadcast.period == date(2026, 9, 1)
     assert Delivery.objects.count() == len(ids)  # one deleted, one created
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_conversion_leaves_the_app_writing_and_runs_again(large_install):
+    channel, subscribers, sends = large_install
+    before = _rows(Delivery, "send_id", "recipient_key", "state")
+
+    def stop(copied: int) -> None:
+        raise Interrupted  # the command killed after its first batch
+
+    with pytest.raises(Interrupted):
+        partition_convert(DELIVERIES, batch=3, progress=stop)
+    assert not is_partitioned(DELIVERIES.table)
+    late = Delivery.objects.create(send=sends[1], channel=channel, recipient_key=0)  # the app keeps writing
+
+    call_command("partition_tables", table=[DELIVERIES.table])
+
+    assert is_partitioned(DELIVERIES.table)
+    assert _rows(Delivery, "send_id", "recipient_key", "state") == sorted(
+        [*before, (late.pk, sends[1].pk, 0, "queued")]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('channels_app_delivery_partitioned')")
+        assert cursor.fetchone()[0] is None

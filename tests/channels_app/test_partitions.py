@@ -156,9 +156,10 @@ def months_of_deliveries(outbox_channel):
     return sends
 
 
-def test_the_claim_finds_deliveries_by_primary_key_in_each_month(months_of_deliveries, outbox_channel):
-    # A send in full flight, its month's partition freshly filled and never analyzed (as in a
-    # fan-out): the claim must still go by id, not walk the send's queued deliveries.
+@pytest.fixture
+def send_in_flight(months_of_deliveries, outbox_channel):
+    """A send in full flight, its month's partition freshly filled and never analyzed (as in a
+    fan-out): 5,000 queued deliveries, the first 30 of them claimed."""
     send = months_of_deliveries[-1]
     Send.objects.filter(pk=send.pk).update(status=Send.Status.SENDING)
     with connection.cursor() as cursor:
@@ -169,12 +170,35 @@ def test_the_claim_finds_deliveries_by_primary_key_in_each_month(months_of_deliv
             [send.pk, send.delivery_period, outbox_channel.pk],
         )
     ids = list(Delivery.objects.filter(send=send).order_by("pk").values_list("pk", flat=True)[:30])
-    sql, params = _claim_sql(ids, "token")
+    Delivery.objects.filter(pk__in=ids).update(state=Delivery.State.SENDING, lease_token="token")
+    return ids
+
+
+def test_the_claim_finds_deliveries_by_id_in_each_month(send_in_flight):
+    # Not walked from the send by (send, state), nor over a whole partial index of queued rows.
+    sql, params = _claim_sql(send_in_flight, "token")
     scans = _scans(_plan(sql, params), "channels_app_delivery")
     assert scans and all(kind != "Seq Scan" for kind, _, _ in scans), scans
-    assert any(index.endswith("_pkey") for _, _, index in scans), scans
-    # Never walked from the send: (send, state) would read every queued delivery of the send.
+    assert any(index.endswith(("_pkey", "_id")) for _, _, index in scans), scans
     assert not any("send_id" in index for _, _, index in scans), scans
+
+
+def test_every_partition_knows_an_id_is_one_row():
+    """The primary key is (id, period), so without statistics (a month just filled by a fan-out)
+    the planner could not tell that `id = x` is one row, and chose to scan whole partial indexes
+    for the pipeline's updates by id (_mark_sent: 16x slower on a fresh 100,000-row month in the
+    benchmark). Each partition has its own unique index on id."""
+    for spec in (DELIVERIES, EVENTS):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname, bool_or(x.indisunique AND x.indnatts = 1 AND a.attname = 'id') "
+                "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_index x ON x.indrelid = c.oid "
+                "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0] "
+                "WHERE i.inhparent = to_regclass(%s) GROUP BY c.relname",
+                [spec.table],
+            )
+            found = dict(cursor.fetchall())
+        assert found and all(found.values()), found
 
 
 def _sweeper_queued(now):
