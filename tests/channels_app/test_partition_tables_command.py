@@ -113,6 +113,8 @@ def test_the_command_partitions_both_tables_keeping_every_row_and_constraint(lar
     deliveries = _rows(Delivery, "send_id", "channel_id", "recipient_key", "state", "provider_message_id")
     events = _rows(EngagementEvent, "delivery_id", "kind", "occurred_at", "dedupe_key")
     assert len(deliveries) == 10 and len(events) == 5
+    with connection.cursor() as cursor:
+        plain = {spec.table: _definitions(cursor, spec.table) for spec in (DELIVERIES, EVENTS)}
 
     call_command("partition_tables", copy_batch=3)
 
@@ -131,9 +133,10 @@ def test_the_command_partitions_both_tables_keeping_every_row_and_constraint(lar
     unique = {name: definition for name, kind, definition in delivery["constraints"] if kind == "u"}
     assert unique == {"delivery_unique_per_recipient": "UNIQUE (send_id, channel_id, recipient_key, period)"}
     assert {name for name, kind, _ in event["constraints"] if kind == "u"} == {"event_dedupe_unique"}
-    assert {name for name, kind, _ in delivery["constraints"] if kind == "f"} >= {
-        "channels_app_delivery_send_id_025d8f13_fk_channels_app_send_id"
-    }
+    for table, now in ((DELIVERIES.table, delivery), (EVENTS.table, event)):  # foreign keys, as they were
+        assert sorted(c for c in now["constraints"] if c[1] == "f") == sorted(
+            c for c in plain[table]["constraints"] if c[1] == "f"
+        )
     assert any("delivery_send_state_channel" in d for d in delivery["indexes"])
     assert any("delivery_provider_id" in d for d in delivery["indexes"])
     assert len(delivery["triggers"]) == 3  # the delivery counts' statement triggers

@@ -96,6 +96,15 @@ def test_beat_creates_the_coming_months_ahead(settings, clock):
     assert partitions_maintain()["created"] == []  # idempotent
 
 
+def test_setup_periodic_tasks_schedules_the_partitions_daily():
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("setup_periodic_tasks")
+    task = PeriodicTask.objects.get(task="analytics.tasks.partitions_maintain_task")
+    assert task.enabled and task.crontab is not None and task.queue == "default"
+
+
 # --- The hot queries' plans. Test tables are tiny, where a sequential scan is cheapest, so the
 # planner is told to avoid one (enable_seqscan=off): the question is whether an index serves
 # the query, and which partitions it reads.
