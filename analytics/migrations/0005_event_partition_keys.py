@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("analytics", "0004_notification_dead_status"),
-        ("channels_app", "0011_delivery_period"),
+        ("channels_app", "0013_delivery_period"),
     ]
 
     operations = [

@@ -66,7 +66,8 @@ def deliveries_retention_apply() -> list[str]:
 
 
 def _month_settled(month: date, name: str) -> bool:
-    """Nothing of the month's deliveries still moving, and every rollup cell of its sends computed."""
+    """Every send of the month finished, nothing of its deliveries still moving, and every
+    rollup cell of its sends computed."""
     from analytics.services.rollups import deliveries_scan, rollups_update
 
     with connection.cursor() as cursor:
@@ -74,6 +75,9 @@ def _month_settled(month: date, name: str) -> bool:
         if cursor.fetchone():
             return False
     sends = Send.objects.filter(created_at__date__gte=month, created_at__date__lt=add_months(month, 1))
+    # An open-ended send (an automation step's) keeps adding deliveries to its month's partition.
+    if sends.exclude(status__in=[Send.Status.COMPLETED, Send.Status.CANCELLED]).exists():
+        return False
     deliveries_scan()  # cells of deliveries handed over since the last rollup run
     for _ in range(SETTLE_RUNS):
         if not RollupDirtyCell.objects.filter(send_id__in=sends.values("pk")).exists():

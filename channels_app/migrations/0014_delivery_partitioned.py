@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     After analytics dropped the foreign keys pointing at it."""
 
     dependencies = [
-        ("channels_app", "0011_delivery_period"),
+        ("channels_app", "0013_delivery_period"),
         ("analytics", "0005_event_partition_keys"),
     ]
 

@@ -28,7 +28,7 @@ def fill_period(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("channels_app", "0010_channel_ordered_fallbacks_and_domain_routes"),
+        ("channels_app", "0012_send_kind_automation_event_type"),
     ]
 
     operations = [
