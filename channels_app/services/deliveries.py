@@ -309,12 +309,6 @@ def _mark_sent(sent: list[SendResult], *, via: Channel | None, token: str | None
             provider_message_id=_case_text({r.delivery_id: r.provider_message_id for r in sent}),
         )
         return
-    sql, params = _mark_sent_sql(sent, via=via, token=token, now=now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _mark_sent_sql(sent: list[SendResult], *, via: Channel | None, token: str | None, now: datetime):
     reclaimed = " OR (d.state = %s AND d.lease_token = %s)" if token else ""
     sql = (  # identifiers from model metadata; values are params
         f"UPDATE {Delivery._meta.db_table} AS d SET state = %s, sent_at = %s, updated_at = %s, "
@@ -332,7 +326,8 @@ def _mark_sent_sql(sent: list[SendResult], *, via: Channel | None, token: str | 
         SENDING,
         *([QUEUED, token] if token else []),
     ]
-    return sql, params
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _sent_by(token: str | None, ids: Sequence[int]) -> QuerySet[Delivery]:
