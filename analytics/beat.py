@@ -26,6 +26,12 @@ PERIODIC_TASKS = [
         "queue": "feedback",
     },
     {
+        "name": "Partitions of deliveries and events: months ahead, retention (PostgreSQL)",
+        "task": "analytics.tasks.partitions_maintain_task",
+        "crontab": {"minute": "7", "hour": "3"},
+        "queue": "default",
+    },
+    {
         "name": "Delete raw engagement events past their retention",
         "task": "analytics.tasks.events_purge_task",
         "crontab": {"minute": "17", "hour": "3"},

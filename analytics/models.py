@@ -20,8 +20,9 @@ class EngagementEvent(models.Model):
 
     Kind = EventKind
 
+    # No database constraint: deliveries are partitioned (see channels_app.models.Delivery).
     delivery = models.ForeignKey(
-        "channels_app.Delivery", on_delete=models.CASCADE, related_name="events", db_index=False
+        "channels_app.Delivery", on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
     )
     kind = models.CharField(max_length=16, choices=EventKind.choices)
     occurred_at = models.DateTimeField()
@@ -31,12 +32,18 @@ class EngagementEvent(models.Model):
     metadata = models.JSONField(default=dict, blank=True, help_text="link, user_agent_class, bounce_type...")
     # Provider notifications arrive more than once; (SNS message id, recipient) makes them unique.
     # Tracking hits carry the id the web process gave them, so a replayed buffer inserts nothing.
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # Unique with occurred_at: on PostgreSQL the table is partitioned by month of occurred_at,
+    # and a unique constraint must hold the partition key. A repeated notification or tracking
+    # hit carries the same time as its first copy, so the pair is as unique as the key.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-occurred_at"]
-        constraints = [models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid"),
+            models.UniqueConstraint(fields=["dedupe_key", "occurred_at"], name="event_dedupe_unique"),
+        ]
         indexes = [
             models.Index(fields=["delivery", "occurred_at"], name="event_delivery_time"),
             models.Index(fields=["kind", "occurred_at"], name="event_kind_time"),
@@ -93,7 +100,11 @@ class DeliveryEngagement(models.Model):
     retention of raw events. Only ever moved earlier (min), so replays change nothing."""
 
     delivery = models.OneToOneField(
-        "channels_app.Delivery", primary_key=True, on_delete=models.CASCADE, related_name="engagement"
+        "channels_app.Delivery",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="engagement",
+        db_constraint=False,  # deliveries are partitioned; rows of dropped months are removed with them
     )
     first_open_at = models.DateTimeField(null=True, blank=True)
     first_click_at = models.DateTimeField(null=True, blank=True)
@@ -145,7 +156,12 @@ class HygieneAction(models.Model):
     kind = models.CharField(max_length=24, choices=HygieneActionKind.choices)
     reason = models.TextField()
     delivery = models.ForeignKey(
-        "channels_app.Delivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "channels_app.Delivery",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,  # deliveries are partitioned; set NULL when their month is dropped
     )
     notification = models.ForeignKey(
         ProviderNotification, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -53,6 +53,13 @@ def guard_channels_check_task() -> int:
 
 
 @shared_task(acks_late=True, **_RETRY)
+def partitions_maintain_task() -> dict:
+    from analytics.services.partitions import partitions_maintain
+
+    return partitions_maintain()
+
+
+@shared_task(acks_late=True, **_RETRY)
 def events_purge_task() -> int:
     from analytics.services.rollups import events_purge
 

@@ -124,16 +124,18 @@ def deliveries_for(
     (by default) at reproducible times spread over the last `days`."""
     from django.db import connection
 
+    from channels_app.partitions import PERIOD_OF_SEND_SQL
+
     sent = "%s::timestamptz" if sent_at else "now() - ((id * %s) %% %s) * interval '1 second'"
     sent_params = [sent_at] if sent_at else [seed % 7919 + 7919, days * 86400]
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO channels_app_delivery (send_id, channel_id, subscriber_id, recipient_key, recipient, state, "
-            "attempts, last_error, provider_message_id, lease_token, created_at, updated_at, sent_at) "
-            "SELECT %s, %s, id, id, email, %s, 1, '', 'bench-' || id, '', sent, now(), sent FROM ("
-            f"  SELECT id, email, {sent} AS sent"
+            "INSERT INTO channels_app_delivery (send_id, period, channel_id, subscriber_id, recipient_key, recipient, "
+            "state, attempts, last_error, provider_message_id, lease_token, created_at, updated_at, sent_at) "
+            f"SELECT %s, {PERIOD_OF_SEND_SQL.format(send_id='%s')}, %s, id, id, email, %s, 1, '', 'bench-' || id, '', "
+            f"sent, now(), sent FROM (SELECT id, email, {sent} AS sent"
             "  FROM subscribers_subscriber WHERE source = 'bench') AS s ORDER BY id",
-            [send_id, channel_id, state, *sent_params],
+            [send_id, send_id, channel_id, state, *sent_params],
         )
         return cursor.rowcount
 

@@ -81,11 +81,11 @@ def _dataset(now: datetime) -> dict:
         for old in history:
             send = Send.objects.create(key=f"bench-alert-{old.pk}", kind="alert", publication=old, status="completed")
             cursor.execute(
-                "INSERT INTO channels_app_delivery (send_id, channel_id, subscriber_id, recipient_key, recipient,"
-                " state, attempts, last_error, provider_message_id, lease_token, created_at, updated_at)"
-                " SELECT %s, %s, id, id, email, 'sent', 1, '', '', '', now(), now() FROM subscribers_subscriber"
+                "INSERT INTO channels_app_delivery (send_id, period, channel_id, subscriber_id, recipient_key,"
+                " recipient, state, attempts, last_error, provider_message_id, lease_token, created_at, updated_at)"
+                " SELECT %s, %s, %s, id, id, email, 'sent', 1, '', '', '', now(), now() FROM subscribers_subscriber"
                 " ORDER BY md5(id::text || %s) LIMIT 2000",
-                [send.pk, channel.pk, str(old.pk)],
+                [send.pk, send.delivery_period, channel.pk, str(old.pk)],
             )
         cursor.execute(
             "INSERT INTO analytics_engagementevent (delivery_id, kind, occurred_at, is_machine, metadata, created_at)"

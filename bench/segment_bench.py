@@ -205,12 +205,12 @@ def _dataset(now: datetime) -> dict:
             cursor.execute("INSERT INTO analytics_sendtopic (send_id, topic_id) VALUES (%s, %s)", [send.pk, topic.pk])
             print(f"deliveries of {slug}…", flush=True)
             cursor.execute(
-                "INSERT INTO channels_app_delivery (send_id, channel_id, subscriber_id, recipient_key, recipient, "
-                "state, attempts, last_error, provider_message_id, lease_token, created_at, updated_at, sent_at) "
-                "SELECT %s, %s, id, id, email, 'delivered', 1, '', '', '', now(), now(), "
+                "INSERT INTO channels_app_delivery (send_id, period, channel_id, subscriber_id, recipient_key, "
+                "recipient, state, attempts, last_error, provider_message_id, lease_token, created_at, updated_at, "
+                "sent_at) SELECT %s, %s, %s, id, id, email, 'delivered', 1, '', '', '', now(), now(), "
                 f"now() - ((id * 31) %% (90 * 86400)) * interval '1 second' FROM subscribers_subscriber WHERE {where} "
                 "ORDER BY id RETURNING id",
-                [send.pk, channel.pk],
+                [send.pk, send.delivery_period, channel.pk],
             )
             ids = [row[0] for row in cursor.fetchall()]
             ranges.append((min(ids), max(ids)))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -156,6 +158,27 @@ class Send(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}: {self.subject or self.key}"
 
+    @property
+    def delivery_period(self) -> date:
+        """The month partition of this send's deliveries (see Delivery.period)."""
+        return delivery_period(self.created_at)
+
+
+def delivery_period(created_at: datetime) -> date:
+    """First day (UTC) of the month a send was created in."""
+    return created_at.astimezone(UTC).date().replace(day=1)
+
+
+class DeliveryPeriodField(models.DateField):
+    """Delivery.period, filled from the delivery's send when the ORM inserts a row (save,
+    bulk_create, get_or_create all call pre_save), so no ORM path can leave it out. SQL
+    insert paths pass `send.delivery_period` themselves."""
+
+    def pre_save(self, model_instance, add):
+        if add and getattr(model_instance, self.attname) is None:
+            setattr(model_instance, self.attname, model_instance.send.delivery_period)
+        return super().pre_save(model_instance, add)
+
 
 class DeliveryState(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -197,6 +220,14 @@ class Delivery(models.Model):
     retried fan-out, never creates a second delivery. recipient_key is the subscriber's id
     for personal messages and 0 for a broadcast destination; it survives erasure, when
     `subscriber` becomes NULL and `recipient` is blanked.
+
+    On PostgreSQL the table is partitioned by month on `period`, the month of its send (not of
+    the row: every delivery of a send is in one partition). PostgreSQL wants the partition key
+    in every unique constraint; since `period` is a function of `send`, (send, channel,
+    recipient_key, period) is exactly as unique as (send, channel, recipient_key). The primary
+    key in the database is (id, period); `id` alone stays unique (one identity sequence).
+    Foreign keys to deliveries (events, engagement, hygiene) have no database constraint
+    (PostgreSQL would need `period` in them): see docs/partitioning.md for what keeps them right.
     """
 
     State = DeliveryState
@@ -210,6 +241,7 @@ class Delivery(models.Model):
     send = models.ForeignKey(
         Send, on_delete=models.CASCADE, related_name="deliveries", db_index=False, db_constraint=False
     )
+    period = DeliveryPeriodField(editable=False, help_text="The month of its send (the partition key).")
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="deliveries", db_constraint=False)
     subscriber = models.ForeignKey(
         "subscribers.Subscriber",
@@ -250,7 +282,9 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["send", "channel", "recipient_key"], name="delivery_unique_per_recipient"),
+            models.UniqueConstraint(
+                fields=["send", "channel", "recipient_key", "period"], name="delivery_unique_per_recipient"
+            ),
             models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
         ]
         indexes = [

@@ -184,7 +184,7 @@ def _record(notification, info: DeliveryInfo, kind: str, event: dict, metadata: 
     row = EngagementEvent(
         delivery_id=info.id,
         kind=kind,
-        occurred_at=_occurred_at(event),
+        occurred_at=_occurred_at(event, fallback=notification.received_at),
         is_machine=machine,
         metadata=metadata,
         dedupe_key=dedupe[:200],
@@ -192,9 +192,11 @@ def _record(notification, info: DeliveryInfo, kind: str, event: dict, metadata: 
     events_record(events=[row], deliveries={info.id: info})
 
 
-def _occurred_at(event: dict) -> datetime:
+def _occurred_at(event: dict, *, fallback: datetime) -> datetime:
+    """The provider's time of the event, else when its notification was received: the same on
+    every reprocessing, so (dedupe_key, occurred_at) finds the event recorded before."""
     stamp = parse_datetime(event["timestamp"]) if isinstance(event.get("timestamp"), str) else None
-    return stamp or timezone.now()
+    return stamp or fallback
 
 
 def _details(esp: str, kind: str, event: dict, raw: dict) -> tuple[dict, str]:

@@ -1,9 +1,10 @@
 """Writing engagement events in bulk, with what depends on them, in the caller's transaction.
 
 Every writer (tracking drain, SES feedback, unsubscribe attribution) goes through
-`events_record`, which is idempotent: events are inserted ON CONFLICT (dedupe_key) DO
-NOTHING, the engagement summaries only move first-times earlier and last-times later
-(min/max), and rollup cells are marked dirty (recomputing a cell twice changes nothing).
+`events_record`, which is idempotent: events are inserted ON CONFLICT (dedupe_key,
+occurred_at) DO NOTHING (a repeated event carries its first copy's time), the engagement
+summaries only move first-times earlier and last-times later (min/max), and rollup cells
+are marked dirty (recomputing a cell twice changes nothing).
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ _EVENT_COLUMNS = "delivery_id, kind, occurred_at, is_machine, metadata, dedupe_k
 
 
 def _insert(events: Sequence[EngagementEvent]) -> set[str] | None:
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING; on PostgreSQL through COPY into a
-    session temp table, several times faster than a multi-row INSERT for drain-sized batches.
+    """INSERT ... ON CONFLICT DO NOTHING (no conflict target: the unique (dedupe_key,
+    occurred_at), or a large install's unique dedupe_key until partition_tables converts the
+    table; docs/partitioning.md); on PostgreSQL through COPY into a session temp table,
+    several times faster than a multi-row INSERT for drain-sized batches.
     Returns the dedupe keys really inserted (PostgreSQL), None where that is unknown."""
     if connection.vendor != "postgresql":
         EngagementEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=500)
@@ -72,7 +75,7 @@ def _insert(events: Sequence[EngagementEvent]) -> set[str] | None:
                 copy.write_row((e.delivery_id, e.kind, e.occurred_at, e.is_machine, metadata, e.dedupe_key, now))
         cursor.execute(
             f"INSERT INTO {table} ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} FROM analytics_event_load "
-            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+            "ON CONFLICT DO NOTHING RETURNING dedupe_key"
         )
         inserted = {row[0] for row in cursor.fetchall()}
         cursor.execute("DELETE FROM analytics_event_load")

@@ -201,7 +201,7 @@ def _apply(notification: ProviderNotification, ses_event: dict, events: list) ->
             applied.unmatched += 1
         else:
             infos[info.id] = info
-            occurred = _occurred_at(ses_event, event)
+            occurred = _occurred_at(ses_event, event, fallback=notification.received_at)
             new_events.append(
                 EngagementEvent(
                     delivery_id=info.id, kind=kind, occurred_at=occurred, metadata=metadata, dedupe_key=dedupe
@@ -273,14 +273,15 @@ def _details(kind: str, ses_event: dict, event) -> tuple[dict, str]:
     return {"smtp_response": (event.mta_response or "")[:300]}, ""
 
 
-def _occurred_at(ses_event: dict, event) -> datetime:
-    """The SES event's own time (bounce.timestamp...), else the SNS Timestamp, else now."""
+def _occurred_at(ses_event: dict, event, *, fallback: datetime) -> datetime:
+    """The SES event's own time (bounce.timestamp...), else the SNS Timestamp, else when the
+    notification was received: the same on every reprocessing (events dedupe on key and time)."""
     for key in ("bounce", "complaint", "delivery", "reject", "failure"):
         stamp = (ses_event.get(key) or {}).get("timestamp")
         parsed = parse_datetime(stamp) if isinstance(stamp, str) else None
         if parsed:
             return parsed
-    return event.timestamp or timezone.now()
+    return event.timestamp or fallback
 
 
 def _deliveries(message_ids: set[str]) -> dict[tuple[str, str], DeliveryInfo]:

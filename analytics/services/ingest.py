@@ -2,7 +2,7 @@
 
     web:    XADD bulletin:tracking  (one round trip; no database write)
     drain:  XAUTOCLAIM entries a crashed drain left pending (idle > RECLAIM)
-            XREADGROUP a batch → one transaction: INSERT events ON CONFLICT (dedupe_key) DO
+            XREADGROUP a batch → one transaction: INSERT events ON CONFLICT (dedupe_key, occurred_at) DO
             NOTHING, engagement summaries, rollup cells → XACK + XDEL
 
 No loss: an entry leaves the stream only after the transaction that stored it committed. A

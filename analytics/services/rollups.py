@@ -312,14 +312,20 @@ def send_topics_sync(*, sends: list[Send]) -> None:
 
 
 def events_purge(*, chunk: int = 10000) -> int:
-    """Delete raw events (and processed notifications) older than the retention; rollups stay."""
+    """Delete raw events (and processed notifications) older than the retention; rollups stay.
+    Partitioned events (PostgreSQL) lose whole months first (DROP of each partition entirely
+    past the retention); what is left to delete is the boundary month's rows, at most a day's."""
+    from analytics.services.partitions import events_partitions_drop
+
     cutoff = timezone.now() - timedelta(days=settings.ANALYTICS_EVENT_RETENTION_DAYS)
+    events_partitions_drop()
+    old = EngagementEvent.objects.filter(occurred_at__lt=cutoff)  # the time bound prunes partitions
     deleted = 0
     while True:
-        ids = list(EngagementEvent.objects.filter(occurred_at__lt=cutoff).values_list("pk", flat=True)[:chunk])
+        ids = list(old.values_list("pk", flat=True)[:chunk])
         if not ids:
             break
-        deleted += EngagementEvent.objects.filter(pk__in=ids).delete()[0]
+        deleted += old.filter(pk__in=ids).delete()[0]
     ProviderNotification.objects.filter(
         received_at__lt=cutoff, status__in=[ProviderNotification.Status.PROCESSED, ProviderNotification.Status.IGNORED]
     ).delete()

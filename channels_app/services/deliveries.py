@@ -48,16 +48,19 @@ def deliveries_create_from(*, send: Send, channel: Channel, recipients: QuerySet
     caller enqueues once this commits (so they count as enqueued from the start)."""
     select_sql, params = recipients.values_list("id", "address").query.sql_with_params()
     now = _db_dt(clock.now())
+    period = connection.ops.adapt_datefield_value(send.delivery_period)
     table = Delivery._meta.db_table
     # Only identifiers from model metadata and the ORM's own SQL are interpolated; values are params.
+    # No conflict target: the unique (send, channel, recipient_key, period), or on a large install
+    # not yet partitioned (docs/partitioning.md) its older (send, channel, recipient_key).
     sql = (
-        f"INSERT INTO {table} (send_id, channel_id, subscriber_id, recipient_key, recipient, state, attempts, "
-        "last_error, provider_message_id, lease_token, enqueued_at, created_at, updated_at) "
-        f"SELECT %s, %s, q.id, q.id, q.address, %s, 0, '', '', '', %s, %s, %s FROM ({select_sql}) AS q WHERE true "
-        "ON CONFLICT (send_id, channel_id, recipient_key) DO NOTHING RETURNING id"
+        f"INSERT INTO {table} (send_id, period, channel_id, subscriber_id, recipient_key, recipient, state, "
+        "attempts, last_error, provider_message_id, lease_token, enqueued_at, created_at, updated_at) "
+        f"SELECT %s, %s, %s, q.id, q.id, q.address, %s, 0, '', '', '', %s, %s, %s FROM ({select_sql}) AS q "
+        "WHERE true ON CONFLICT DO NOTHING RETURNING id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [send.pk, channel.pk, QUEUED, now, now, now, *params])
+        cursor.execute(sql, [send.pk, period, channel.pk, QUEUED, now, now, now, *params])
         return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -65,6 +68,7 @@ def delivery_create_broadcast(*, send: Send, channel: Channel) -> list[int]:
     """The one delivery of a broadcast destination (recipient_key 0)."""
     delivery, created = Delivery.objects.get_or_create(
         send=send,
+        period=send.delivery_period,
         channel=channel,
         recipient_key=0,
         defaults={"recipient": "", "state": QUEUED, "enqueued_at": clock.now()},
@@ -136,11 +140,14 @@ def _claim_sql(ids: Sequence[int], token: str) -> tuple[str, list]:
     table, send_table = Delivery._meta.db_table, Send._meta.db_table
     placeholders = ",".join(["%s"] * len(ids))
     lock = " FOR UPDATE OF d SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    # The send's status is a per-row subquery, not a join: a join lets the planner start from
+    # the (one) sending send and walk all its queued deliveries by (send, state) looking for
+    # these ids, once per partition, which it favours when the partitions' statistics are young.
     sql = (  # identifiers from model metadata; values are params
         f"UPDATE {table} SET state = %s, attempts = attempts + 1, lease_expires_at = %s, lease_token = %s, "
-        f"updated_at = %s WHERE id IN (SELECT d.id FROM {table} d JOIN {send_table} s ON s.id = d.send_id "
+        f"updated_at = %s WHERE id IN (SELECT d.id FROM {table} d "
         f"WHERE d.id IN ({placeholders}) AND d.state = %s AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) "
-        f"AND s.status = %s{lock})"
+        f"AND (SELECT s.status FROM {send_table} s WHERE s.id = d.send_id) = %s{lock})"
     )
     lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     return sql, [SENDING, _db_dt(lease), token, _db_dt(now), *ids, QUEUED, _db_dt(now), Send.Status.SENDING]

@@ -602,6 +602,14 @@ GUARD_ALERT_EMAILS = env.list("GUARD_ALERT_EMAILS", default=[])
 
 # Raw engagement events older than this are deleted (daily); rollups are kept forever.
 ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", default=400)
+# --- Partitions (PostgreSQL; docs/partitioning.md) -----------------------------------------
+# Deliveries and engagement events are partitioned by month; beat creates this many months ahead.
+PARTITION_MONTHS_AHEAD = env.int("PARTITION_MONTHS_AHEAD", default=3)
+# Months of deliveries kept (whole months, by their send's month; 0 keeps them all). Their
+# counts stay in the rollups and the send's counts; a month is dropped only once rolled up.
+DELIVERY_RETENTION_MONTHS = env.int("DELIVERY_RETENTION_MONTHS", default=0)
+# `migrate` converts tables up to this many rows itself; larger ones: manage.py partition_tables.
+PARTITION_INLINE_MAX_ROWS = env.int("PARTITION_INLINE_MAX_ROWS", default=100_000)
 # Incremental scans look back this far past their cursor (transactions that committed late).
 ANALYTICS_SCAN_OVERLAP_SECONDS = env.int("ANALYTICS_SCAN_OVERLAP_SECONDS", default=300)
 

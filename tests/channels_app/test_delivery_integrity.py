@@ -20,7 +20,7 @@ def test_the_delivery_table_declares_no_foreign_keys_but_keeps_its_lookup_indexe
     assert not [name for name, spec in constraints.items() if spec["foreign_key"]]
     indexed = {tuple(spec["columns"]) for spec in constraints.values() if spec["index"] or spec["unique"]}
     assert {("channel_id",), ("subscriber_id",), ("sent_via_id",)} <= indexed
-    assert ("send_id", "channel_id", "recipient_key") in indexed
+    assert ("send_id", "channel_id", "recipient_key", "period") in indexed  # period: the send's month (partitions)
 
 
 def test_deleting_a_send_deletes_its_deliveries():

@@ -311,14 +311,16 @@ def _send(
         raise StepNotReady(f"channel {step['channel_id']} is disabled or gone")
     context_sql, context_params = data_context_sql(send.content)
     statement = (
-        f"INSERT INTO {D} (send_id, channel_id, subscriber_id, recipient_key, recipient, state, attempts, "  # noqa: S608
-        "last_error, provider_message_id, lease_token, context, enqueued_at, created_at, updated_at) "
-        f"SELECT %s, %s, s.id, s.id, s.email, 'queued', 0, '', '', '', {context_sql}, %s, %s, %s "
+        f"INSERT INTO {D} (send_id, period, channel_id, subscriber_id, recipient_key, recipient, state, "  # noqa: S608
+        "attempts, last_error, provider_message_id, lease_token, context, enqueued_at, created_at, updated_at) "
+        f"SELECT %s, %s, %s, s.id, s.id, s.email, 'queued', 0, '', '', '', {context_sql}, %s, %s, %s "
         f"FROM {E} e JOIN {S} s ON s.id = e.subscriber_id WHERE e.id {sql.in_list()} AND s.status = 'active' "
         f"AND NOT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} x WHERE x.email = s.email) "
-        "ON CONFLICT (send_id, channel_id, recipient_key) DO NOTHING RETURNING id"
+        # No conflict target: the key holds the partition month (docs/partitioning.md).
+        "ON CONFLICT DO NOTHING RETURNING id"
     )
-    params = [send.pk, channel.pk, *context_params, state.now, state.now, state.now, sql.list_param(ids)]
+    period = connection.ops.adapt_datefield_value(send.delivery_period)
+    params = [send.pk, period, channel.pk, *context_params, state.now, state.now, state.now, sql.list_param(ids)]
     created = [row[0] for row in _execute(statement, params)]
     state.stats[(version.pk, position, "sent")] += len(created)
     state.result.sent += len(created)
