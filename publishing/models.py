@@ -254,6 +254,9 @@ class PublicationChecksOverride(models.Model):
 # Transactional messages and their templates: a module of their own.
 # Editors' own settings (their time zone): a module of their own.
 from publishing.editor_models import EditorProfile  # noqa: E402, F401
+
+# Branding and admin-edited message layouts: a module of their own.
+from publishing.layout_models import Branding, ChannelLayout, ChannelLayoutVersion  # noqa: E402, F401
 from publishing.transactional_models import (  # noqa: E402, F401
     Message,
     MessageCategory,
