@@ -72,10 +72,10 @@ def subscriber_growth(*, days: int = GROWTH_DAYS) -> dict:
     dates = [start + timedelta(days=i) for i in range(days)]
     values = [per_day.get(day, 0) for day in dates]
     chart = line_chart(
-        title=f"New subscribers per day, last {days} days",
-        labels=[day.strftime("%d %b") for day in dates],
+        title=f"New subscribers per day, {dates[0]:%d %b} to {dates[-1]:%d %b}",
+        labels=[f"{day.day}" for day in dates],
         series=[Series("New subscribers", values)],
-        width=560,
+        width=720,
         height=200,
     )
     total = EstimatedCountPaginator(Subscriber.objects.all(), 1).count
