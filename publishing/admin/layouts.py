@@ -35,7 +35,7 @@ class ChannelLayoutForm(forms.ModelForm):
     source = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 28, "class": "layout-source", "spellcheck": "false"}),
-        help_text="Django template text with the same context as the files in templates/channels/<kind>/. "
+        help_text="Django template text with the same context as the files in templates/channels/ for its kind. "
         "Blank on a new layout: start from the file it replaces.",
     )
     note = forms.CharField(required=False, max_length=200, help_text="What changed (kept with the version).")
@@ -47,6 +47,9 @@ class ChannelLayoutForm(forms.ModelForm):
     def __init__(self, *args, actor=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.actor = actor
+        if self.instance.pk:  # what it replaces is fixed once saved (shown read-only)
+            for name in ("kind", "name", "topic"):
+                self.fields.pop(name, None)
         if "kind" in self.fields:
             self.fields["kind"].choices = [(kind, a.label) for kind, a in ADAPTERS.items()]
         current = (

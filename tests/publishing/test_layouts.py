@@ -176,3 +176,14 @@ def test_a_bad_colour_is_a_form_error_and_only_admins_change_branding(make_user,
 
     with pytest.raises(ApplicationError, match="admin role"):
         branding_update(actor=publisher, footer_text="x")
+
+
+def test_editing_a_saved_layout_in_admin_adds_a_version(admin_client):
+    assert add_layout(admin_client, source=edited("ONE")).status_code == 302
+    layout = ChannelLayout.objects.get()
+    response = admin_client.post(f"{ADMIN}/{layout.pk}/change/", {"source": edited("TWO"), "note": "second"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    layout.refresh_from_db()
+    assert layout.current_version == 2 and "TWO" in layout.versions.get(version=2).source
+    empty = admin_client.post(f"{ADMIN}/{layout.pk}/change/", {"source": " ", "note": ""})
+    assert empty.status_code == 200 and "cannot be empty" in empty.content.decode()
