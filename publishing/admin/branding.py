@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect
 
 from core.admin import ServiceErrorAdminMixin, service_error_text
 from core.exceptions import ApplicationError
@@ -16,18 +15,13 @@ from publishing.services.branding import BRANDING_FIELDS, branding_update
 class BrandingAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
     fields = [*BRANDING_FIELDS, "updated_by", "updated_at"]
     readonly_fields = ["updated_by", "updated_at"]
+    list_display = ["__str__", "site_name", "sender_name", "primary_colour", "updated_at"]
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not Branding.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False  # blank fields fall back to the settings; there is nothing to delete
-
-    def changelist_view(self, request, extra_context=None):
-        """There is one branding: the list leads straight to it (or to creating it)."""
-        if Branding.objects.filter(pk=1).exists():
-            return redirect("admin:publishing_branding_change", 1)
-        return redirect("admin:publishing_branding_add")
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in BRANDING_FIELDS if name in form.changed_data or not change}

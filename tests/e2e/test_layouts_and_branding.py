@@ -31,7 +31,7 @@ def test_branding_and_a_layout_edited_with_live_preview_then_reverted(site, brow
     page.set_default_timeout(20_000)
     log_in(page, site, admin)
 
-    page.goto(f"{site.url}/admin/publishing/branding/")
+    page.goto(f"{site.url}/admin/publishing/branding/add/")
     page.get_by_label("Sender name").fill("The Acme newsroom")
     page.get_by_label("Primary colour").fill("#b45309")
     page.get_by_label("Footer text").fill("Written and sent from Springfield.")
