@@ -193,3 +193,48 @@ def test_the_editors_day_from_home_page_to_an_email_that_fits_a_phone(
     shots(reader_page, "email-390px", full_page=True)
     phone.close()
     context.close()
+
+
+def drop_or_paste(page, kind: str, png: bytes) -> None:
+    """A PNG dropped on (or pasted into) the editor, as a browser delivers it: a DataTransfer."""
+    transfer = page.evaluate_handle(
+        """(bytes) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], "dropped.png", { type: "image/png" }));
+            return transfer;
+        }""",
+        list(png),
+    )
+    # CodeMirror listens for drops on its scroller and for pastes on its hidden input textarea.
+    if kind == "drop":
+        page.locator(".EasyMDEContainer .CodeMirror-scroll").dispatch_event("drop", {"dataTransfer": transfer})
+    else:
+        # Playwright has no ClipboardEvent of its own: the page makes one around the same DataTransfer.
+        page.locator(".EasyMDEContainer .CodeMirror textarea").evaluate(
+            "(input, data) => input.dispatchEvent("
+            "new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))",
+            transfer,
+        )
+
+
+@pytest.mark.parametrize("kind", ["drop", "paste"])
+def test_an_image_dropped_or_pasted_into_the_editor_is_uploaded_with_its_alt_text(
+    site, browser, make_user, tmp_path, kind
+):
+    editor = make_user(Role.EDITOR, username="eddie")
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    log_in(page, site, editor)
+    page.goto(f"{site.url}/admin/publishing/publication/add/")
+    page.once("dialog", lambda dialog: dialog.accept(f"A chart by {kind}"))
+    drop_or_paste(page, kind, chart_png(tmp_path / "chart.png").read_bytes())
+    body = page.locator("textarea.compose-body")
+    expect(body).to_have_value(re.compile(rf"!\[A chart by {kind}\]\(http://[^)]+/media/editor/[^)]+\.png\)"))
+    stored = list((Path(site_media(tmp_path)) / "editor").rglob("*.png"))
+    assert len(stored) == 1 and Image.open(stored[0]).width == 1200
+    context.close()
+
+
+def site_media(tmp_path: Path) -> Path:
+    return tmp_path / "media"
