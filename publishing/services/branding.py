@@ -26,6 +26,7 @@ class Brand:
     primary_colour: str
     footer_text: str
     postal_address: str
+    from_name: str = ""  # set only when the branding names a sender: it then replaces the channel's
 
     def context(self) -> dict[str, str]:
         """What message templates print: site_name is the sender name they show."""
@@ -51,6 +52,7 @@ def brand_current() -> Brand:
         primary_colour=row.primary_colour if HEX.match(row.primary_colour or "") else DEFAULT_COLOUR,
         footer_text=row.footer_text,
         postal_address=row.postal_address or settings.POSTAL_ADDRESS,
+        from_name=row.sender_name,
     )
 
 

@@ -132,6 +132,7 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
     brand = brand_current()
     context = {
         **brand.context(),
+        "from_name": brand.from_name,
         "publication_id": publication.pk,
         "slug": publication.slug,
         "title": title,
@@ -167,7 +168,10 @@ def _json_part(kind: str, parts: _Parts, context: Mapping[str, Any]) -> dict[str
 def _email_part(kind: str, parts: _Parts, context: Mapping[str, Any]) -> dict[str, str]:
     html = email_inline(render_for_topics(kind, "publication.html", parts.topics, context, parts.merge))
     text = render_for_topics(kind, "publication.txt", parts.topics, context, parts.merge).strip() + "\n"
-    return {"subject": unmark(context["subject"]), "html": unmark(html, "html"), "text": unmark(text)}
+    part = {"subject": unmark(context["subject"]), "html": unmark(html, "html"), "text": unmark(text)}
+    if context.get("from_name"):  # the branding's sender name, shown in the From header
+        part["from_name"] = context["from_name"]
+    return part
 
 
 def publication_subject(

@@ -4,6 +4,9 @@ send that used them; the template files stay the defaults."""
 
 from __future__ import annotations
 
+from email.header import decode_header, make_header
+from email.utils import parseaddr
+
 import pytest
 from django.test import Client
 
@@ -187,3 +190,39 @@ def test_editing_a_saved_layout_in_admin_adds_a_version(admin_client):
     assert layout.current_version == 2 and "TWO" in layout.versions.get(version=2).source
     empty = admin_client.post(f"{ADMIN}/{layout.pk}/change/", {"source": " ", "note": ""})
     assert empty.status_code == 200 and "cannot be empty" in empty.content.decode()
+
+
+def test_the_branding_sender_name_is_the_from_display_name_of_sent_email(
+    make_user, draft, publisher, email_channel, outbox, make_readers, django_capture_on_commit_callbacks
+):
+    admin = make_user(Role.ADMIN, is_superuser=True)
+    make_readers(1)
+    branding_update(actor=admin, sender_name="The Acme newsroom")
+    with django_capture_on_commit_callbacks(execute=True):
+        publication_publish(publication=draft, actor=publisher)
+    (message,) = outbox()
+    assert message["From"] == "The Acme newsroom <news@example.com>"
+
+
+def test_without_a_sender_name_the_channel_from_address_is_kept(
+    draft, publisher, email_channel, outbox, make_readers, django_capture_on_commit_callbacks
+):
+    make_readers(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        publication_publish(publication=draft, actor=publisher)
+    (message,) = outbox()
+    assert message["From"] == "News <news@example.com>"
+
+
+def test_ses_bulk_sends_carry_the_branding_sender_name(
+    make_user, draft, publisher, ses_channel, ses_emulator, make_readers, django_capture_on_commit_callbacks
+):
+    branding_update(actor=make_user(Role.ADMIN, is_superuser=True), sender_name="Zoë's newsroom")
+    make_readers(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        publication_publish(publication=draft, actor=publisher)
+    assert ses_emulator.stats()["requests"] == {"SendBulkEmail": 1}
+    (sender,) = {m["from"] for m in ses_emulator.messages()}
+    name, address = parseaddr(sender)
+    assert name.startswith("=?utf-8?")  # RFC 2047-encoded, as SES requires for non-ASCII names
+    assert (str(make_header(decode_header(name))), address) == ("Zoë's newsroom", "news@example.com")
