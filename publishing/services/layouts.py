@@ -17,7 +17,7 @@ from contextvars import ContextVar
 
 from django.db import transaction
 from django.db.models import F, Q
-from django.template import TemplateSyntaxError, engines
+from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
 from django.template.defaulttags import DebugNode
 from django.template.loader import select_template
 from django.template.loader_tags import ExtendsNode, IncludeNode
@@ -106,9 +106,11 @@ def layout_source_for(
 
 
 def _topic_file_exists(kind: str, name: str, slugs: Sequence[str]) -> bool:
+    if not slugs:
+        return False
     try:
-        select_template([f"channels/{kind}/topics/{slug}/{name}" for slug in slugs] or ["-"])
-    except Exception:  # TemplateDoesNotExist: no topic file
+        select_template([f"channels/{kind}/topics/{slug}/{name}" for slug in slugs])
+    except TemplateDoesNotExist:
         return False
     return True
 
