@@ -65,7 +65,10 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         return super().add_view(request, form_url, extra_context)
 
     def _choose_kind(self, request):
-        kinds = [{"kind": kind, "label": a.label, "description": a.description} for kind, a in ADAPTERS.items()]
+        kinds = [
+            {"kind": kind, "label": a.label, "description": a.description, "docs_url": a.docs_url}
+            for kind, a in ADAPTERS.items()
+        ]
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "kinds": kinds}
         context["title"] = "Add channel: choose its kind"
         return TemplateResponse(request, "admin/channels_app/channel/choose_kind.html", context)
@@ -75,7 +78,7 @@ class ChannelAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         readonly = [] if obj is None else self.readonly_fields
         if adapter is None:  # a channel of a kind no longer registered: its status only
             return [(None, {"fields": ["name", "kind", *readonly]})]
-        return channel_fieldsets(adapter, readonly=readonly)
+        return channel_fieldsets(adapter, readonly=readonly, config=obj.config if obj is not None else None)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         adapter = adapter_requested(request, obj)

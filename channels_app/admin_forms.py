@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django import forms
+from django.utils.html import format_html
 
 from channels_app.adapters import ADAPTERS
 from channels_app.adapters.base import ChannelAdapter
@@ -144,17 +145,27 @@ def channel_admin_form(adapter: type[ChannelAdapter], *, change: bool) -> type[C
     return type(f"{adapter.__name__}Form", (ChannelAdminForm,), inputs)
 
 
-def channel_fieldsets(adapter: type[ChannelAdapter], *, readonly: list[str]) -> list[tuple[str | None, dict]]:
+def channel_fieldsets(
+    adapter: type[ChannelAdapter], *, readonly: list[str], config: dict | None = None
+) -> list[tuple[str | None, dict]]:
     settings = [setting_name(n, secret=False) for n, s in adapter.config_fields.items() if not s.secret]
     secrets = [setting_name(n, secret=True) for n, s in adapter.config_fields.items() if s.secret]
     fieldsets: list[tuple[str | None, dict]] = [(None, {"fields": [*readonly[:1], *MODEL_FIELDS]})]
     if settings:
-        fieldsets.append((f"{adapter.label} settings", {"fields": settings}))
+        fieldsets.append((f"{adapter.label} settings", {"fields": settings, "description": docs_link(adapter, config)}))
     if secrets:
         fieldsets.append(("Credentials", {"fields": secrets, "description": KEEP_SECRET}))
     if readonly[1:]:
         fieldsets.append(("Status", {"fields": readonly[1:]}))
     return fieldsets
+
+
+def docs_link(adapter: type[ChannelAdapter], config: dict | None) -> str:
+    """ "Where to find these settings": the provider's documentation, as a link."""
+    url = adapter.docs_for(config or {})
+    if not url:
+        return ""
+    return format_html('Where to find these settings: <a href="{}" rel="noopener" target="_blank">{}</a>', url, url)
 
 
 def adapter_requested(request, obj: Channel | None) -> type[ChannelAdapter] | None:

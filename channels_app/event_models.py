@@ -25,6 +25,7 @@ class EventType(models.TextChoices):
     DELIVERY_COMPLAINED = "delivery.complained", "Delivery complained"
     PUBLICATION_PUBLISHED = "publication.published", "Publication published"
     SEND_COMPLETED = "send.completed", "Send completed"
+    AUTOMATION_COMPLETED = "automation.completed", "Automation completed"
 
 
 def new_event_id() -> str:

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from analytics.api.views import EngagementApi, EngagementTiersApi, PerformanceApi
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, SendViewSet
 from channels_app.api.webhook_endpoints import WebhookEndpointViewSet
+from publishing.api.automations import AutomationEnrollApi, AutomationStatsApi, AutomationViewSet, EventCreateApi
 from publishing.api.transactional import MessageCreateApi, MessageDetailApi, MessageTemplateViewSet
 from publishing.api.views import (
     PublicationABTestApi,
@@ -49,6 +50,7 @@ router.register("segments", SegmentViewSet, basename="segment")
 router.register("subscriber-fields", SubscriberFieldViewSet, basename="subscriber-field")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("templates", MessageTemplateViewSet, basename="message-template")
+router.register("automations", AutomationViewSet, basename="automation")
 
 _PUBLICATION_ACTIONS = [
     ("publish", PublicationPublishApi),
@@ -68,6 +70,9 @@ urlpatterns = [
     re_path(r"^analytics/performance/?$", PerformanceApi.as_view(), name="analytics-performance"),
     re_path(r"^analytics/engagement-tiers/?$", EngagementTiersApi.as_view(), name="analytics-engagement-tiers"),
     re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
+    re_path(r"^automations/(?P<pk>\d+)/enroll/?$", AutomationEnrollApi.as_view(), name="automation-enroll"),
+    re_path(r"^automations/(?P<pk>\d+)/stats/?$", AutomationStatsApi.as_view(), name="automation-stats"),
+    re_path(r"^events/?$", EventCreateApi.as_view(), name="event-create"),
     re_path(r"^messages/?$", MessageCreateApi.as_view(), name="message-create"),
     re_path(r"^messages/(?P<public_id>msg_[0-9a-f]{32})/?$", MessageDetailApi.as_view(), name="message-detail"),
     re_path(r"^subscribers/(?P<pk>[0-9]+)/export/?$", SubscriberExportApi.as_view(), name="subscriber-export"),

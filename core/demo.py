@@ -45,6 +45,7 @@ def demo_data_load(*, seed: int = 2026) -> DemoSummary:
     _load_subscribers(topics, seed=seed)
     _load_publications(topics)
     _load_channels(topics)
+    _load_welcome_automation()
     return DemoSummary(
         topics=Topic.objects.count(),
         subscribers=Subscriber.objects.count(),
@@ -177,3 +178,59 @@ def _load_channels(topics: list[Topic]) -> None:
             )
             if created and spec.audience == Channel.Audience.BROADCAST:
                 channel.topics.set(topics)
+
+
+WELCOME_TEMPLATES = [
+    (
+        "welcome-1",
+        'Welcome to {site}, {{{{ subscriber.first_name|default:"there" }}}}',
+        'Hello {{{{ subscriber.first_name|default:"there" }}}},\n\nThanks for confirming. You will hear from us '
+        "when something new is published in your topics.\n\nChoose topics, channels and how often: "
+        "[your preferences]({url}/).",
+    ),
+    (
+        "welcome-2",
+        "Getting the most out of {site}",
+        'Hello again {{{{ subscriber.first_name|default:"there" }}}},\n\nPrefer one email a day? Switch any topic to a '
+        "daily or weekly digest, delivered at the hour you choose.\n\nBrowse [the archive]({url}/archive/).",
+    ),
+]
+
+
+def _load_welcome_automation() -> None:
+    """A ready "Welcome" automation started by confirmation: a welcome now, and two days later,
+    at 09:00 in the subscriber's time zone, a second message. Created once; edits are kept."""
+    from datetime import time
+
+    from publishing.automation_models import Automation
+    from publishing.services.automations.definitions import automation_create
+    from publishing.services.transactional import message_template_create
+    from publishing.transactional_models import MessageTemplate
+
+    channel = Channel.objects.filter(kind="email", is_default=True).first()
+    if channel is None or Automation.objects.filter(name="Welcome").exists():
+        return
+    templates = []
+    for name, subject, body in WELCOME_TEMPLATES:
+        template = MessageTemplate.objects.filter(name=name).first() or message_template_create(
+            actor=None,
+            name=name,
+            channel=channel,
+            subject=subject.format(site=settings.SITE_NAME),
+            body=body.format(url=settings.SITE_URL),
+            description="Demo welcome series",
+        )
+        templates.append(template)
+    automation_create(
+        actor=None,
+        name="Welcome",
+        description="Sent to every subscriber who confirms (demo data).",
+        trigger="confirmed",
+        is_active=True,
+        steps=[
+            {"kind": "send", "template": templates[0]},
+            {"kind": "wait", "wait": timedelta(days=2)},
+            {"kind": "wait_until", "local_time": time(9, 0)},
+            {"kind": "send", "template": templates[1]},
+        ],
+    )

@@ -44,6 +44,13 @@ _ROLE_GRANTS: dict[Role, list[tuple[str, str]]] = {
         ("subscribers", "add_topic"),
         ("subscribers", "change_topic"),
         ("subscribers", "delete_topic"),
+        # Automations: editors build and edit them (issue 15).
+        ("publishing", "add_automation"),
+        ("publishing", "change_automation"),
+        ("publishing", "delete_automation"),
+        ("publishing", "add_automationstep"),
+        ("publishing", "change_automationstep"),
+        ("publishing", "delete_automationstep"),
     ],
     Role.PUBLISHER: [
         ("publishing", ""),

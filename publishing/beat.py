@@ -36,4 +36,18 @@ PERIODIC_TASKS = [
         "every_seconds": 60,
         "queue": "default",
     },
+    {
+        "name": "Advance automations (due steps)",
+        "task": "publishing.tasks.automations_advance_task",
+        "every_seconds": 15,
+        "queue": "default",
+        "description": "Runs every due automation step once (FOR UPDATE SKIP LOCKED): overlapping runs "
+        "share the work, a stopped beat catches up with one message per due step.",
+    },
+    {
+        "name": "Enter subscribers into segment and date automations",
+        "task": "publishing.tasks.automations_scan_triggers_task",
+        "every_seconds": 300,
+        "queue": "default",
+    },
 ]

@@ -253,6 +253,14 @@ class PublicationChecksOverride(models.Model):
 
 # Transactional messages and their templates: a module of their own.
 # Editors' own settings (their time zone): a module of their own.
+# Automations (issue 15): a module of their own.
+from publishing.automation_models import (  # noqa: E402, F401
+    Automation,
+    AutomationEnrollment,
+    AutomationStep,
+    AutomationStepStat,
+    AutomationVersion,
+)
 from publishing.editor_models import EditorProfile  # noqa: E402, F401
 
 # Branding and admin-edited message layouts: a module of their own.

@@ -59,3 +59,18 @@ def messages_recover_task() -> dict:
     from publishing.services.transactional import messages_recover
 
     return messages_recover()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
+def automations_advance_task() -> dict:
+    from publishing.services.automations.advance import automations_advance
+
+    result = automations_advance()
+    return {"claimed": result.claimed, "sent": result.sent, "completed": result.completed, "exited": result.exited}
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
+def automations_scan_triggers_task() -> int:
+    from publishing.services.automations.enroll import automations_scan_triggers
+
+    return automations_scan_triggers()

@@ -215,6 +215,8 @@ class ChannelAdapter:
     label: ClassVar[str]
     #: One line for admin's "add channel" page.
     description: ClassVar[str] = ""
+    #: The provider's own documentation of what these settings are and where to find them.
+    docs_url: ClassVar[str] = ""
     audiences: ClassVar[frozenset[str]] = frozenset({Audience.BROADCAST})
     #: config and credentials (`secret=True`); the schema services check and admin's form shows.
     config_fields: ClassVar[Mapping[str, ConfigField]] = {}
@@ -269,6 +271,11 @@ class ChannelAdapter:
     def check(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, str]:
         """Rules beyond single fields (values already have the declared types)."""
         return {}
+
+    @classmethod
+    def docs_for(cls, config: Mapping[str, Any]) -> str:
+        """The documentation of this channel's provider (the kind's, unless a setting picks one)."""
+        return cls.docs_url
 
     @classmethod
     def feedback_webhook(cls, config: Mapping[str, Any], channel_id: int) -> str:

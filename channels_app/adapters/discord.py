@@ -32,6 +32,7 @@ class DiscordAdapter(HttpAdapter):
     kind = "discord"
     label = "Discord"
     description = "A Discord channel's webhook."
+    docs_url = "https://discord.com/developers/docs/resources/webhook#execute-webhook"
     config_fields = {
         "username": TextField("Post as", "The name shown on messages (blank: the webhook's)."),
         "url": URLField(

@@ -80,6 +80,16 @@ ESP_CHOICES = tuple(sorted(ANYMAIL_ESPS | set(LOCAL_BACKENDS)))
 # Credentials that verify the ESP's tracking webhooks (analytics.esp_webhooks), never given to anymail's backend.
 WEBHOOK_CREDENTIALS = ("webhook_secret", "webhook_signing_key", "webhook_verification_key")
 _SECRET = "Stored encrypted, never shown."
+# Where each provider's settings are explained (anymail documents each ESP's keys and webhooks);
+# the local outbox has nothing to set up.
+ESP_DOCS = {
+    SES: "https://anymail.dev/en/stable/esps/amazon_ses/",
+    "postmark": "https://anymail.dev/en/stable/esps/postmark/",
+    "sendgrid": "https://anymail.dev/en/stable/esps/sendgrid/",
+    "mailgun": "https://anymail.dev/en/stable/esps/mailgun/",
+    "brevo": "https://anymail.dev/en/stable/esps/brevo/",
+    "smtp": "https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend",
+}
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,7 @@ class EmailAdapter(ChannelAdapter):
     kind = "email"
     label = "Email"
     description = "Amazon SES, Postmark, SendGrid, Mailgun, Brevo, SMTP, or the local outbox."
+    docs_url = "https://anymail.dev/en/stable/esps/"
     audiences = frozenset({Audience.SUBSCRIBERS})
     config_fields = CONFIG_FIELDS
     open_credentials = True  # anymail ESP settings, named as anymail names them
@@ -174,6 +185,11 @@ class EmailAdapter(ChannelAdapter):
         if config.get("esp") == "smtp" and not config.get("host"):
             return {"host": "SMTP needs a host"}
         return {}
+
+    @classmethod
+    def docs_for(cls, config: Mapping[str, Any]) -> str:
+        esp = config.get("esp")
+        return ESP_DOCS.get(esp, "") if esp else cls.docs_url
 
     @classmethod
     def feedback_webhook(cls, config: Mapping[str, Any], channel_id: int) -> str:

@@ -79,6 +79,7 @@ class SlackAdapter(ChannelAdapter):
     kind = "slack"
     label = "Slack"
     description = "A Slack app: posts to a channel, or direct messages to subscribers' member IDs."
+    docs_url = "https://api.slack.com/methods/chat.postMessage"
     audiences = frozenset({Audience.BROADCAST, Audience.SUBSCRIBERS})
     config_fields = {
         "channel": TextField("Channel", "Broadcast: the channel ID (C…) the app posts to."),

@@ -80,6 +80,9 @@ class TeamsAdapter(HttpAdapter):
     kind = "teams"
     label = "Microsoft Teams"
     description = "A Teams channel, through a Workflows webhook posting Adaptive Cards."
+    docs_url = (
+        "https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using"
+    )
     config_fields = {
         "url": URLField(
             "Workflow URL",

@@ -49,6 +49,7 @@ class WebhookAdapter(HttpAdapter):
     kind = "webhook"
     label = "Webhook"
     description = "Signed JSON events (Standard Webhooks) to an endpoint, or to each subscriber's own URL."
+    docs_url = "https://www.standardwebhooks.com/"
     audiences = frozenset({Audience.BROADCAST, Audience.SUBSCRIBERS})
     config_fields = {
         "url": URLField("Endpoint URL", "Broadcast: where every event goes."),

@@ -15,6 +15,9 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
     feedback_webhook_url = serializers.SerializerMethodField(
         help_text="Where the provider posts delivery feedback (SES: the SNS endpoint); blank for SMTP and outbox."
     )
+    docs_url = serializers.SerializerMethodField(
+        help_text="The provider's documentation of this channel's settings (per ESP for email); blank when none."
+    )
     topics = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Topic.objects.all(), required=False)
     fallbacks = serializers.ListField(
         child=serializers.IntegerField(),
@@ -44,6 +47,7 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "credentials",
             "has_credentials",
             "feedback_webhook_url",
+            "docs_url",
             "topics",
             "rate_limit_per_second",
             "target_rate_per_second",
@@ -69,6 +73,12 @@ class ChannelSerializer(StrictInputMixin, serializers.ModelSerializer):
 
     def get_has_credentials(self, channel: Channel) -> bool:
         return bool(channel.credentials)
+
+    def get_docs_url(self, channel: Channel) -> str:
+        from channels_app.adapters import ADAPTERS
+
+        adapter = ADAPTERS.get(channel.kind)
+        return adapter.docs_for(channel.config or {}) if adapter else ""
 
     def get_feedback_webhook_url(self, channel: Channel) -> str:
         from channels_app.adapters import ADAPTERS

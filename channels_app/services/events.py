@@ -176,8 +176,11 @@ def event_emit(
     return event
 
 
-def subscriber_events_emit_bulk(*, type: str, subscriber_ids: Sequence[int]) -> int:
-    """One event per subscriber (an import's new subscribers), written in bulk; returns how many."""
+def subscriber_events_emit_bulk(
+    *, type: str, subscriber_ids: Sequence[int], extra: dict[int, dict[str, Any]] | None = None
+) -> int:
+    """One event per subscriber (an import's new subscribers, an automation's finishers), written
+    in bulk; `extra` adds data per subscriber id. Returns how many."""
     endpoint_ids = _interested(type)
     if not endpoint_ids or not subscriber_ids:
         return 0
@@ -190,7 +193,11 @@ def subscriber_events_emit_bulk(*, type: str, subscriber_ids: Sequence[int]) -> 
             type=type,
             subscriber_id=subscriber.pk,
             created_at=now,
-            payload={"type": type, "timestamp": stamp, "data": {"subscriber": subscriber_data(subscriber)}},
+            payload={
+                "type": type,
+                "timestamp": stamp,
+                "data": {"subscriber": subscriber_data(subscriber), **(extra or {}).get(subscriber.pk, {})},
+            },
         )
         for subscriber in Subscriber.objects.filter(pk__in=subscriber_ids).order_by("pk")
     ]

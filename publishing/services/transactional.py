@@ -142,7 +142,23 @@ def message_template_delete(*, actor, template: MessageTemplate) -> None:
     role_require(actor, Role.ADMIN, "Managing message templates")
     if Message.objects.filter(template_version__template=template).exists():
         raise ApplicationError("This template has sent messages; it is kept for their record.", status_code=409)
+    if template_in_automations(template=template):
+        raise ApplicationError("Automations send this template; remove it from their steps first.", status_code=409)
     template.delete()
+
+
+def template_in_automations(*, template: MessageTemplate) -> bool:
+    """Named by an automation's draft or by any of its versions (which keep running)."""
+    from publishing.automation_models import AutomationStep, AutomationVersion
+
+    if AutomationStep.objects.filter(template=template).exists():
+        return True
+    version_ids = set(template.versions.values_list("pk", flat=True))
+    return any(
+        step.get("template_version_id") in version_ids
+        for steps in AutomationVersion.objects.values_list("steps", flat=True)
+        for step in steps
+    )
 
 
 def _version_add(template: MessageTemplate, *, subject: str, body: str, actor) -> MessageTemplateVersion:

@@ -68,6 +68,9 @@ def subscriber_erase(*, subscriber: Subscriber, actor=None) -> int:
     anonymised = Delivery.objects.filter(subscriber=subscriber).update(recipient="")
     _import_reports_scrub(subscriber.email)
     subscriber_id = subscriber.pk
+    from publishing.services.automations.enroll import automations_leave
+
+    automations_leave(subscriber_ids=[subscriber_id], reason="erased")  # then the rows go with the subscriber
     outbound_events_scrub(subscriber_id=subscriber_id)
     subscriber.delete()
     logger.info("subscriber %s erased by %s; %s deliveries anonymised", subscriber_id, actor or "system", anonymised)

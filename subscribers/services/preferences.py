@@ -202,18 +202,34 @@ def _subscription_errors(subscriber, changes, current, choices: Sequence[Subscri
 
 def _fields_apply(subscriber: Subscriber, changes: dict[str, Any]) -> list[str]:
     changed = [field for field, value in changes.items() if getattr(subscriber, field) != value]
+    keys = _changed_keys(subscriber, changes, changed)
     for field in changed:
         setattr(subscriber, field, changes[field])
     if changed:
         subscriber.save(update_fields=[*changed, "updated_at"])
+        from publishing.services.automations.enroll import automations_trigger
+
+        for key in sorted(keys):  # automations started by "a field changed"
+            automations_trigger(trigger="field_changed", subscriber_ids=[subscriber.pk], match={"field": key})
     return [f"{field} changed" for field in changed]
+
+
+def _changed_keys(subscriber: Subscriber, changes: dict[str, Any], changed: list[str]) -> set[str]:
+    """Changed field names, with each changed custom attribute by its own key."""
+    keys = {field for field in changed if field != "attributes"}
+    if "attributes" in changed:
+        old, new = subscriber.attributes or {}, changes["attributes"] or {}
+        keys |= {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+    return keys
 
 
 def _subscriptions_apply(subscriber, current, choices: Sequence[SubscriptionChoice]) -> list[str]:
     now = timezone.now()
-    to_create, to_update, summary = [], [], []
+    to_create, to_update, summary, joined = [], [], [], set()
     for choice in choices:
         existing = current.get((choice.topic.pk, choice.channel_kind))
+        if choice.frequency != Frequency.OFF and (existing is None or existing.frequency == Frequency.OFF):
+            joined.add(choice.topic.slug)
         if existing is None:
             if choice.frequency == Frequency.OFF:
                 continue  # "off" for something never subscribed: nothing to record
@@ -227,6 +243,11 @@ def _subscriptions_apply(subscriber, current, choices: Sequence[SubscriptionChoi
         summary.append(f"{choice.topic.slug}/{choice.channel_kind}: {choice.frequency}")
     Subscription.objects.bulk_create(to_create)
     Subscription.objects.bulk_update(to_update, ["frequency", "updated_at"])
+    if joined:
+        from publishing.services.automations.enroll import automations_trigger
+
+        for slug in sorted(joined):  # automations started by "joined a topic"
+            automations_trigger(trigger="topic_joined", subscriber_ids=[subscriber.pk], match={"topic": slug})
     return summary
 
 

@@ -180,7 +180,17 @@ def _subscriptions_add(*, subscriber: Subscriber, topics: Sequence[Topic], reope
         Subscription.objects.filter(subscriber=subscriber, topic__in=reopened, channel_kind=EMAIL_KIND).update(
             frequency=Subscription.Frequency.INSTANT, updated_at=timezone.now()
         )
-    return [t for t in topics if t.pk not in existing] + reopened
+    added = [t for t in topics if t.pk not in existing] + reopened
+    for topic in added:
+        automations_trigger(trigger="topic_joined", subscriber_ids=[subscriber.pk], match={"topic": topic.slug})
+    return added
+
+
+def automations_trigger(**kwargs) -> int:
+    """Enter the automations this change starts (publishing's; imported late: publishing imports us)."""
+    from publishing.services.automations.enroll import automations_trigger as trigger
+
+    return trigger(**kwargs)
 
 
 def _subscribe_active_opt_in(*, subscriber: Subscriber, context: ConsentContext, topics: Sequence[Topic]) -> Subscriber:
@@ -246,6 +256,7 @@ def subscriber_activate(*, subscriber: Subscriber, context: ConsentContext, acti
     ).delete()
     consent_record_create(subscriber=subscriber, action=action, context=context, wording=wording)
     subscriber_event_emit(type=EventType.SUBSCRIBER_CONFIRMED, subscriber=subscriber)
+    automations_trigger(trigger="confirmed", subscriber_ids=[subscriber.pk])
     return subscriber
 
 

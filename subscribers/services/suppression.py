@@ -61,6 +61,7 @@ def suppression_add(*, email: str, reason: str, note: str = "", actor=None) -> S
         suppression.note = "\n".join(filter(None, [suppression.note, note]))
         suppression.save(update_fields=["reason", "note"])
     _subscriber_status_sync(email=email, reason=suppression.reason)
+    _automations_leave(email=email, reason=suppression.reason)
     if (created or stronger) and suppression.reason != Reason.UNSUBSCRIBED:  # that one is subscriber.unsubscribed
         _suppressed_emit(email=email, reason=suppression.reason)
     return suppression
@@ -72,6 +73,14 @@ def _suppressed_emit(*, email: str, reason: str) -> None:
         subscriber_event_emit(type=EventType.SUBSCRIBER_SUPPRESSED, subscriber=subscriber, reason=reason)
     else:
         event_emit(type=EventType.SUBSCRIBER_SUPPRESSED, data={"subscriber": None, "email": email, "reason": reason})
+
+
+def _automations_leave(*, email: str, reason: str) -> None:
+    """A suppressed address (unsubscribed too) leaves every automation at once."""
+    from publishing.services.automations.enroll import automations_leave
+
+    ids = list(Subscriber.objects.filter(email__lower=email).values_list("pk", flat=True))
+    automations_leave(subscriber_ids=ids, reason=f"suppressed ({reason})")
 
 
 def _subscriber_status_sync(*, email: str, reason: str) -> None:

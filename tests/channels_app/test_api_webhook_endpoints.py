@@ -51,7 +51,7 @@ def test_below_admin_the_endpoints_are_closed(client_for, role):
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"event_types": ["automation.completed"]}, "event_types"),
+        ({"event_types": ["automation.started"]}, "event_types"),
         ({"event_types": []}, "event_types"),
         ({"url": "ftp://crm.example.com/x"}, "url"),
         ({"secret": "not-a-secret"}, "secret"),

@@ -54,3 +54,14 @@ def test_ensure_admin_prints_a_login_that_works(client, capsys):
     # Through the admin login form, the way a person (and django-axes) sees it.
     response = client.post("/admin/login/", {"username": "admin", "password": password, "next": "/admin/"})
     assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_demo_data_ships_a_welcome_automation_started_by_confirmation():
+    from publishing.automation_models import Automation
+
+    call_command("load_demo_data")
+    call_command("load_demo_data")
+    welcome = Automation.objects.get(name="Welcome")
+    assert welcome.trigger == "confirmed" and welcome.is_active
+    assert [s["kind"] for s in welcome.current_version.steps] == ["send", "wait", "wait_until", "send"]
+    assert welcome.versions.count() == 1

@@ -14,22 +14,27 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
+from analytics.beat import PERIODIC_TASKS as ANALYTICS_TASKS
 from analytics.models import EngagementEvent
 from analytics.services.ingest import Hit, tracking_hit_buffer
+from channels_app.beat import PERIODIC_TASKS as CHANNEL_TASKS
 from channels_app.models import Delivery, Send
+from core.observability.collectors import beat_ran_key
 from core.periodic import periodic_tasks_sync
 from tests.factories import ChannelFactory, DeliveryFactory
 from tests.worker import require_real_services, wait_for, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(settings.BASE_DIR)
+DRAIN = next(t["name"] for t in ANALYTICS_TASKS if t["task"].endswith("tracking_buffer_drain_task"))
+SWEEPER = next(t["name"] for t in CHANNEL_TASKS if t["task"].endswith("deliveries_sweep_task"))
 
 
 def _free_port() -> int:
@@ -43,6 +48,19 @@ def _procfile(folder: Path) -> Path:
     path = folder / "Procfile"
     path.write_text(text)
     return path
+
+
+def _wait_for_runs(wanted: dict[str, int], *, timeout: float) -> None:
+    seen: dict[str, set[float]] = {name: set() for name in wanted}
+
+    def enough() -> bool:
+        for name in wanted:
+            ran = cache.get(beat_ran_key(name))
+            if ran is not None:
+                seen[name].add(ran)
+        return all(len(seen[name]) >= count for name, count in wanted.items())
+
+    wait_for(enough, timeout=timeout, what=f"idle runs of {', '.join(wanted)}")
 
 
 def test_ctrl_c_stops_everything_without_errors_and_idle_periodic_tasks_stay_quiet(tmp_path, redis_client):
@@ -67,7 +85,9 @@ def test_ctrl_c_stops_everything_without_errors_and_idle_periodic_tasks_stay_qui
     output = lambda: log.read_text(errors="replace")  # noqa: E731
     try:
         wait_for(lambda: "ready." in output() and "beat: Starting" in output(), timeout=90, what="worker and beat")
-        time.sleep(8)  # the tracking drain (every 2 s) and the sweeper (every 5 s) run with nothing to do
+        # Not a sleep: the drain (every 2 s) and the sweeper (every 5 s) note each run as it starts
+        # (core.observability.signals); three distinct starts mean at least two idle runs finished.
+        _wait_for_runs({DRAIN: 3, SWEEPER: 3}, timeout=60)
         idle = output()
         delivery = DeliveryFactory(
             send=Send.objects.create(key="make-run", kind="newsletter", content={"links": []}),

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('publishing', '0008_editorprofile_time_zone'),
+        ('publishing', '0009_automations'),
         ('subscribers', '0008_subscription_kinds_from_registry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
