@@ -5,13 +5,16 @@ against moto's S3 server) and linked by absolute URL; bad files get a JSON error
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+import time
 
 import boto3
 import pytest
+import requests
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from core.exceptions import ApplicationError
@@ -19,6 +22,7 @@ from core.roles import Role
 from publishing.services.images import image_upload
 from publishing.services.rendering import publication_content
 from tests.factories import PublicationFactory
+from tests.faults import free_port
 
 pytestmark = pytest.mark.django_db
 UPLOAD = "/admin/publishing/images/"
@@ -138,11 +142,25 @@ def test_metadata_is_dropped_when_the_image_is_re_encoded(editor, media):
 
 @pytest.fixture(scope="module")
 def s3_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """moto in server mode, in a process of its own: a real S3 endpoint on loopback. Waits for it
+    to answer, and fails (never hangs) if it exits or stays silent."""
+    port = free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{url}/moto-api/", timeout=1)
+            break
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"moto server did not start: {process.communicate()[1].decode()[-2000:]}")
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
 
 
 def test_in_production_images_go_to_s3_compatible_storage_with_permanent_absolute_urls(editor, settings, s3_server):
