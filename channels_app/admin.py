@@ -22,6 +22,7 @@ from channels_app.services.testsend import (
     testrecipient_clean,
 )
 from core.admin import ServiceErrorAdminMixin, service_error_text
+from core.admin_lists import FastChangeListMixin
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_errors
 
@@ -258,17 +259,23 @@ class SendAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(FastChangeListMixin, admin.ModelAdmin):
     # What an operator looks for first comes first; long texts are cut to fit (css/admin.css).
     list_display = ["id", "state", "attempts", "last_error", "recipient", "channel", "sent_via", "send", "updated_at"]
     list_filter = ["state", "channel", "sent_via"]
-    search_fields = ["recipient", "provider_message_id"]
+    # Tens of millions of rows: indexed searches only (core/admin_lists.py).
+    search_fields = ["provider_message_id"]
+    search_help_text = "A delivery number, or the provider's message id."
     raw_id_fields = ["send", "subscriber", "sent_via"]
     list_select_related = ["send", "channel", "sent_via"]
     readonly_fields = ["created_at", "updated_at", "sent_at", "lease_expires_at"]
-    show_full_result_count = False
     list_per_page = 100
     actions = ["requeue"]
+
+    def indexed_search(self, queryset, term: str):
+        if term.lstrip("#").isdigit():
+            return queryset.filter(pk=int(term.lstrip("#")))
+        return queryset.filter(provider_message_id=term)  # delivery_provider_id
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("context")

@@ -111,6 +111,7 @@ class TemplateRenderer:
                 html=html,
                 # Every email carries a plain-text part, derived from the HTML when none was written.
                 text=part.get("text") or html_to_text(html),
+                from_name=part.get("from_name", ""),
             )
             # The variables the template names: a recipient's entry carries only those (each
             # is JSON in the provider request, which is signed and sent per chunk) and links

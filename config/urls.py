@@ -5,7 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from core import health, sinks
 from core.admin_views import outbox_message, outbox_view
+from core.media import media_file
 from core.observability import views as observability_views
+from publishing.admin.images import image_upload_view
 from publishing.views import home_view
 
 urlpatterns = [
@@ -17,6 +19,7 @@ urlpatterns = [
     path("metrics", observability_views.metrics, name="metrics"),
     path("admin/outbox/", admin.site.admin_view(outbox_view), name="admin-outbox"),
     path("admin/outbox/<str:name>", admin.site.admin_view(outbox_message), name="admin-outbox-message"),
+    path("admin/publishing/images/", admin.site.admin_view(image_upload_view), name="admin-image-upload"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's settings as a script file: no inline script under the CSP.
@@ -24,6 +27,7 @@ urlpatterns = [
     path("api/v1/publishing/", include("config.api_router")),
     path("", include("subscribers.urls")),
     path("", include("publishing.urls")),
+    re_path(r"^media/(?P<path>.+)$", media_file, name="media"),
     re_path(r"^dev/sinks/(?P<kind>[a-z][a-z0-9_]*)/(?P<method>[\w./-]*)$", sinks.sink, name="dev-sink"),
 ]
 

@@ -130,6 +130,8 @@ class MessageTemplate:
     subject: str
     html: str
     text: str
+    # The sender's display name for this send (publishing's branding); blank: the channel's own.
+    from_name: str = ""
 
     def render(self, variables: Mapping[str, str]) -> tuple[str, str, str]:
         return (

@@ -24,6 +24,7 @@ import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email.utils import formataddr
 from typing import Any
 
 import requests
@@ -39,6 +40,7 @@ from channels_app.adapters.base import (
     ChannelAdapter,
     DemoChannel,
     Limits,
+    MessageTemplate,
     PermanentProviderError,
     RenderedMessage,
     SendResult,
@@ -337,7 +339,7 @@ class EmailAdapter(ChannelAdapter):
         template = messages[0].template
         assert all(m.template == template for m in messages), "one SES call carries one template"
         params = bulk_params(
-            from_email=self.config["from_email"],
+            from_email=self.from_address(template),
             reply_to=self.config.get("reply_to", ""),
             configuration_set=self.config.get("configuration_set", ""),
             template=template,
@@ -351,12 +353,18 @@ class EmailAdapter(ChannelAdapter):
             return [SendResult.failed(m, str(exc)[:300], permanent=True) for m in messages]
         return bulk_results(list(messages), response.get("BulkEmailEntryResults") or [])
 
+    def from_address(self, template: MessageTemplate) -> str:
+        """The channel's From address, under the send's own display name when it has one."""
+        if not template.from_name:
+            return self.config["from_email"]
+        return formataddr((template.from_name, _addr_spec(self.config["from_email"])))
+
     def send_one(self, message: RenderedMessage) -> SendResult:
         subject, html, text = message.template.render(message.variables)
         email = EmailMultiAlternatives(
             subject=subject,
             body=text,
-            from_email=self.config["from_email"],
+            from_email=self.from_address(message.template),
             to=[message.recipient],
             reply_to=[self.config["reply_to"]] if self.config.get("reply_to") else None,
             headers={"Message-ID": make_msgid(domain="bulletin"), **message.headers},

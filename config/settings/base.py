@@ -371,7 +371,33 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-MEDIA_URL = "media/"
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+
+# --- Uploaded images (the compose editor) ---------------------------------------------------
+# Embedded default: files in MEDIA_ROOT, served by Bulletin at MEDIA_URL (SERVE_MEDIA).
+# Production: any S3-compatible bucket through django-storages when MEDIA_S3_BUCKET is set.
+# URLs never expire (no query-string signatures): emails show them for years, so the bucket
+# (or MEDIA_S3_CUSTOM_DOMAIN's CDN) must allow public reads of these objects.
+MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "custom_domain": env.str("MEDIA_S3_CUSTOM_DOMAIN", default="") or None,
+            "location": env.str("MEDIA_S3_PREFIX", default=""),
+            "querystring_auth": False,
+            "file_overwrite": False,
+        },
+    }
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not MEDIA_S3_BUCKET)
+EDITOR_IMAGE_MAX_BYTES = env.int("EDITOR_IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
+EDITOR_IMAGE_MAX_WIDTH = env.int("EDITOR_IMAGE_MAX_WIDTH", default=1200)
+EDITOR_IMAGE_PREFIX = "editor"
 LOGIN_URL = "admin:login"
 
 # --- Send pipeline -------------------------------------------------------------------------

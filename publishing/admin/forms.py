@@ -4,6 +4,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from channels_app.forms import TestRecipientsField
@@ -44,6 +46,13 @@ class PublicationAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "body" in self.fields:  # the rich editor (static/publishing/editor.js) uploads images here
+            self.fields["body"].widget.attrs.update(
+                {
+                    "data-upload-url": reverse("admin-image-upload"),
+                    "data-upload-max-bytes": str(settings.EDITOR_IMAGE_MAX_BYTES),
+                }
+            )
         if "slug" in self.fields:  # absent when the page is read-only
             self.fields["slug"].required = False
             self.fields["slug"].help_text = "Blank: made from the title. It is the archive address once published."

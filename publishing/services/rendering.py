@@ -37,6 +37,8 @@ from publishing.markup import (
 )
 from publishing.merge import MergeTable, Recipient, merge_defaults, merge_values, unmark, unmark_json
 from publishing.models import Publication
+from publishing.services.branding import Brand, brand_current
+from publishing.services.layouts import layout_source_for, layouts_in_use
 from subscribers.links import testmessage_url
 from subscribers.models import Subscriber, Topic
 
@@ -81,6 +83,9 @@ def render_for_topics(
 ) -> str:
     """The template for these topics, rendered. With `merge`, its `{{ subscriber.… }}` merge
     fields become markers first: Django never evaluates them, whatever the context holds."""
+    edited, _ = layout_source_for(kind=kind, name=name, topics=topics)
+    if edited is not None:  # a layout saved in admin (publishing/services/layouts.py validated it)
+        return _from_string(merge.mark(edited) if merge is not None else edited).render(dict(context))
     template = select_template(topic_templates(kind, name, topics))
     if merge is not None:
         source = template.template.source
@@ -124,9 +129,10 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
     html = body_html_with_placeholders(publication.body, base_url=settings.SITE_URL, links=links, merge=merge)
     title, summary = defuse(publication.title), defuse(publication.summary)
     topic_names = [defuse(t.name) for t in topics]
+    brand = brand_current()
     context = {
-        "site_name": settings.SITE_NAME,
-        "postal_address": settings.POSTAL_ADDRESS,
+        **brand.context(),
+        "from_name": brand.from_name,
         "publication_id": publication.pk,
         "slug": publication.slug,
         "title": title,
@@ -141,7 +147,7 @@ def _parts(publication: Publication, topics: Sequence[Topic] | None) -> _Parts:
         "published_at": publication.published_at.isoformat() if publication.published_at else None,
         "body_html": mark_safe(html),  # noqa: S308  (sanitized by nh3 in publishing.markup)
         "body_text": html_to_text(html),
-        "footer": " · ".join(topic_names) + f" · {settings.SITE_NAME}",
+        "footer": " · ".join(topic_names) + f" · {brand.sender_name}",
         "tracking": True,
         "ph": {**placeholders(), "read_url": mark_safe(placeholder("link_0"))},  # noqa: S308
     }
@@ -162,7 +168,10 @@ def _json_part(kind: str, parts: _Parts, context: Mapping[str, Any]) -> dict[str
 def _email_part(kind: str, parts: _Parts, context: Mapping[str, Any]) -> dict[str, str]:
     html = email_inline(render_for_topics(kind, "publication.html", parts.topics, context, parts.merge))
     text = render_for_topics(kind, "publication.txt", parts.topics, context, parts.merge).strip() + "\n"
-    return {"subject": unmark(context["subject"]), "html": unmark(html, "html"), "text": unmark(text)}
+    part = {"subject": unmark(context["subject"]), "html": unmark(html, "html"), "text": unmark(text)}
+    if context.get("from_name"):  # the branding's sender name, shown in the From header
+        part["from_name"] = context["from_name"]
+    return part
 
 
 def publication_subject(
@@ -198,6 +207,9 @@ def publication_content(
         topic_ids=[t.pk for t in parts.topics],
         list=publication_list(topics=parts.topics),
     )
+    layouts = layouts_in_use(topics=parts.topics)
+    if layouts:  # the edited layout versions it was rendered with (admin: Message layouts)
+        content["layouts"] = layouts
     if parts.merge.fields:
         content["merge_fields"] = parts.merge.as_json()
     if len(parts.topics) == 1:  # analytics reads a single topic here (tracking switched off later)
@@ -342,15 +354,14 @@ def digest_item_data(*, publication: Publication, topics: Sequence[Topic]) -> di
 
 def digest_email_templates(*, frequency: str) -> dict[str, str]:
     """The digest's subject, HTML and text around per-recipient items ({{{digest_items_html}}})."""
-    return dict(_digest_email_templates(frequency, settings.SITE_NAME, settings.POSTAL_ADDRESS))
+    return dict(_digest_email_templates(frequency, brand_current()))
 
 
 @lru_cache(maxsize=16)  # the same for every digest of a frequency: render and inline CSS once
-def _digest_email_templates(frequency: str, site_name: str, postal_address: str) -> tuple[tuple[str, str], ...]:
+def _digest_email_templates(frequency: str, brand: Brand) -> tuple[tuple[str, str], ...]:
     heading = f"Your {frequency} digest"
     context = {
-        "site_name": site_name,
-        "postal_address": postal_address,
+        **brand.context(),
         "heading": heading,
         "frequency": frequency,
         "subject": heading,
@@ -365,3 +376,28 @@ def _digest_email_templates(frequency: str, site_name: str, postal_address: str)
         ("html", email_inline(render_to_string("channels/email/digest.html", context))),
         ("text", render_to_string("channels/email/digest.txt", context).strip() + "\n"),
     )
+
+
+SAMPLE_BODY = """Bulletin renders this sample with the layout you are editing.
+
+## A heading
+
+A paragraph with a [link](https://example.com/) and **bold** text, then a list:
+
+- one
+- two
+"""
+
+
+def layout_sample_preview(*, kind: str, topic: Topic | None, actor) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A layout's preview: the newest publication of the topic (or a sample) rendered for `kind`,
+    before and after the editor is filled in as the recipient."""
+    recent = Publication.objects.filter(state=Publication.State.PUBLISHED)
+    if topic is not None:
+        recent = recent.filter(topics=topic)
+    publication = recent.order_by("-published_at").first() or Publication(
+        pk=0, title="A sample publication", slug="sample", summary="Its summary, in one sentence.", body=SAMPLE_BODY
+    )
+    content = publication_content(publication=publication, topics=[topic] if topic else [])
+    variables = preview_variables(content=content, actor=actor, channel_kind=kind)
+    return content[kind], content_render(content=content, kind=kind, variables=variables)

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.roles import Role
+from tests.e2e.editor import fill_body
 from tests.factories import ChannelFactory, PublicationFactory, TopicFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -75,9 +76,7 @@ def test_admin_compose_and_live_preview_work_without_a_violation(site, watched, 
     _login(page, site, make_user(Role.EDITOR, username="eddie"))
     page.goto(f"{site.url}/admin/publishing/publication/add/")
     page.get_by_label("Title:").fill("Preview under a strict policy")
-    page.get_by_label("Body:").fill(
-        "A **bold** claim, [a link](https://example.com/) and ![img](https://example.com/i.png)"
-    )
+    fill_body(page, "A **bold** claim, [a link](https://example.com/) and ![img](https://example.com/i.png)")
     _preview_shows(page, "bold")
     frame = page.frame_locator("[data-preview=email]")
     # The email keeps its inlined styles inside the sandboxed preview.
@@ -85,7 +84,7 @@ def test_admin_compose_and_live_preview_work_without_a_violation(site, watched, 
     assert frame.locator("[style]").count() > 0
     for tab in ("Slack", "Discord", "Webhook", "Plain text", "Email"):
         page.get_by_role("tab", name=tab).click()
-    assert page.locator(".compose-status").inner_text() == "up to date"
+    expect(page.locator(".compose-status")).to_have_text("up to date")  # the last refresh has landed
     screenshot("csp-compose-preview", page)
     assert _violations(page) == []
 

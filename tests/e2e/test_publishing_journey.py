@@ -15,6 +15,7 @@ from channels_app.models import Send
 from core.roles import Role
 from publishing.models import Publication
 from publishing.services.publish import publications_publish_due
+from tests.e2e.editor import fill_body
 from tests.factories import ChannelFactory, SubscriberFactory, SubscriptionFactory, TopicFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -67,9 +68,10 @@ def test_editor_composes_previews_test_sends_submits_and_a_publisher_schedules_i
     page.goto(f"{site.url}/admin/publishing/publication/add/")
     page.get_by_label("Title:").fill("Postmortem: the queue that would not drain")
     page.get_by_label("Summary:").fill("What happened on Tuesday, and what we changed.")
-    page.get_by_label("Body:").fill(
+    fill_body(
+        page,
         "## What happened\n\nA **retry storm** filled the queue.\n\n- detected in 4 minutes\n- fixed in 40\n\n"
-        "Details in [the runbook](https://example.com/runbook)."
+        "Details in [the runbook](https://example.com/runbook).",
     )
     page.get_by_label("Engineering").check()
     _preview_shows(page, "retry storm")
@@ -85,13 +87,11 @@ def test_editor_composes_previews_test_sends_submits_and_a_publisher_schedules_i
         assert expected in page.locator(selector).first.inner_text()
         screenshot(f"compose-{tab.lower().replace(' ', '-')}-preview", page)
 
-    page.get_by_label("Body:").fill("Hi <script>alert(1)</script>")
+    fill_body(page, "Hi <script>alert(1)</script>")
     page.wait_for_selector("[data-preview=problems] li")
     assert page.locator("[data-preview=problems]").inner_text() == "<script> is not allowed"
     screenshot("compose-refuses-script", page)
-    page.get_by_label("Body:").fill(
-        "## What happened\n\nA **retry storm** filled the queue. [Runbook](https://example.com/runbook)."
-    )
+    fill_body(page, "## What happened\n\nA **retry storm** filled the queue. [Runbook](https://example.com/runbook).")
     _preview_shows(page, ">Runbook<")
 
     page.get_by_role("button", name="Save and continue editing").click()
