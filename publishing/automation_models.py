@@ -47,6 +47,10 @@ class Automation(models.Model):
     # custom_event: {"event": name}; date: {"field": key, "mode": "anniversary"|"on_date", "offset_days": n}.
     trigger_config = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=False, help_text="Only an active automation enrolls anyone.")
+    # Message steps that fall inside this window wait for its end on the subscriber's own clock
+    # (publishing.services.quiet_hours); not versioned: a change applies to every step from now on.
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="e.g. 21:00, subscriber's local time.")
+    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="e.g. 08:00; held messages go then.")
     current_version = models.ForeignKey(
         "AutomationVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

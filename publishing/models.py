@@ -276,10 +276,10 @@ from publishing.automation_models import (  # noqa: E402, F401
     AutomationVersion,
 )
 from publishing.editor_models import EditorProfile  # noqa: E402, F401
-from publishing.send_time_models import SendTimeAssignment  # noqa: E402, F401
 
 # Branding and admin-edited message layouts: a module of their own.
 from publishing.layout_models import Branding, ChannelLayout, ChannelLayoutVersion  # noqa: E402, F401
+from publishing.send_time_models import SendTimeAssignment  # noqa: E402, F401
 from publishing.transactional_models import (  # noqa: E402, F401
     Message,
     MessageCategory,

@@ -21,6 +21,7 @@ from core.exceptions import ApplicationError
 from core.roles import Role, user_has_role
 from publishing.automation_models import Automation, AutomationEnrollment, AutomationStep
 from publishing.services.automations.definitions import (
+    AUTOMATION_FIELDS,
     automation_create,
     automation_update,
     automation_validate,
@@ -31,7 +32,7 @@ from publishing.services.automations.simulate import automation_simulate
 from publishing.services.automations.stats import automation_step_stats, automation_where
 from subscribers.models import Subscriber
 
-_FIELDS = ["name", "description", "trigger", "trigger_config", "is_active"]
+_FIELDS = list(AUTOMATION_FIELDS)
 
 
 class StepFormSet(forms.BaseInlineFormSet):

@@ -52,8 +52,8 @@ class AutomationSerializer(StrictInputMixin, serializers.ModelSerializer):
     class Meta:
         model = Automation
         fields = [
-            "id", "name", "description", "trigger", "trigger_config", "is_active", "steps", "version",
-            "created_at", "updated_at",
+            "id", "name", "description", "trigger", "trigger_config", "is_active", "quiet_hours_start",
+            "quiet_hours_end", "steps", "version", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "version", "created_at", "updated_at"]
         validators = []

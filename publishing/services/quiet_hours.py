@@ -62,8 +62,25 @@ class QuietWindow:
         return local.date() if moment < self.end else None
 
 
+def automation_quiet_windows(automation_id: int) -> list[QuietWindow]:
+    """An automation's window, binding each of its message steps."""
+    from publishing.automation_models import Automation
+
+    bounds = Automation.objects.filter(pk=automation_id).values_list("quiet_hours_start", "quiet_hours_end").first()
+    if not bounds or bounds[0] is None or bounds[1] is None:
+        return []
+    return [QuietWindow(*bounds)]
+
+
 def quiet_windows_for(*, send: Send) -> list[QuietWindow]:
-    """The windows that bind this send's deliveries (none for sends without a publication)."""
+    """The windows that bind this send's deliveries (none for sends without a publication or an
+    automation)."""
+    if send.kind == Send.Kind.AUTOMATION:
+        from publishing.automation_models import AutomationVersion
+
+        version_id = send.key.split(":")[1] if send.key.startswith("automation:") else None
+        automation_id = AutomationVersion.objects.filter(pk=version_id).values_list("automation_id", flat=True).first()
+        return automation_quiet_windows(automation_id) if automation_id else []
     publication = send.publication
     if publication is None or send.kind not in (Send.Kind.ALERT, Send.Kind.NEWSLETTER):
         return []
@@ -97,17 +114,23 @@ def _wall_time(day: date, at: time, zone: ZoneInfo) -> datetime:
 def quiet_hours_defer(*, delivery_ids: list[int], windows: list[QuietWindow], now: datetime) -> int:
     """Defer those of `delivery_ids` that would go inside a window; one UPDATE per (zone, due
     time), so a page of 10,000 costs a handful of statements, not one per delivery."""
+    return len(quiet_hours_deferred(delivery_ids=delivery_ids, windows=windows, now=now))
+
+
+def quiet_hours_deferred(*, delivery_ids: list[int], windows: list[QuietWindow], now: datetime) -> list[int]:
+    """As `quiet_hours_defer`; returns the ids it deferred."""
     if not windows or not delivery_ids:
-        return 0
+        return []
     groups: dict[tuple[str, datetime | None], list[int]] = {}
     rows = Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", F("subscriber__timezone"), "next_attempt_at")
     for pk, zone, due in rows:
         groups.setdefault((zone or "UTC", due), []).append(pk)
-    deferred = 0
+    deferred: list[int] = []
     for (zone, due), ids in groups.items():
         until = quiet_until(max(due or now, now), zone_or_none(zone) or ZoneInfo("UTC"), windows)
         if until is not None:
-            deferred += Delivery.objects.filter(pk__in=ids).update(next_attempt_at=until)
+            Delivery.objects.filter(pk__in=ids).update(next_attempt_at=until)
+            deferred.extend(ids)
     return deferred
 
 

@@ -97,3 +97,17 @@ def test_the_schema_documents_automations_enroll_and_events(client_for):
     paths = schema["paths"]
     assert any(p.endswith("/automations/{id}/enroll") or "enroll" in p for p in paths)
     assert any(p.rstrip("/").endswith("/events") for p in paths)
+
+
+def test_quiet_hours_are_set_through_the_api_and_half_a_window_is_a_field_error(client_for, template):
+    client = client_for(Role.EDITOR)
+    response = _create(client, quiet_hours_start="21:00")
+    assert response.status_code == 400 and "quiet_hours_end" in response.json()["extra"]["fields"]
+    assert not Automation.objects.exists()
+    response = _create(client, quiet_hours_start="21:00", quiet_hours_end="08:00")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["quiet_hours_start"], response.json()["quiet_hours_end"]) == ("21:00:00", "08:00:00")
+    automation_id = response.json()["id"]
+    response = client.patch(f"{BASE}/automations/{automation_id}", {"quiet_hours_end": "21:00"}, format="json")
+    assert response.status_code == 400 and "quiet_hours_end" in response.json()["extra"]["fields"]
+    assert str(Automation.objects.get().quiet_hours_end) == "08:00:00"

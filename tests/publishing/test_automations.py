@@ -4,7 +4,7 @@ unsubscribe, versions, triggers, and the advance's guarantees (once per step, ca
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -273,3 +273,69 @@ def test_two_concurrent_beats_on_sqlite_take_turns_and_send_once(email_channel):
     assert AutomationEnrollment.objects.filter(position=2).count() == 300
     # a row claimed by both beats would have entered the next steps twice
     assert [s.entered for s in AutomationStepStat.objects.order_by("position")] == [300, 300, 300]
+
+
+def _at_utc_hour(clock, hour: int) -> None:
+    """Move the test clock forward to the next `hour`:00 UTC."""
+    now = the_clock.now()
+    target = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if target <= now:
+        target += timedelta(days=1)
+    clock.advance((target - now).total_seconds())
+
+
+def test_quiet_hours_hold_a_message_step_until_the_windows_end_on_each_subscribers_clock(
+    email_channel, outbox, clock, django_capture_on_commit_callbacks
+):
+    from channels_app.services.sweeper import deliveries_sweep
+
+    _at_utc_hour(clock, 14)  # 23:00 in Tokyo (no DST), afternoon in Paris
+    automation = _series(email_channel, quiet_hours_start=time(21, 0), quiet_hours_end=time(8, 0))
+    tokyo = SubscriberFactory(email="tokyo@example.com", timezone="Asia/Tokyo")
+    paris = SubscriberFactory(email="paris@example.com", timezone="Europe/Paris")
+    for subscriber in (tokyo, paris):
+        automation_enroll(actor=None, automation=automation, subscriber=subscriber)
+    with django_capture_on_commit_callbacks(execute=True):
+        automations_advance()
+    assert [m["To"] for m in outbox()] == ["paris@example.com"]
+    held = _sent_to("tokyo@example.com").get()
+    local = held.next_attempt_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert held.state == "queued" and (local.hour, local.minute) == (8, 0)
+    assert timedelta(hours=8, minutes=59) < held.next_attempt_at - the_clock.now() <= timedelta(hours=9)
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_sweep()
+    assert len(outbox()) == 1  # still night in Tokyo: the sweeper leaves it
+    clock.advance(9 * 3600 + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_sweep()
+    assert [m["To"] for m in outbox()] == ["paris@example.com", "tokyo@example.com"]
+
+
+def test_an_automations_quiet_hours_need_both_ends_and_bind_its_sends(email_channel):
+    welcome, _ = _templates(email_channel)
+    steps = [{"kind": "send", "template": welcome}]
+    with pytest.raises(ApplicationError) as refused:
+        automation_create(actor=None, name="Q", trigger="confirmed", steps=steps, quiet_hours_start=time(21, 0))
+    assert "quiet_hours_end" in refused.value.extra["fields"]
+    automation = automation_create(
+        actor=None,
+        name="Q",
+        trigger="confirmed",
+        steps=steps,
+        quiet_hours_start=time(22, 0),
+        quiet_hours_end=time(7, 0),
+    )
+    automation_update(actor=None, automation=automation, quiet_hours_start=time(20, 0))
+    automation.refresh_from_db()
+    assert automation.quiet_hours_start == time(20, 0)
+    with pytest.raises(ApplicationError):
+        automation_update(actor=None, automation=automation, quiet_hours_end=time(20, 0))  # start == end
+
+    from channels_app.models import Send
+    from publishing.services.automations.advance import step_send
+    from publishing.services.quiet_hours import QuietWindow, quiet_windows_for
+
+    version = automation.current_version
+    send = step_send(version=version, position=0, occurrence="", step=version.steps[0])
+    assert send.kind == Send.Kind.AUTOMATION
+    assert quiet_windows_for(send=send) == [QuietWindow(time(20, 0), time(7, 0))]  # warm-up's re-check sees it

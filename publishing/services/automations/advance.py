@@ -11,8 +11,9 @@ Catching up: after an outage every overdue row runs its due step once; waits cou
 the step ran, so a subscriber gets one message per due step and the next one only after its
 wait, never a burst. Pause: a message step of a paused subscriber waits until `paused_until`.
 The same statements run on PostgreSQL and SQLite; what differs per vendor is in sql.py.
-Quiet hours: there is no quiet-hours setting on main yet (issue 18); when it lands, message steps
-should be postponed the same way as pauses are.
+Quiet hours: an automation may have a window (e.g. 21:00-08:00 on the subscriber's clock); a
+message step's deliveries that would go inside it are deferred to its end (`next_attempt_at`) and
+enqueued by the sweeper then, as a publication's are (publishing.services.quiet_hours).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from publishing.automation_models import (
 from publishing.services.automations import sql
 from publishing.services.automations.content import data_context_sql, step_content
 from publishing.services.automations.local_time import next_local_time
+from publishing.services.quiet_hours import automation_quiet_windows, quiet_hours_deferred
 from publishing.transactional_models import MessageTemplateVersion
 from subscribers.models import Subscriber, Subscription, Suppression
 
@@ -324,7 +326,9 @@ def _send(
     created = [row[0] for row in _execute(statement, params)]
     state.stats[(version.pk, position, "sent")] += len(created)
     state.result.sent += len(created)
-    state.dispatch[channel.pk].extend(created)
+    windows = automation_quiet_windows(version.automation_id)
+    deferred = set(quiet_hours_deferred(delivery_ids=created, windows=windows, now=state.now)) if windows else set()
+    state.dispatch[channel.pk].extend(pk for pk in created if pk not in deferred)  # the sweeper sends the rest
     return send.pk
 
 

@@ -25,6 +25,7 @@ from publishing.automation_models import (
     AutomationTrigger,
     AutomationVersion,
 )
+from publishing.services.quiet_hours import quiet_hours_errors
 from publishing.transactional_models import MessageTemplate
 from subscribers.models import Segment, Topic
 
@@ -102,10 +103,16 @@ def _int(value: Any) -> int:
         return -1
 
 
+AUTOMATION_FIELDS = (
+    "name", "description", "trigger", "trigger_config", "is_active", "quiet_hours_start", "quiet_hours_end",
+)  # fmt: skip
+
+
 def automation_validate(
-    *, name: str, trigger: str, trigger_config: Any, steps: Sequence[Mapping[str, Any]], exclude_pk=None
-) -> None:
-    errors: dict[str, Any] = {}
+    *, name: str, trigger: str, trigger_config: Any, steps: Sequence[Mapping[str, Any]], exclude_pk=None,
+    quiet_hours: Mapping[str, Any] | None = None,
+) -> None:  # fmt: skip
+    errors: dict[str, Any] = dict(quiet_hours_errors(dict(quiet_hours or {})))
     if not (name or "").strip() or len(name) > 120:
         errors["name"] = ["Give a name (at most 120 characters)."]
     elif Automation.objects.filter(name=name).exclude(pk=exclude_pk).exists():
@@ -123,14 +130,16 @@ def automation_validate(
 @transaction.atomic
 def automation_create(
     *, actor, name: str, trigger: str, trigger_config: dict | None = None, steps: Sequence[Mapping[str, Any]] = (),
-    description: str = "", is_active: bool = False,
+    description: str = "", is_active: bool = False, quiet_hours_start=None, quiet_hours_end=None,
 ) -> Automation:  # fmt: skip
     role_require(actor, Role.EDITOR, "Managing automations")
     trigger_config = trigger_config or {}
-    automation_validate(name=name, trigger=trigger, trigger_config=trigger_config, steps=steps)
+    quiet = {"quiet_hours_start": quiet_hours_start, "quiet_hours_end": quiet_hours_end}
+    automation_validate(name=name, trigger=trigger, trigger_config=trigger_config, steps=steps, quiet_hours=quiet)
     automation = Automation.objects.create(
-        name=name, description=description, trigger=trigger, trigger_config=trigger_config, is_active=is_active
-    )
+        name=name, description=description, trigger=trigger, trigger_config=trigger_config, is_active=is_active,
+        **quiet,
+    )  # fmt: skip
     _steps_replace(automation, steps)
     automation_freeze(automation=automation, actor=actor)
     return automation
@@ -143,18 +152,16 @@ def automation_update(
     """Change the given fields; `steps` replaces the draft's steps. A changed draft becomes a new
     version for new entrants; those in flight keep theirs."""
     role_require(actor, Role.EDITOR, "Managing automations")
-    unknown = set(fields) - {"name", "description", "trigger", "trigger_config", "is_active"}
+    unknown = set(fields) - set(AUTOMATION_FIELDS)
     if unknown:
         raise ApplicationError.for_fields(dict.fromkeys(sorted(unknown), "cannot be changed"))
     automation = Automation.objects.select_for_update().get(pk=automation.pk)
-    merged = {
-        k: fields.get(k, getattr(automation, k))
-        for k in ("name", "description", "trigger", "trigger_config", "is_active")
-    }
+    merged = {k: fields.get(k, getattr(automation, k)) for k in AUTOMATION_FIELDS}
     current_steps = steps if steps is not None else [step_as_input(s) for s in automation.steps.all()]
     automation_validate(
         name=merged["name"], trigger=merged["trigger"], trigger_config=merged["trigger_config"],
         steps=current_steps, exclude_pk=automation.pk,
+        quiet_hours={k: merged[k] for k in ("quiet_hours_start", "quiet_hours_end")},
     )  # fmt: skip
     for key, value in merged.items():
         setattr(automation, key, value)
