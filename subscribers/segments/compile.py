@@ -7,7 +7,8 @@ PostgreSQL turns into semi-joins, anti-joins or hashed subplans. Callers add it 
 (`subscribers.selectors.segment_subscribers` adds "mailable" too).
 
 Typed attributes compare only values of their own JSON type (`jsonb_typeof`): a number field
-never matches a string someone imported before the field was defined, and vice versa.
+never matches a string someone imported before the field was defined, and vice versa. The JSON
+expressions have a SQLite form with the same meaning (json_sql.py), for the embedded default.
 """
 
 from __future__ import annotations
