@@ -17,6 +17,7 @@ from channels_app.selectors import delivery_counts
 from publishing.models import Publication, PublicationChecksOverride
 from subscribers.models import EMAIL_KIND, Subscriber, Subscription, Topic
 from subscribers.segments.compile import segment_q
+from subscribers.segments.json_sql import attribute_equals_q
 from subscribers.selectors import audience_count, mailable_subscribers
 
 
@@ -187,7 +188,7 @@ def publication_merge_warnings(*, publication: Publication) -> list[dict[str, An
 def _missing(field) -> Q | None:
     key = field.attribute
     if key is not None:
-        return ~Q(attributes__has_key=key) | Q(attributes__contains={key: ""}) | Q(attributes__contains={key: None})
+        return ~Q(attributes__has_key=key) | attribute_equals_q(key, "") | attribute_equals_q(key, None)
     if field.variable in ("first_name", "name"):
         return Q(name="")
     if field.variable == "last_name":

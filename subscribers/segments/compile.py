@@ -7,7 +7,8 @@ PostgreSQL turns into semi-joins, anti-joins or hashed subplans. Callers add it 
 (`subscribers.selectors.segment_subscribers` adds "mailable" too).
 
 Typed attributes compare only values of their own JSON type (`jsonb_typeof`): a number field
-never matches a string someone imported before the field was defined, and vice versa.
+never matches a string someone imported before the field was defined, and vice versa. The JSON
+expressions have a SQLite form with the same meaning (json_sql.py), for the embedded default.
 """
 
 from __future__ import annotations
@@ -18,21 +19,17 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import CharField, Exists, Func, JSONField, OuterRef, Q, Value
+from django.db.models import Exists, JSONField, OuterRef, Q, Value
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
 
 from subscribers.engagement import engagement_tier_q
 from subscribers.models import FieldType, Frequency, Subscription
+from subscribers.segments.json_sql import JsonType, KeyTextIContains, attribute_equals_q
 from subscribers.segments.rules import DATETIME, condition_type, datetime_bound, since
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-
-
-class JsonbTypeof(Func):
-    function = "jsonb_typeof"
-    output_field = CharField()
 
 
 def segment_q(rules: Mapping[str, Any], *, now: datetime, fields: Mapping[str, Any] | None = None) -> Q:
@@ -83,13 +80,14 @@ class _Compiler:
         value_type = condition_type(node, self.fields)
         if op == "exists":
             present = Q(attributes__has_key=key)
-            return present & ~Q(attributes__contains={key: ""}) & ~Q(attributes__contains={key: None})
+            return present & ~attribute_equals_q(key, "") & ~attribute_equals_q(key, None)
         if op == "eq":
-            return Q(attributes__contains={key: value})
+            return attribute_equals_q(key, value)
         if op == "in":
-            return _any(Q(attributes__contains={key: v}) for v in value)
+            return _any(attribute_equals_q(key, v) for v in value)
         if op == "contains":
-            return _typed(key, "string") & _key_lookup(key, "icontains", value)
+            key_value = KeyTransform(key, "attributes")
+            return _typed(key, "string") & Q(KeyTextIContains(key_value, value))
         # range: numbers compare as jsonb numbers, dates as ISO strings (same order as the dates)
         bounds = _key_lookup(key, "gte", value["min"]) if "min" in value else Q()
         if "max" in value:
@@ -165,7 +163,7 @@ def _any(parts) -> Q:
 def _typed(key: str, json_type: str) -> Q:
     """The key holds a value of this JSON type. Never NULL (a missing key is "missing"), so the
     conditions it guards are plain true or false and a NOT around them means what it says."""
-    return Q(Exact(Coalesce(JsonbTypeof(KeyTransform(key, "attributes")), Value("missing")), json_type))
+    return Q(Exact(Coalesce(JsonType(KeyTransform(key, "attributes")), Value("missing")), json_type))
 
 
 def _key_lookup(key: str, lookup: str, value: Any) -> Q:

@@ -202,9 +202,7 @@ def test_a_segment_branch_and_a_date_trigger(email_channel, clock):
     from subscribers.models import Segment
 
     _, tips = _templates(email_channel)
-    # A field rule: attribute rules compile to PostgreSQL jsonb operators (segments on SQLite are
-    # another issue's), and this test runs on both databases (test_automations_on_sqlite.py).
-    segment = Segment.objects.create(name="pro", rules={"type": "field", "field": "locale", "op": "eq", "value": "pt"})
+    segment = Segment.objects.create(name="pro", rules={"type": "attribute", "key": "plan", "op": "eq", "value": "pro"})
     automation_create(
         actor=None, name="Renewal", trigger="date", trigger_config={"field": "renewal", "mode": "on_date"},
         steps=[{"kind": "branch_segment", "segment": segment, "if_false": 2}, {"kind": "send", "template": tips},
@@ -212,9 +210,9 @@ def test_a_segment_branch_and_a_date_trigger(email_channel, clock):
         is_active=True,
     )  # fmt: skip
     today = the_clock.now().astimezone(UTC).date().isoformat()
-    pro = SubscriberFactory(attributes={"renewal": today}, locale="pt")
-    free = SubscriberFactory(attributes={"renewal": today}, locale="en")
-    SubscriberFactory(attributes={"renewal": "2001-01-01"}, locale="pt")
+    pro = SubscriberFactory(attributes={"renewal": today, "plan": "pro"})
+    free = SubscriberFactory(attributes={"renewal": today, "plan": "free"})
+    SubscriberFactory(attributes={"renewal": "2001-01-01", "plan": "pro"})
     assert automations_scan_triggers() == 2
     assert automations_scan_triggers() == 0
     automations_advance()

@@ -153,13 +153,12 @@ def test_entering_a_segment_is_found_by_the_periodic_scan_once(template):
     from publishing.services.automations.enroll import automations_scan_triggers
     from subscribers.models import Segment
 
-    # A field rule, so this runs on SQLite too (attribute rules compile to PostgreSQL jsonb).
-    segment = Segment.objects.create(name="vip", rules={"type": "field", "field": "locale", "op": "eq", "value": "pt"})
+    segment = Segment.objects.create(name="vip", rules={"type": "attribute", "key": "vip", "op": "eq", "value": True})
     automation = _automation(template, "segment_entered", {"segment": segment.pk})
-    ada, bob = SubscriberFactory(locale="pt"), SubscriberFactory(locale="en")
+    ada, bob = SubscriberFactory(attributes={"vip": True}), SubscriberFactory(attributes={"vip": False})
     assert automations_scan_triggers() == 1
-    bob.locale = "pt"
-    bob.save(update_fields=["locale"])
+    bob.attributes = {"vip": True}
+    bob.save(update_fields=["attributes"])
     assert automations_scan_triggers() == 1
     assert automations_scan_triggers() == 0
     entered = set(AutomationEnrollment.objects.filter(automation=automation).values_list("subscriber_id", flat=True))
