@@ -326,4 +326,5 @@ class TestRecipientAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         obj.pk, obj.address, obj.created_by = saved.pk, saved.address, saved.created_by
 
 
-from channels_app import admin_events  # noqa: E402, F401  (outbound events: endpoints, delivery log)
+# Imported for their registrations: outbound events; domain health and mailbox providers.
+from channels_app import admin_deliverability, admin_events  # noqa: E402, F401

@@ -54,6 +54,12 @@ from channels_app.services.deliveries import (
     deliveries_record,
     deliveries_renew_lease,
 )
+from channels_app.services.mailbox_providers import (
+    mailbox_groups,
+    mailbox_hold_batch,
+    mailbox_paced,
+    mailbox_streams_wanted,
+)
 from channels_app.services.routing import channel_fallback_chain, failover_ready, routing_groups
 from core.clock import clock
 from core.crypto import DecryptionError
@@ -182,11 +188,17 @@ def _send_claimed(channel_id: int, batch: Batch) -> None:
         batch.fail(batch.claim.ids, problem)
         channel_disable(channel=channel, reason=problem)
         return
-    for route, ids in routing_groups(channel, (row for rows in batch.rows.values() for row in rows)):
+    held = mailbox_streams_wanted(renders_email=ADAPTERS[channel.kind].renders_email, send_ids=batch.rows)
+    if held:  # a provider's stream of a send is paused: its deliveries wait, the others go
+        mailbox_hold_batch(batch, held)
+    rows = (row for rows in batch.rows.values() for row in rows if row.id not in batch.settled)
+    for route, ids in routing_groups(channel, rows):
         carrier, probe = _carrier(route, batch, ids)
         if carrier is not None:
             messages = _render(channel, batch, set(ids))
-            _hand_off(channel, carrier, messages, batch, probe=probe, head=route)
+            streams = [("", messages)] if held is None else mailbox_groups(messages)
+            for n, (provider, group) in enumerate(streams):  # each mailbox provider at its own pace
+                _hand_off(channel, carrier, group, batch, probe=probe and n == 0, head=route, provider=provider)
 
 
 def _complete_quietly(send_ids: list[int]) -> None:
@@ -271,11 +283,19 @@ def _spread(messages: list[RenderedMessage], size: int, target: Callable[[Render
 
 
 def _hand_off(
-    channel: Channel, carrier: Channel, messages: list[RenderedMessage], batch: Batch, *, probe: bool, head: Channel
+    channel: Channel,
+    carrier: Channel,
+    messages: list[RenderedMessage],
+    batch: Batch,
+    *,
+    probe: bool,
+    head: Channel,
+    provider: str = "",
 ) -> None:
-    """`head`: the channel whose fallbacks apply (the deliveries' own, or their domain route's)."""
+    """`head`: the channel whose fallbacks apply (the deliveries' own, or their domain route's);
+    `provider`: the mailbox provider all `messages` go to, when its pace applies."""
     adapter = adapter_for(carrier)
-    limiter = ChannelLimiter.for_channel(carrier, adapter)
+    limiter = mailbox_paced(ChannelLimiter.for_channel(carrier, adapter), provider)
     chunks = _chunks(
         messages, adapter.effective_chunk_size(limiter.rate), limiter.target if limiter.target_rate else None
     )

@@ -1,0 +1,272 @@
+"""Mailbox providers: which one holds each recipient's mailbox, a pace per provider shared by
+every worker, and holding one provider's stream of a send while the others flow.
+
+Classification: the well-known consumer domains from a table; any other domain by its MX
+(a company on Google Workspace has `aspmx.l.google.com`), looked up once and kept in
+MailboxDomain for MAILBOX_PROVIDER_CACHE_SECONDS, with a small per-process memo in front, so a
+batch costs at most one query for the domains the process has not seen lately and an MX lookup
+only for a domain nobody has seen. A domain whose lookup fails counts as "other" for a minute
+(not stored: it is not a fact about the domain).
+
+The send loop asks only when it has something to do with the answer: an email channel, and
+MAILBOX_PROVIDER_RATES set or a hold on one of the batch's sends. Otherwise it costs nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from channels_app.dns import DnsUnavailable, mx_hosts
+from channels_app.models import MailboxDomain, MailboxProvider, ProviderHold, Send
+from channels_app.ratelimit import ChannelLimiter, Reservation, reserve
+from channels_app.services.routing import recipient_domain
+from core.clock import clock
+from core.exceptions import ApplicationError
+from core.roles import Role, role_require
+
+Provider = MailboxProvider
+
+WELL_KNOWN: Mapping[str, str] = {
+    **dict.fromkeys(["gmail.com", "googlemail.com"], Provider.GMAIL),
+    **dict.fromkeys(
+        [
+            "outlook.com",
+            "hotmail.com",
+            "live.com",
+            "msn.com",
+            "hotmail.co.uk",
+            "hotmail.fr",
+            "live.co.uk",
+            "outlook.fr",
+        ],
+        Provider.OUTLOOK,
+    ),
+    **dict.fromkeys(
+        ["yahoo.com", "ymail.com", "rocketmail.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "aol.com"], Provider.YAHOO
+    ),
+    **dict.fromkeys(["icloud.com", "me.com", "mac.com"], Provider.APPLE),
+}
+# MX host suffixes of each provider's hosted mail (https://support.google.com/a/answer/174125,
+# Microsoft 365 "<tenant>.mail.protection.outlook.com", Yahoo "*.yahoodns.net", iCloud custom
+# domains "mx01.mail.icloud.com").
+MX_SUFFIXES: Sequence[tuple[str, str]] = (
+    ("google.com", Provider.GMAIL),
+    ("googlemail.com", Provider.GMAIL),
+    ("outlook.com", Provider.OUTLOOK),
+    ("hotmail.com", Provider.OUTLOOK),
+    ("yahoodns.net", Provider.YAHOO),
+    ("icloud.com", Provider.APPLE),
+)
+_FAILED_LOOKUP_SECONDS = 60.0
+_MEMO_SECONDS = 300.0
+
+
+def provider_of_mx(hosts: Sequence[str]) -> str:
+    for host in hosts:
+        for suffix, provider in MX_SUFFIXES:
+            if host == suffix or host.endswith("." + suffix):
+                return provider
+    return Provider.OTHER
+
+
+class _Memo:
+    """domain → (provider, expires at) in this process; a dict under a lock."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, domain: str) -> str | None:
+        found = self._known.get(domain)
+        return found[0] if found and found[1] > time.monotonic() else None
+
+    def put(self, domain: str, provider: str, seconds: float) -> None:
+        with self._lock:
+            if len(self._known) > 100_000:
+                self._known.clear()
+            self._known[domain] = (provider, time.monotonic() + seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+
+_memo = _Memo()
+
+
+def mailbox_providers_for(domains: Iterable[str]) -> dict[str, str]:
+    """Each domain's provider: table, memo, MailboxDomain (fresh rows), then MX for the rest."""
+    answer: dict[str, str] = {}
+    unknown: set[str] = set()
+    for domain in {d.lower() for d in domains}:
+        found = WELL_KNOWN.get(domain) or _memo.get(domain)
+        if found:
+            answer[domain] = found
+        elif domain:
+            unknown.add(domain)
+        else:
+            answer[domain] = Provider.OTHER
+    if unknown:
+        fresh_since = clock.now() - timedelta(seconds=settings.MAILBOX_PROVIDER_CACHE_SECONDS)
+        for row in MailboxDomain.objects.filter(domain__in=unknown, resolved_at__gte=fresh_since):
+            answer[row.domain] = row.provider
+            _memo.put(row.domain, row.provider, _MEMO_SECONDS)
+        for domain in unknown - answer.keys():
+            answer[domain] = mailbox_domain_resolve(domain=domain)
+    return answer
+
+
+def mailbox_domain_resolve(*, domain: str) -> str:
+    """Look the domain's MX up now and keep the answer (a DNS failure is not kept)."""
+    try:
+        hosts = mx_hosts(domain)
+    except DnsUnavailable:
+        _memo.put(domain, Provider.OTHER, _FAILED_LOOKUP_SECONDS)
+        return Provider.OTHER
+    provider = provider_of_mx(hosts)
+    MailboxDomain.objects.update_or_create(
+        domain=domain,
+        defaults={"provider": provider, "mx": hosts[0][:253] if hosts else "", "resolved_at": clock.now()},
+    )
+    _memo.put(domain, provider, _MEMO_SECONDS)
+    return provider
+
+
+def provider_for_address(address: str) -> str:
+    domain = recipient_domain(address)
+    return mailbox_providers_for([domain])[domain]
+
+
+# --- the send loop's two hooks --------------------------------------------------------------
+
+
+def mailbox_streams_wanted(*, renders_email: bool, send_ids: Iterable[int]) -> frozenset[str] | None:
+    """None when the batch needs no provider split (not email, no pacing, no hold); else the
+    providers held for these sends (maybe none)."""
+    if not renders_email:
+        return None
+    held = frozenset(
+        ProviderHold.objects.filter(send_id__in=list(send_ids), released_at__isnull=True).values_list(
+            "provider", flat=True
+        )
+    )
+    if not held and not settings.MAILBOX_PROVIDER_RATES:
+        return None
+    return held
+
+
+def mailbox_hold_batch(batch, held: frozenset[str]) -> None:
+    """Defer the batch's deliveries to a provider held for their send (not spending an attempt),
+    looked at again after MAILBOX_PROVIDER_HOLD_SECONDS; the rest of the batch goes on."""
+    if not held:
+        return
+    send_of = {row.id: send_id for send_id, rows in batch.rows.items() for row in rows}
+    rows = [row for rows in batch.rows.values() for row in rows]
+    providers = mailbox_providers_for(recipient_domain(r.recipient) for r in rows)
+    holds = set(
+        ProviderHold.objects.filter(
+            send_id__in=set(send_of.values()), provider__in=held, released_at__isnull=True
+        ).values_list("send_id", "provider")
+    )
+    by_provider: dict[str, list[int]] = {}
+    for row in rows:
+        provider = providers[recipient_domain(row.recipient)]
+        if (send_of[row.id], provider) in holds:
+            by_provider.setdefault(provider, []).append(row.id)
+    for provider, ids in by_provider.items():
+        reason = f"{HELD_REASON_PREFIX}{provider}: the deliverability guard paused this provider's stream"
+        batch.defer(ids, wait=settings.MAILBOX_PROVIDER_HOLD_SECONDS, reason=reason)
+
+
+def mailbox_groups(messages: Sequence) -> list[tuple[str, list]]:
+    """Messages (`.recipient`) grouped by provider, in the order providers first appear."""
+    providers = mailbox_providers_for(recipient_domain(m.recipient) for m in messages)
+    groups: dict[str, list] = {}
+    for message in messages:
+        groups.setdefault(providers[recipient_domain(message.recipient)], []).append(message)
+    return list(groups.items())
+
+
+@dataclass(frozen=True)
+class ProviderPacedLimiter(ChannelLimiter):
+    """The channel's limiter plus one provider's pace on the same account, reserved atomically
+    in one call (the provider is the reservation's one "target"). The pipeline still sees a
+    limiter without per-target rate, so it chunks and reserves bursts as usual."""
+
+    provider_key: str = ""
+    provider_rate: float = 0.0
+
+    @property
+    def burst_units(self) -> float:
+        return min(super().burst_units, max(self.provider_rate, 1.0))
+
+    def target(self, message) -> str:
+        return self.provider_key
+
+    def reserve(self, chunk: Sequence) -> Reservation:
+        units = len(chunk)
+        return reserve(
+            key=self.key,
+            rate_per_second=self.rate,
+            burst=self.burst,
+            targets={self.provider_key: units},
+            target_rate=self.provider_rate,
+            target_burst=max(self.provider_rate, float(units)),
+            # waiting for a provider's pace is waiting like for the ceiling's; longer: deferred
+            target_max_wait=settings.RATE_LIMIT_MAX_WAIT_SECONDS,
+        )
+
+
+def mailbox_paced(limiter: ChannelLimiter, provider: str) -> ChannelLimiter:
+    rate = settings.MAILBOX_PROVIDER_RATES.get(provider) if provider else None
+    if not rate or limiter.target_rate:  # per-conversation channels are not mailboxes
+        return limiter
+    return ProviderPacedLimiter(
+        key=limiter.key,
+        rate=limiter.rate,
+        burst=limiter.burst,
+        target_rate=None,
+        target_burst=limiter.target_burst,
+        target_of=limiter.target_of,
+        provider_key=f"{limiter.key}:mailbox:{provider}",
+        provider_rate=float(rate),
+    )
+
+
+# --- holds ----------------------------------------------------------------------------------
+
+
+def provider_hold(*, send: Send, provider: str, reason: str) -> ProviderHold | None:
+    """Hold one provider's deliveries of a send (the guard); None when already held."""
+    if provider not in Provider.values:
+        raise ApplicationError(f"Unknown mailbox provider {provider!r}.", extra={"fields": {"provider": "unknown"}})
+    with transaction.atomic():
+        if ProviderHold.objects.select_for_update().filter(send=send, provider=provider, released_at=None).exists():
+            return None
+        return ProviderHold.objects.create(send=send, provider=provider, reason=reason[:2000])
+
+
+@transaction.atomic
+def provider_hold_release(*, hold: ProviderHold, actor=None) -> ProviderHold:
+    """An editor decided: the held deliveries go again (they are due at once)."""
+    role_require(actor, Role.PUBLISHER, "Releasing a mailbox provider hold")
+    from channels_app.models import Delivery
+
+    updated = ProviderHold.objects.filter(pk=hold.pk, released_at=None).update(released_at=clock.now())
+    if not updated:
+        raise ApplicationError("This hold was already released.")
+    hold.refresh_from_db(fields=["released_at"])
+    Delivery.objects.filter(
+        send_id=hold.send_id, state=Delivery.State.QUEUED, last_error__startswith=HELD_REASON_PREFIX
+    ).update(next_attempt_at=clock.now())
+    return hold
+
+
+HELD_REASON_PREFIX = "held: mailbox provider "
