@@ -186,20 +186,24 @@ def mailbox_hold_batch(batch, held: frozenset[str]) -> None:
 
 
 def mailbox_groups(messages: Sequence) -> list[tuple[str, list]]:
-    """Messages (`.recipient`) grouped by provider, in the order providers first appear."""
+    """Messages (`.recipient`) grouped by provider: the unpaced providers first, then the paced
+    ones fastest first, so a slow provider's waits never hold up the others' mail."""
     providers = mailbox_providers_for(recipient_domain(m.recipient) for m in messages)
     groups: dict[str, list] = {}
     for message in messages:
         groups.setdefault(providers[recipient_domain(message.recipient)], []).append(message)
-    return list(groups.items())
+    rates = settings.MAILBOX_PROVIDER_RATES
+    return sorted(groups.items(), key=lambda group: -rates.get(group[0], float("inf")))
 
 
 @dataclass(frozen=True)
 class ProviderPacedLimiter(ChannelLimiter):
     """The channel's limiter plus one provider's pace on the same account, reserved atomically
     in one call (the provider is the reservation's one "target"). The pipeline still sees a
-    limiter without per-target rate, so it chunks and reserves bursts as usual."""
+    limiter without per-target rate, so it chunks and reserves bursts as usual; `rate` is the
+    slower of the two (chunks sized for it), `ceiling_rate` the channel's own."""
 
+    ceiling_rate: float = 0.0
     provider_key: str = ""
     provider_rate: float = 0.0
 
@@ -214,8 +218,8 @@ class ProviderPacedLimiter(ChannelLimiter):
         units = len(chunk)
         return reserve(
             key=self.key,
-            rate_per_second=self.rate,
-            burst=self.burst,
+            rate_per_second=self.ceiling_rate,
+            burst=self.burst if self.burst is not None else self.ceiling_rate,
             targets={self.provider_key: units},
             target_rate=self.provider_rate,
             target_burst=max(self.provider_rate, float(units)),
@@ -230,11 +234,12 @@ def mailbox_paced(limiter: ChannelLimiter, provider: str) -> ChannelLimiter:
         return limiter
     return ProviderPacedLimiter(
         key=limiter.key,
-        rate=limiter.rate,
+        rate=min(limiter.rate, float(rate)),
         burst=limiter.burst,
         target_rate=None,
         target_burst=limiter.target_burst,
         target_of=limiter.target_of,
+        ceiling_rate=limiter.rate,
         provider_key=f"{limiter.key}:mailbox:{provider}",
         provider_rate=float(rate),
     )
