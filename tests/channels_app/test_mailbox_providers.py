@@ -155,6 +155,10 @@ _WORKER = textwrap.dedent(
 )
 
 
+def _addresses(worker: int) -> list[str]:
+    return [f"g{worker}-{i}@gmail.com" for i in range(30)] + [f"o{worker}-{i}@outlook.com" for i in range(10)]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_providers_pace_holds_across_two_workers_while_other_providers_go_at_once(ses_emulator, redis_client):
     """Gmail at 10/s on real Redis: 60 Gmail messages split over two worker processes take
