@@ -48,8 +48,15 @@ class DomainHealthAdmin(_ReadOnly):
                 for c in obj.checks
             ),
         )
-        header = "<tr><th>Check</th><th>Status</th><th>Found / problem</th><th>Fix</th><th>DNS record to add</th></tr>"
-        return format_html("<table>{}{}</table>", format_html(header), rows)
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            "Check",
+            "Status",
+            "Found / problem",
+            "Fix",
+            "DNS record to add",
+            rows,
+        )
 
     @admin.action(description="Re-check now (DNS)")
     def recheck(self, request, queryset):
