@@ -64,6 +64,9 @@ MX_SUFFIXES: Sequence[tuple[str, str]] = (
     ("yahoodns.net", Provider.YAHOO),
     ("icloud.com", Provider.APPLE),
 )
+# Reserved for documentation and testing (RFC 2606, RFC 6761): no mailbox provider, no lookup.
+RESERVED_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
+RESERVED_SUFFIXES = (".example", ".invalid", ".localhost", ".local")
 _FAILED_LOOKUP_SECONDS = 60.0
 _MEMO_SECONDS = 300.0
 
@@ -109,10 +112,10 @@ def mailbox_providers_for(domains: Iterable[str]) -> dict[str, str]:
         found = WELL_KNOWN.get(domain) or _memo.get(domain)
         if found:
             answer[domain] = found
-        elif domain:
-            unknown.add(domain)
-        else:
+        elif not domain or domain in RESERVED_DOMAINS or domain.endswith(RESERVED_SUFFIXES) or "." not in domain:
             answer[domain] = Provider.OTHER
+        else:
+            unknown.add(domain)
     if unknown:
         fresh_since = clock.now() - timedelta(seconds=settings.MAILBOX_PROVIDER_CACHE_SECONDS)
         for row in MailboxDomain.objects.filter(domain__in=unknown, resolved_at__gte=fresh_since):
