@@ -74,14 +74,15 @@ def guard_sends_check(*, send_ids: list[int]) -> list[GuardTrip]:
     trips = []
     for send in Send.objects.filter(pk__in=send_ids, status=Send.Status.SENDING):
         rates = send_rates(send_id=send.pk)
-        paused = False
-        for metric, events, rate, limit in rates.crossed():
+        crossed = rates.crossed()
+        for metric, events, rate, limit in crossed:
             trip = _trip(GuardTrip.Scope.SEND, metric, events, rates.sample, rate, limit, send=send)
             if trip:
                 trips.append(trip)
-                paused = True
                 break  # paused: one reason is enough
-        if not paused and (rates.hard_bounces or rates.complaints):  # nothing to find otherwise
+        # Per provider only while the send as a whole is under the limits (over them, it pauses,
+        # or was paused and resumed by an editor's informed decision); nothing to find without events.
+        if not crossed and (rates.hard_bounces or rates.complaints):
             trips += guard_send_providers_check(send=send)
     return trips
 
