@@ -150,38 +150,55 @@ def provider_for_address(address: str) -> str:
 # --- the send loop's two hooks --------------------------------------------------------------
 
 
-def mailbox_streams_wanted(*, renders_email: bool, send_ids: Iterable[int]) -> frozenset[str] | None:
+class _ActiveHolds:
+    """(send id, provider) of every active hold, read at most once per HOLDS_REFRESH_SECONDS
+    per process: holds are rare, and a batch must not pay a query to learn there are none.
+    A hold placed a moment ago may let a batch through in that window (the guard itself acts
+    on feedback that arrives minutes after sending)."""
+
+    def __init__(self) -> None:
+        self._holds: frozenset[tuple[int, str]] = frozenset()
+        self._read_at = float("-inf")
+
+    def get(self) -> frozenset[tuple[int, str]]:
+        if time.monotonic() - self._read_at >= HOLDS_REFRESH_SECONDS:
+            rows = ProviderHold.objects.filter(released_at__isnull=True).values_list("send_id", "provider")
+            self._holds, self._read_at = frozenset(rows), time.monotonic()
+        return self._holds
+
+    def forget(self) -> None:
+        self._read_at = float("-inf")
+
+
+HOLDS_REFRESH_SECONDS = 2.0
+_active_holds = _ActiveHolds()
+
+
+def mailbox_streams_wanted(*, renders_email: bool, send_ids: Iterable[int]) -> frozenset[tuple[int, str]] | None:
     """None when the batch needs no provider split (not email, no pacing, no hold); else the
-    providers held for these sends (maybe none)."""
+    (send id, provider) holds of these sends (maybe none)."""
     if not renders_email:
         return None
-    held = frozenset(
-        ProviderHold.objects.filter(send_id__in=list(send_ids), released_at__isnull=True).values_list(
-            "provider", flat=True
+    sends = set(send_ids)
+    held = frozenset(h for h in _active_holds.get() if h[0] in sends)
+    if held:  # the memo may be stale: what holds now decides
+        held = frozenset(
+            ProviderHold.objects.filter(send_id__in=sends, released_at__isnull=True).values_list("send_id", "provider")
         )
-    )
     if not held and not settings.MAILBOX_PROVIDER_RATES:
         return None
     return held
 
 
-def mailbox_hold_batch(batch, held: frozenset[str]) -> None:
+def mailbox_hold_batch(batch, held: frozenset[tuple[int, str]]) -> None:
     """Defer the batch's deliveries to a provider held for their send (not spending an attempt),
     looked at again after MAILBOX_PROVIDER_HOLD_SECONDS; the rest of the batch goes on."""
-    if not held:
-        return
-    send_of = {row.id: send_id for send_id, rows in batch.rows.items() for row in rows}
-    rows = [row for rows in batch.rows.values() for row in rows]
-    providers = mailbox_providers_for(recipient_domain(r.recipient) for r in rows)
-    holds = set(
-        ProviderHold.objects.filter(
-            send_id__in=set(send_of.values()), provider__in=held, released_at__isnull=True
-        ).values_list("send_id", "provider")
-    )
+    rows = [(send_id, row) for send_id, rows in batch.rows.items() for row in rows]
+    providers = mailbox_providers_for(recipient_domain(row.recipient) for _, row in rows)
     by_provider: dict[str, list[int]] = {}
-    for row in rows:
+    for send_id, row in rows:
         provider = providers[recipient_domain(row.recipient)]
-        if (send_of[row.id], provider) in holds:
+        if (send_id, provider) in held:
             by_provider.setdefault(provider, []).append(row.id)
     for provider, ids in by_provider.items():
         reason = f"{HELD_REASON_PREFIX}{provider}: the deliverability guard paused this provider's stream"
@@ -258,7 +275,9 @@ def provider_hold(*, send: Send, provider: str, reason: str) -> ProviderHold | N
     with transaction.atomic():
         if ProviderHold.objects.select_for_update().filter(send=send, provider=provider, released_at=None).exists():
             return None
-        return ProviderHold.objects.create(send=send, provider=provider, reason=reason[:2000])
+        hold = ProviderHold.objects.create(send=send, provider=provider, reason=reason[:2000])
+    _active_holds.forget()  # this process sees it at once; the others within HOLDS_REFRESH_SECONDS
+    return hold
 
 
 @transaction.atomic
@@ -271,6 +290,7 @@ def provider_hold_release(*, hold: ProviderHold, actor=None) -> ProviderHold:
     if not updated:
         raise ApplicationError("This hold was already released.")
     hold.refresh_from_db(fields=["released_at"])
+    _active_holds.forget()
     Delivery.objects.filter(
         send_id=hold.send_id, state=Delivery.State.QUEUED, last_error__startswith=HELD_REASON_PREFIX
     ).update(next_attempt_at=clock.now())

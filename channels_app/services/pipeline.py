@@ -5,6 +5,10 @@
     per recipient → chunks sized for one provider call → shared rate limit → adapter calls
     overlapped in a small thread pool → each chunk's outcome recorded as soon as it returns
 
+Email only, when a mailbox provider is paced or held (mailbox_providers.py): deliveries to a
+provider held for their send are deferred before rendering, and the rendered messages are
+handed off per provider, each with its provider's pace on top of the channel's limit.
+
 What a batch guarantees (README: delivery guarantees):
 - A chunk the provider accepted is written as sent, whatever happens beside it (another
   chunk's error, Redis down, the database restarting: the write waits for it, bounded).

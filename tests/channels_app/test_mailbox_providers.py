@@ -123,6 +123,18 @@ def test_holding_one_provider_holds_only_its_deliveries_and_release_lets_them_go
     assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {"sent"}
 
 
+def test_a_hold_released_by_another_process_lets_the_deliveries_go_at_once(outbox_channel):
+    send = SendFactory(status=Send.Status.SENDING, audience_ready=True)
+    ids = _deliveries(outbox_channel, send, ["f@gmail.com"])
+    provider_hold(send=send, provider="gmail", reason="guard")
+    mailbox_providers.mailbox_streams_wanted(renders_email=True, send_ids=[send.pk])  # this process remembers it
+    ProviderHold.objects.filter(send=send).update(released_at=clock.now())  # released elsewhere
+
+    outcome = delivery_batch_send(channel_id=outbox_channel.pk, delivery_ids=ids)
+
+    assert outcome.sent == 1
+
+
 def test_releasing_a_hold_needs_the_publisher_role_and_happens_once(outbox_channel, make_user):
     send = SendFactory(status=Send.Status.SENDING)
     hold = provider_hold(send=send, provider="yahoo", reason="guard")
