@@ -200,9 +200,20 @@ def _send_claimed(channel_id: int, batch: Batch) -> None:
         carrier, probe = _carrier(route, batch, ids)
         if carrier is not None:
             messages = _render(channel, batch, set(ids))
-            streams = [("", messages)] if held is None else mailbox_groups(messages)
-            for n, (provider, group) in enumerate(streams):  # each mailbox provider at its own pace
-                _hand_off(channel, carrier, group, batch, probe=probe and n == 0, head=route, provider=provider)
+            if held is None:
+                _hand_off(channel, carrier, messages, batch, probe=probe, head=route)
+            else:
+                _hand_off_per_provider(channel, carrier, messages, batch, probe=probe, head=route)
+
+
+def _hand_off_per_provider(channel, carrier, messages, batch: Batch, *, probe: bool, head: Channel) -> None:
+    """Each mailbox provider's messages at its own pace. A probe (half-open circuit) goes with
+    the first provider's; the others follow only if it closed the circuit."""
+    for n, (provider, group) in enumerate(mailbox_groups(messages)):
+        if n and probe and not circuit_check(carrier).allowed:
+            _stop_rest([group], carrier, batch, head=head)
+            continue
+        _hand_off(channel, carrier, group, batch, probe=probe and n == 0, head=head, provider=provider)
 
 
 def _complete_quietly(send_ids: list[int]) -> None:
