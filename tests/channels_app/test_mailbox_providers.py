@@ -218,3 +218,27 @@ def test_a_providers_pace_holds_across_two_workers_while_other_providers_go_at_o
     )
     assert gmail[-1] - gmail[0] <= 8.0
     assert outlook[-1] <= gmail[0] + 1.5, "Outlook's messages did not wait behind Gmail's pace"
+
+
+def test_after_a_failed_probe_the_other_providers_wait_instead_of_hitting_a_down_provider(
+    ses_emulator, settings, clock
+):
+    from channels_app.circuit import circuit_record_failure
+
+    settings.MAILBOX_PROVIDER_RATES = {"gmail": 100}
+    channel = ChannelFactory(
+        config={"esp": "amazon_ses", "from_email": "n@example.com", "endpoint_url": ses_emulator.endpoint_url}
+        | {"region": "us-east-1"},
+        credentials={"aws_access_key_id": "AKIATEST", "aws_secret_access_key": "secret"},
+    )
+    send = SendFactory(status=Send.Status.SENDING, audience_ready=True)
+    ids = _deliveries(channel, send, ["p@outlook.com", "q@gmail.com"])
+    circuit_record_failure(channel, reason="SES paused the account", paused=True)
+    clock.advance(settings.CIRCUIT_MAX_COOLDOWN_SECONDS + 1)  # half-open: one probe may go
+    ses_emulator.configure(fail_next={"count": 5, "status": 503})
+
+    delivery_batch_send(channel_id=channel.pk, delivery_ids=ids)
+
+    assert sum(ses_emulator.stats()["requests"].values()) == 1, "only the probe reached the provider"
+    gmail = Delivery.objects.get(recipient="q@gmail.com")
+    assert (gmail.state, gmail.attempts) == ("queued", 0) and gmail.last_error.startswith("circuit open")
