@@ -5,10 +5,13 @@ holds the guard placed (release action). Imported by channels_app.admin."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from channels_app.models import DomainHealth, MailboxDomain, ProviderHold
-from channels_app.services.domain_health import domain_health_check
+from channels_app.services.domain_health import domain_health_check, domain_health_refresh_all
 from channels_app.services.mailbox_providers import provider_hold_release
 from core.admin import service_error_text
 from core.exceptions import ApplicationError
@@ -57,6 +60,23 @@ class DomainHealthAdmin(_ReadOnly):
             "DNS record to add",
             rows,
         )
+
+    def get_urls(self):
+        check_all = self.admin_site.admin_view(self.check_all_view)
+        return [path("check-all/", check_all, name="channels_app_domainhealth_check_all"), *super().get_urls()]
+
+    def check_all_view(self, request):
+        """POST: check the From domain of every active email channel now (new ones included)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            checked = domain_health_refresh_all(actor=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, service_error_text(exc), messages.ERROR)
+        else:
+            summary = ", ".join(f"{h.domain}: {h.get_status_display()}" for h in checked) or "no email channel"
+            self.message_user(request, f"Checked {summary}.")
+        return redirect("admin:channels_app_domainhealth_changelist")
 
     @admin.action(description="Re-check now (DNS)")
     def recheck(self, request, queryset):

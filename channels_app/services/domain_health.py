@@ -327,6 +327,7 @@ def domain_health_check(*, domain: str, channels: list[Channel], actor=None) -> 
     return health
 
 
-def domain_health_refresh_all() -> list[DomainHealth]:
-    """Every From domain of the active email channels (the daily beat task)."""
+def domain_health_refresh_all(*, actor=None) -> list[DomainHealth]:
+    """Every From domain of the active email channels (the daily beat task, admin's button)."""
+    role_require(actor, Role.EDITOR, "Checking the domains' health")
     return [domain_health_check(domain=d, channels=chs) for d, chs in email_sender_domains().items()]

@@ -199,3 +199,20 @@ def test_admin_shows_what_to_fix_and_rechecks_on_post(dns_server, client, make_u
     client.post("/admin/channels_app/domainhealth/", {"action": "recheck", "_selected_action": [health.pk]})
     health.refresh_from_db()
     assert health.status == "ok"
+
+
+def test_admin_checks_every_from_domain_on_post_only(dns_server, client, make_user):
+    dns_server.good_domain("new.test")
+    _channel("new.test")
+    url = "/admin/channels_app/domainhealth/check-all/"
+    client.force_login(make_user(Role.VIEWER))
+    assert "Check every From domain now" in client.get("/admin/channels_app/domainhealth/").content.decode()
+
+    assert client.get(url).status_code == 405
+    page = client.post(url, follow=True).content.decode()
+    assert "needs the editor role" in page and not DomainHealth.objects.exists()
+
+    client.force_login(make_user(Role.EDITOR))
+    page = client.post(url, follow=True).content.decode()
+    assert "Checked new.test: Ready." in page
+    assert DomainHealth.objects.get(domain="new.test").status == "ok"
