@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 
+from channels_app.adapters import ADAPTERS
 from channels_app.adapters.fields import addr_spec
 from channels_app.dns import DnsUnavailable, mx_hosts, txt_records
 from channels_app.models import Channel, DomainHealth
@@ -294,7 +295,8 @@ def channel_dkim_selectors(channel: Channel) -> list[str]:
 def email_sender_domains() -> dict[str, list[Channel]]:
     """From domain → the active email channels sending from it."""
     domains: dict[str, list[Channel]] = {}
-    for channel in Channel.objects.filter(kind="email", is_active=True).order_by("pk"):
+    kinds = [kind for kind, adapter in ADAPTERS.items() if adapter.renders_email]
+    for channel in Channel.objects.filter(kind__in=kinds, is_active=True).order_by("pk"):
         domain = channel_from_domain(channel)
         if domain:
             domains.setdefault(domain, []).append(channel)
