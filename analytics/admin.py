@@ -155,8 +155,23 @@ class DashboardAdmin(ReadOnlyAdmin):
             "data": data,
             "kpis": _kpis(data["totals"]),
             "charts": _charts(data),
+            "providers": _provider_rows(filters),
         }
         return TemplateResponse(request, "admin/analytics/dashboard.html", context)
+
+
+def _provider_rows(filters: dict) -> list[dict]:
+    """Each mailbox provider's rates as percentages (analytics.provider_selectors)."""
+    from analytics.provider_selectors import mailbox_provider_report
+
+    channel = filters.get("channel")
+    report = mailbox_provider_report(
+        start=filters["start"], end=filters["end"], channel_ids=[channel.pk] if channel else None
+    )
+    rates = ("delivery_rate", "bounce_rate", "complaint_rate", "open_rate", "click_rate")
+    return [
+        {**row, **{r: "–" if row[r] is None else f"{row[r] * 100:.1f}%" for r in rates}} for row in report["providers"]
+    ]
 
 
 def _kpis(totals: dict) -> list[tuple[str, str]]:

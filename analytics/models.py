@@ -188,6 +188,7 @@ class HygieneAction(models.Model):
 class GuardScope(models.TextChoices):
     SEND = "send", "Send"
     CHANNEL = "channel", "Channel (rolling window)"
+    PROVIDER = "provider", "One mailbox provider of a send"
 
 
 class GuardMetric(models.TextChoices):
@@ -207,6 +208,9 @@ class GuardTrip(models.Model):
     channel = models.ForeignKey(
         "channels_app.Channel", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    mailbox_provider = models.CharField(
+        max_length=16, blank=True, help_text="Scope provider: the mailbox provider whose stream was held."
+    )
     rate = models.FloatField()
     threshold = models.FloatField()
     events = models.PositiveIntegerField(help_text="Bounces or complaints counted.")
@@ -222,6 +226,11 @@ class GuardTrip(models.Model):
             # A send trips each metric once: resuming it is the editor's informed decision.
             models.UniqueConstraint(
                 fields=["send", "metric"], condition=Q(scope="send"), name="guardtrip_once_per_send"
+            ),
+            models.UniqueConstraint(
+                fields=["send", "mailbox_provider", "metric"],
+                condition=Q(scope="provider"),
+                name="guardtrip_once_per_send_provider",
             ),
             models.CheckConstraint(condition=Q(scope__in=GuardScope.values), name="guardtrip_scope_valid"),
             models.CheckConstraint(condition=Q(metric__in=GuardMetric.values), name="guardtrip_metric_valid"),

@@ -336,7 +336,6 @@ class TestRecipientAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         obj.pk, obj.address, obj.created_by = saved.pk, saved.address, saved.created_by
 
 
-from channels_app import (  # noqa: E402, F401  (outbound events; warm-up plans of sending identities)
-    admin_events,
-    admin_warmup,
-)
+# Imported for their registrations: outbound events; warm-up plans of sending identities; domain
+# health and mailbox providers.
+from channels_app import admin_deliverability, admin_events, admin_warmup  # noqa: E402, F401

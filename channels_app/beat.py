@@ -19,4 +19,10 @@ PERIODIC_TASKS = [
         "every_seconds": 5,
         "queue": "default",
     },
+    {
+        "name": "Check From domains' health (SPF, DKIM, DMARC, List-Unsubscribe)",
+        "task": "channels_app.tasks.domain_health_refresh_task",
+        "crontab": {"minute": "17", "hour": "4"},
+        "queue": "default",
+    },
 ]

@@ -372,6 +372,13 @@ class TestRecipient(models.Model):
 
 
 # Outbound events (webhook endpoints, the event outbox, their deliveries): a module of their own.
+from channels_app.deliverability_models import (  # noqa: E402, F401
+    DomainHealth,
+    DomainHealthStatus,
+    MailboxDomain,
+    MailboxProvider,
+    ProviderHold,
+)
 from channels_app.event_models import (  # noqa: E402, F401
     EventDelivery,
     EventDeliveryAttempt,

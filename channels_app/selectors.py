@@ -56,3 +56,10 @@ def delivery_counts(*, send_ids: Iterable[int]) -> list[tuple[int, int, str, int
             .annotate(total=Count("*"))
         )
     return sorted(rows.order_by())
+
+
+def domain_health_list():
+    """Every From domain's last health check, with the channels sending from it."""
+    from channels_app.models import DomainHealth
+
+    return DomainHealth.objects.prefetch_related("channels").order_by("domain")

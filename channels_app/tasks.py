@@ -55,3 +55,10 @@ def event_deliveries_sweep_task() -> dict:
     from channels_app.services.event_delivery import event_deliveries_sweep
 
     return event_deliveries_sweep()
+
+
+@shared_task(acks_late=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, max_retries=3)
+def domain_health_refresh_task() -> dict:
+    from channels_app.services.domain_health import domain_health_refresh_all
+
+    return {h.domain: h.status for h in domain_health_refresh_all()}

@@ -3,7 +3,8 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from analytics.api.views import EngagementApi, EngagementTiersApi, PerformanceApi
+from analytics.api.views import EngagementApi, EngagementTiersApi, MailboxProvidersApi, PerformanceApi
+from channels_app.api.domain_health import DomainHealthApi
 from channels_app.api.views import ChannelTestApi, ChannelViewSet, ChannelWarmupApi, SendViewSet
 from channels_app.api.webhook_endpoints import WebhookEndpointViewSet
 from publishing.api.automations import AutomationEnrollApi, AutomationStatsApi, AutomationViewSet, EventCreateApi
@@ -69,6 +70,8 @@ urlpatterns = [
     re_path(r"^analytics/engagement/?$", EngagementApi.as_view(), name="analytics-engagement"),
     re_path(r"^analytics/performance/?$", PerformanceApi.as_view(), name="analytics-performance"),
     re_path(r"^analytics/engagement-tiers/?$", EngagementTiersApi.as_view(), name="analytics-engagement-tiers"),
+    re_path(r"^analytics/providers/?$", MailboxProvidersApi.as_view(), name="analytics-providers"),
+    re_path(r"^domain-health/?$", DomainHealthApi.as_view(), name="domain-health"),
     re_path(r"^channels/(?P<pk>\d+)/test/?$", ChannelTestApi.as_view(), name="channel-test"),
     re_path(r"^automations/(?P<pk>\d+)/enroll/?$", AutomationEnrollApi.as_view(), name="automation-enroll"),
     re_path(r"^automations/(?P<pk>\d+)/stats/?$", AutomationStatsApi.as_view(), name="automation-stats"),

@@ -69,3 +69,19 @@ class EngagementTiersApi(APIView):
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start_date"], query.validated_data["end_date"]
         return Response({"start_date": start, "end_date": end, **engagement_tier_report(start=start, end=end)})
+
+
+class MailboxProvidersApi(APIView):
+    """Per mailbox provider (Gmail, Outlook, Yahoo, Apple, other): messages handed over and the
+    delivery, bounce, complaint, open and click rates, over a date range."""
+
+    read_role = Role.VIEWER
+
+    @extend_schema(parameters=[DateRangeSerializer], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        from analytics.provider_selectors import mailbox_provider_report
+
+        query = DateRangeSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start_date"], query.validated_data["end_date"]
+        return Response({"start_date": start, "end_date": end, **mailbox_provider_report(start=start, end=end)})

@@ -38,9 +38,9 @@ class Rates:
     hard_bounces: int
     complaints: int
 
-    def crossed(self) -> list[tuple[str, int, float, float]]:
+    def crossed(self, *, min_sample: int | None = None) -> list[tuple[str, int, float, float]]:
         """(metric, events, rate, threshold) for each threshold crossed."""
-        if self.sample < settings.GUARD_MIN_SAMPLE:
+        if self.sample < (settings.GUARD_MIN_SAMPLE if min_sample is None else min_sample):
             return []
         checks = [
             (Metric.BOUNCE, self.hard_bounces, settings.GUARD_BOUNCE_RATE),
@@ -67,15 +67,23 @@ def channel_rates(*, channel_id: int) -> Rates:
 
 
 def guard_sends_check(*, send_ids: list[int]) -> list[GuardTrip]:
-    """Pause each sending send whose own rates crossed a threshold."""
+    """Pause each sending send whose own rates crossed a threshold; else hold the streams of
+    the mailbox providers whose rates on it did (guard_providers)."""
+    from analytics.services.guard_providers import guard_send_providers_check
+
     trips = []
     for send in Send.objects.filter(pk__in=send_ids, status=Send.Status.SENDING):
         rates = send_rates(send_id=send.pk)
-        for metric, events, rate, limit in rates.crossed():
+        crossed = rates.crossed()
+        for metric, events, rate, limit in crossed:
             trip = _trip(GuardTrip.Scope.SEND, metric, events, rates.sample, rate, limit, send=send)
             if trip:
                 trips.append(trip)
                 break  # paused: one reason is enough
+        # Per provider only while the send as a whole is under the limits (over them, it pauses,
+        # or was paused and resumed by an editor's informed decision); nothing to find without events.
+        if not crossed and (rates.hard_bounces or rates.complaints):
+            trips += guard_send_providers_check(send=send)
     return trips
 
 

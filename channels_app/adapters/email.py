@@ -105,6 +105,18 @@ class EspChoiceField(ChoiceField):
         return super().problem(value)
 
 
+class DkimSelectorsField(TextField):
+    """DNS labels, comma-separated (channels_app.services.domain_health reads them)."""
+
+    def problem(self, value) -> str:
+        labels = [v.strip() for v in str(value).split(",")] if isinstance(value, str) else [None]
+        if not all(label and _SELECTOR.fullmatch(label) for label in labels):
+            return "must be selectors separated by commas (letters, digits, '-', '_' and '.'), e.g. s1, s2"
+        return ""
+
+
+_SELECTOR = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,62})$")
+
 CONFIG_FIELDS = {
     "esp": EspChoiceField(
         "Provider",
@@ -113,6 +125,9 @@ CONFIG_FIELDS = {
     ),
     "from_email": EmailField("From", "News <news@example.com>", required=True),
     "reply_to": EmailField("Reply-To"),
+    "dkim_selectors": DkimSelectorsField(
+        "DKIM selectors", "Comma-separated, e.g. s1, s2: the selectors your ESP signs with (domain health checks them)."
+    ),
     "list_id": TextField("List-Id domain", "Each topic's RFC 2919 List-Id is <topic>.<this>; blank: sender's domain."),
     "configuration_set": TextField("SES configuration set", "Where SES publishes bounces and complaints."),
     "region": TextField("AWS region", "e.g. eu-west-1"),

@@ -5,6 +5,10 @@
     per recipient → chunks sized for one provider call → shared rate limit → adapter calls
     overlapped in a small thread pool → each chunk's outcome recorded as soon as it returns
 
+Email only, when a mailbox provider is paced or held (mailbox_providers.py): deliveries to a
+provider held for their send are deferred before rendering, and the rendered messages are
+handed off per provider, each with its provider's pace on top of the channel's limit.
+
 What a batch guarantees (README: delivery guarantees):
 - A chunk the provider accepted is written as sent, whatever happens beside it (another
   chunk's error, Redis down, the database restarting: the write waits for it, bounded).
@@ -53,6 +57,12 @@ from channels_app.services.deliveries import (
     deliveries_fail,
     deliveries_record,
     deliveries_renew_lease,
+)
+from channels_app.services.mailbox_providers import (
+    mailbox_groups,
+    mailbox_hold_batch,
+    mailbox_paced,
+    mailbox_streams_wanted,
 )
 from channels_app.services.routing import channel_fallback_chain, failover_ready, routing_groups
 from core.clock import clock
@@ -182,11 +192,28 @@ def _send_claimed(channel_id: int, batch: Batch) -> None:
         batch.fail(batch.claim.ids, problem)
         channel_disable(channel=channel, reason=problem)
         return
-    for route, ids in routing_groups(channel, (row for rows in batch.rows.values() for row in rows)):
+    held = mailbox_streams_wanted(renders_email=ADAPTERS[channel.kind].renders_email, send_ids=batch.rows)
+    if held:  # a provider's stream of a send is paused: its deliveries wait, the others go
+        mailbox_hold_batch(batch, held)
+    rows = (row for rows in batch.rows.values() for row in rows if row.id not in batch.settled)
+    for route, ids in routing_groups(channel, rows):
         carrier, probe = _carrier(route, batch, ids)
         if carrier is not None:
             messages = _render(channel, batch, set(ids))
-            _hand_off(channel, carrier, messages, batch, probe=probe, head=route)
+            if held is None:
+                _hand_off(channel, carrier, messages, batch, probe=probe, head=route)
+            else:
+                _hand_off_per_provider(channel, carrier, messages, batch, probe=probe, head=route)
+
+
+def _hand_off_per_provider(channel, carrier, messages, batch: Batch, *, probe: bool, head: Channel) -> None:
+    """Each mailbox provider's messages at its own pace. A probe (half-open circuit) goes with
+    the first provider's; the others follow only if it closed the circuit."""
+    for n, (provider, group) in enumerate(mailbox_groups(messages)):
+        if n and probe and not circuit_check(carrier).allowed:
+            _stop_rest([group], carrier, batch, head=head)
+            continue
+        _hand_off(channel, carrier, group, batch, probe=probe and n == 0, head=head, provider=provider)
 
 
 def _complete_quietly(send_ids: list[int]) -> None:
@@ -271,11 +298,19 @@ def _spread(messages: list[RenderedMessage], size: int, target: Callable[[Render
 
 
 def _hand_off(
-    channel: Channel, carrier: Channel, messages: list[RenderedMessage], batch: Batch, *, probe: bool, head: Channel
+    channel: Channel,
+    carrier: Channel,
+    messages: list[RenderedMessage],
+    batch: Batch,
+    *,
+    probe: bool,
+    head: Channel,
+    provider: str = "",
 ) -> None:
-    """`head`: the channel whose fallbacks apply (the deliveries' own, or their domain route's)."""
+    """`head`: the channel whose fallbacks apply (the deliveries' own, or their domain route's);
+    `provider`: the mailbox provider all `messages` go to, when its pace applies."""
     adapter = adapter_for(carrier)
-    limiter = ChannelLimiter.for_channel(carrier, adapter)
+    limiter = mailbox_paced(ChannelLimiter.for_channel(carrier, adapter), provider)
     chunks = _chunks(
         messages, adapter.effective_chunk_size(limiter.rate), limiter.target if limiter.target_rate else None
     )

@@ -692,3 +692,20 @@ OPS_ALERT_REPEAT_SECONDS = env.int("OPS_ALERT_REPEAT_SECONDS", default=3600)
 OPS_ALERT_DEAD_LETTERS_GROWTH = env.int("OPS_ALERT_DEAD_LETTERS_GROWTH", default=50)
 OPS_ALERT_QUEUE_AGE_SECONDS = env.float("OPS_ALERT_QUEUE_AGE_SECONDS", default=300.0)
 OPS_ALERT_BEAT_LAG_SECONDS = env.float("OPS_ALERT_BEAT_LAG_SECONDS", default=120.0)
+
+# --- Deliverability DNS (channels_app.dns): mailbox providers and domain health ---------------
+# Every DNS question Bulletin asks (MX of recipients' domains, SPF/DKIM/DMARC of From domains)
+# goes to these nameservers (blank: the system's resolv.conf) on this port.
+DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
+DNS_PORT = env.int("DNS_PORT", default=53)
+DNS_TIMEOUT_SECONDS = env.float("DNS_TIMEOUT_SECONDS", default=3.0)
+# A custom domain's mailbox provider (found from its MX) is re-resolved after this long.
+MAILBOX_PROVIDER_CACHE_SECONDS = env.int("MAILBOX_PROVIDER_CACHE_SECONDS", default=7 * 24 * 3600)
+# Messages per second to each mailbox provider, shared by every worker, e.g.
+# "gmail=50,outlook=20,yahoo=10". A provider not listed is paced by the channel's limit only.
+MAILBOX_PROVIDER_RATES = env.dict("MAILBOX_PROVIDER_RATES", cast={"value": float}, default={})
+# Pausing one provider's stream: a send's hard bounce or complaint rate to one provider over
+# the guard's thresholds, once at least this many of its messages went to that provider.
+GUARD_PROVIDER_MIN_SAMPLE = env.int("GUARD_PROVIDER_MIN_SAMPLE", default=100)
+# Deliveries held for a paused provider are looked at again after this long.
+MAILBOX_PROVIDER_HOLD_SECONDS = env.float("MAILBOX_PROVIDER_HOLD_SECONDS", default=300.0)

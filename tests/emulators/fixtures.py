@@ -72,3 +72,25 @@ _postmark_server, postmark_emulator = _esp_fixtures("postmark")
 _sendgrid_server, sendgrid_emulator = _esp_fixtures("sendgrid")
 _mailgun_server, mailgun_emulator = _esp_fixtures("mailgun")
 _brevo_server, brevo_emulator = _esp_fixtures("brevo")
+
+
+@pytest.fixture(scope="session")
+def _dns_server() -> Iterator[Any]:
+    from tests.emulators.dns_server import DnsServer
+
+    server = DnsServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dns_server(_dns_server, settings) -> Any:
+    """The local authoritative DNS server (tests/emulators/dns_server.py), empty, and every
+    lookup Bulletin makes pointed at it (DNS_NAMESERVERS, DNS_PORT)."""
+    _dns_server.clear()
+    settings.DNS_NAMESERVERS, settings.DNS_PORT, settings.DNS_TIMEOUT_SECONDS = (
+        [_dns_server.host],
+        _dns_server.port,
+        2.0,
+    )
+    return _dns_server

@@ -59,6 +59,7 @@ def test_the_report_lists_every_check_with_status_message_and_details(broken):
         "image_ratio",
         "unsubscribe",
         "postal_address",
+        "sender_domains",
         "subject",
         "merge_fields",
     ]

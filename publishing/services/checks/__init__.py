@@ -7,6 +7,7 @@ publishing unless a publisher overrides it with a reason: gate.py) or unavailabl
     layout.py      size against Gmail's clip, images without alt text, image-to-text ratio
     compliance.py  the unsubscribe link and the postal address
     wording.py     subject length and capitals, unresolved merge fields
+    domains.py     the From domains' SPF, DKIM, DMARC (last daily check), a warning
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from publishing.models import Publication
 from publishing.selectors import publication_merge_warnings
 from publishing.services.checks.base import CheckReport, CheckResult, Status
 from publishing.services.checks.compliance import check_postal_address, check_unsubscribe
+from publishing.services.checks.domains import check_sender_domains
 from publishing.services.checks.layout import check_image_alt, check_image_ratio, check_size
 from publishing.services.checks.links import check_links
 from publishing.services.checks.message import checked_message
@@ -47,6 +49,7 @@ def _content_checks(message, *, publication: Publication) -> list[CheckResult]:
         check_image_ratio(message),
         check_unsubscribe(message),
         check_postal_address(message),
+        check_sender_domains(),
         check_subject(message),
         check_merge_fields(
             message, publication=publication, warnings=publication_merge_warnings(publication=publication)

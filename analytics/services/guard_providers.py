@@ -1,0 +1,67 @@
+"""The deliverability guard per mailbox provider: when one provider's hard bounce or complaint
+rate on a send crosses the guard's thresholds (once GUARD_PROVIDER_MIN_SAMPLE of the send's
+messages went to it), only that provider's stream is held (channels_app ProviderHold): its
+deliveries stay queued while the rest of the send flows. An editor releases the hold in admin.
+Checked with the send's own rates (guard.guard_sends_check), so a send whose overall rate
+crosses pauses as a whole instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from analytics.models import GuardTrip
+from analytics.provider_selectors import provider_rates
+from channels_app.models import Delivery, MailboxProvider, Send
+from channels_app.services.mailbox_providers import provider_hold
+
+logger = logging.getLogger(__name__)
+
+
+def guard_send_providers_check(*, send: Send) -> list[GuardTrip]:
+    from analytics.services.guard import Rates, guard_alert
+
+    trips = []
+    for provider, counts in provider_rates(Delivery.objects.filter(send_id=send.pk)).items():
+        rates = Rates(counts["sent"], counts["hard_bounces"], counts["complaints"])
+        crossed = rates.crossed(min_sample=settings.GUARD_PROVIDER_MIN_SAMPLE)
+        if not crossed:
+            continue
+        metric, events, rate, limit = crossed[0]
+        trip = _trip(send, provider, metric, events, rates.sample, rate, limit)
+        if trip is not None:
+            trip.alerted = guard_alert(trip=trip)
+            trip.save(update_fields=["alerted"])
+            trips.append(trip)
+    return trips
+
+
+def _trip(send: Send, provider: str, metric: str, events: int, sample: int, rate: float, limit: float):
+    label = MailboxProvider(provider).label
+    what = "hard bounce" if metric == GuardTrip.Metric.BOUNCE else "complaint"
+    reason = (
+        f"Deliverability guard: {what} rate {rate:.2%} to {label} on send #{send.pk} ({events} of {sample} "
+        f"messages) crossed the {limit:.2%} limit. Deliveries to {label} are held; the rest of the send goes on. "
+        "Check the list and the content, then release the hold."
+    )
+    try:
+        with transaction.atomic():
+            trip = GuardTrip.objects.create(
+                scope=GuardTrip.Scope.PROVIDER,
+                metric=metric,
+                send=send,
+                mailbox_provider=provider,
+                rate=rate,
+                threshold=limit,
+                events=events,
+                sample=sample,
+                reason=reason,
+            )
+            provider_hold(send=send, provider=provider, reason=reason)
+    except IntegrityError:
+        return None  # this provider of this send already tripped on this metric
+    logger.warning("%s", reason)
+    return trip
