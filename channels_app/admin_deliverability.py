@@ -15,6 +15,7 @@ from channels_app.services.domain_health import domain_health_check, domain_heal
 from channels_app.services.mailbox_providers import provider_hold_release
 from core.admin import service_error_text
 from core.exceptions import ApplicationError
+from core.roles import Role, user_has_role
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -78,7 +79,11 @@ class DomainHealthAdmin(_ReadOnly):
             self.message_user(request, f"Checked {summary}.")
         return redirect("admin:channels_app_domainhealth_changelist")
 
-    @admin.action(description="Re-check now (DNS)")
+    def has_recheck_permission(self, request) -> bool:
+        """Offered to editors (the service checks the role again)."""
+        return user_has_role(request.user, Role.EDITOR)
+
+    @admin.action(description="Re-check now (DNS)", permissions=["recheck"])
     def recheck(self, request, queryset):
         for health in queryset:
             try:
@@ -111,7 +116,11 @@ class ProviderHoldAdmin(_ReadOnly):
     raw_id_fields = ["send"]
     actions = ["release"]
 
-    @admin.action(description="Release: send the held deliveries")
+    def has_release_permission(self, request) -> bool:
+        """Offered to publishers (the service checks the role again)."""
+        return user_has_role(request.user, Role.PUBLISHER)
+
+    @admin.action(description="Release: send the held deliveries", permissions=["release"])
     def release(self, request, queryset):
         for hold in queryset.filter(released_at__isnull=True):
             try:

@@ -56,6 +56,9 @@ class ChannelWarmupApi(APIView):
 
     permission_classes = [requires(Role.VIEWER)]
 
+    @extend_schema(
+        responses={200: OpenApiResponse(description="The channel's warm-up plans: today's cap, waiting, each day.")}
+    )
     def get(self, request, pk: int):
         from channels_app.services.warmup import warmup_progress
 
