@@ -226,6 +226,12 @@ class SendAdmin(admin.ModelAdmin):
     exclude = ["content", "audience"]
     actions = ["pause", "resume", "cancel", "requeue_dead"]
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A send is the record of what went out (its deliveries, events, statistics). Cancel
+        # stops it; retention drops whole months. Deleting one from the admin would list and
+        # cascade its deliveries in this process, up to millions of rows for one newsletter.
+        return False
+
     @admin.display(description="Deliveries by state (live)")
     def progress(self, obj):
         counts = send_progress(send=obj)

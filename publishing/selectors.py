@@ -9,12 +9,14 @@ from operator import or_
 from typing import Any
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from channels_app.adapters import ADAPTERS, digest_kinds, personal_kinds
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
 from publishing.models import Publication, PublicationChecksOverride
+from publishing.services.automations.sql import ids_rows, list_param
 from subscribers.models import EMAIL_KIND, Subscriber, Subscription, Topic
 from subscribers.segments.compile import segment_q
 from subscribers.segments.json_sql import attribute_equals_q
@@ -30,6 +32,7 @@ def audience_recipients(
     exclude_send_ids: Sequence[int] = (),
     segment: dict | None = None,
     exclude_segment: dict | None = None,
+    members: Sequence[int] | None = None,
     after: int = 0,
     upto: int | None = None,
 ) -> QuerySet[Subscriber]:
@@ -41,7 +44,11 @@ def audience_recipients(
     audience is every member with an email address (by email only).
     `after`/`upto` bound the subscriber ids (a keyset page of the fan-out); the bounds are
     repeated inside the subscription subquery so PostgreSQL reads only that page's
-    subscriptions instead of hashing the whole table for every page."""
+    subscriptions instead of hashing the whole table for every page.
+    `members` stands for `segment`/`exclude_segment` already evaluated to these ids: the fan-out
+    evaluates a segment once per send (`subscribers.selectors.audience_ids`) and pages through
+    its members, because a behavioural condition (EXISTS over deliveries and events) costs as
+    much for one page as for the whole list. Everything else is checked again per page."""
     field = ADAPTERS[kind].subscriber_field  # where its personal messages go: address, member ID or URL
     now = timezone.now()
     bounds = {"pk__gt": after, **({"pk__lte": upto} if upto is not None else {})}
@@ -53,8 +60,10 @@ def audience_recipients(
         if upto is not None:
             wanted = wanted.filter(subscriber_id__lte=upto)
         recipients = recipients.filter(Exists(wanted))
-    elif segment is None or kind != EMAIL_KIND:
+    elif (segment is None and members is None) or kind != EMAIL_KIND:
         recipients = recipients.filter(pk__lt=0)  # nobody, as a query that still compiles to SQL
+    if members is not None:  # one array parameter (PostgreSQL) or JSON text (SQLite), not 10,000
+        recipients = recipients.filter(pk__in=RawSQL(ids_rows(), [list_param(members)]))  # noqa: S611 (constant SQL)
     if segment is not None:
         recipients = recipients.filter(segment_q(segment, now=now))
     if exclude_segment is not None:

@@ -19,11 +19,12 @@ Running the fan-out twice is harmless: each INSERT returns only the rows it crea
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from channels_app.models import Channel, Send
 from channels_app.services.deliveries import deliveries_create_from, delivery_create_broadcast
@@ -33,6 +34,7 @@ from channels_app.services.sends import send_progress
 from core.clock import clock
 from core.resilience import INFRA_ERRORS
 from publishing.selectors import audience_recipients, broadcast_channels, personal_channels
+from subscribers.selectors import audience_ids
 
 logger = logging.getLogger(__name__)
 
@@ -125,33 +127,49 @@ def _materialize_personal(send: Send, channel: Channel, kind: str, audience: dic
     from publishing.services.send_timing import send_timing_for
 
     timing = send_timing_for(send=send, channel=channel)  # None: every delivery is due at once
-
-    def recipients(after: int, upto: int | None = None):
-        return audience_recipients(
-            kind=kind,
-            topic_ids=audience.get("topic_ids", []),
-            frequencies=audience.get("frequencies", ["instant"]),
-            subscriber_ids=audience.get("subscriber_ids"),
-            exclude_send_ids=audience.get("exclude_send_ids", ()),
-            segment=audience.get("segment"),
-            exclude_segment=audience.get("exclude_segment"),
-            after=after,
-            upto=upto,
-        )
-
-    page, last, created = settings.DELIVERY_MATERIALIZE_CHUNK, 0, 0
-    while True:
-        # Keyset page: the id of the page's last subscriber bounds an INSERT ... SELECT.
-        bound = next(iter(recipients(last).values_list("pk", flat=True)[page - 1 : page]), None)
-        rows = recipients(last, bound)
+    query = {
+        "kind": kind,
+        "topic_ids": audience.get("topic_ids", []),
+        "frequencies": audience.get("frequencies", ["instant"]),
+        "subscriber_ids": audience.get("subscriber_ids"),
+        "exclude_send_ids": audience.get("exclude_send_ids", ()),
+        "segment": audience.get("segment"),
+        "exclude_segment": audience.get("exclude_segment"),
+    }
+    page = settings.DELIVERY_MATERIALIZE_CHUNK
+    segmented = query["segment"] is not None or query["exclude_segment"] is not None
+    created = 0
+    for rows in _segment_pages(query, page) if segmented else _keyset_pages(query, page):
         with transaction.atomic():
             ids = deliveries_create_from(send=send, channel=channel, recipients=rows)
             due = ids if timing is None else timing.schedule(ids)
             deliveries_dispatch(channel_id=channel.pk, delivery_ids=due, queue=queue, marked=True)
         _fanout_lease_take(send.pk, now=clock.now(), only_if_free=False)  # still alive: renew
         created += len(ids)
+    if timing is not None:
+        timing.finish()
+    return created
+
+
+def _keyset_pages(query: dict, size: int) -> Iterator[QuerySet]:
+    """Pages of `size` recipients: the id of a page's last subscriber bounds an INSERT ... SELECT."""
+    last = 0
+    while True:
+        bound = next(iter(audience_recipients(**query, after=last).values_list("pk", flat=True)[size - 1 : size]), None)
+        yield audience_recipients(**query, after=last, upto=bound)
         if bound is None:
-            if timing is not None:
-                timing.finish()
-            return created
+            return
         last = bound
+
+
+def _segment_pages(query: dict, size: int) -> Iterator[QuerySet]:
+    """Pages of a segmented audience: the whole audience is evaluated once (one query, like its
+    count), then each page is its next `size` members, checked again for everything but the
+    segment (an unsubscribe in between still counts). Per page, the segment's EXISTS over every
+    delivery and event would cost as much as for the whole list: 42 s instead of 7 s for
+    510,000 members of "sent news in 60 days, not opened in 30" (bench/README.md, segment)."""
+    members = audience_ids(audience_recipients(**query))
+    unsegmented = {**query, "segment": None, "exclude_segment": None}
+    for start in range(0, len(members), size):
+        chunk = members[start : start + size]
+        yield audience_recipients(**unsegmented, members=chunk.tolist(), after=chunk[0] - 1, upto=chunk[-1])

@@ -4,7 +4,9 @@ Nothing is evaluated in Python per subscriber: groups become AND/OR/NOT, conditi
 column comparisons, jsonb operators on `attributes` (`@>` and `?` use the GIN index), or EXISTS
 subqueries (subscriptions, deliveries, human engagement events, hygiene actions), which
 PostgreSQL turns into semi-joins, anti-joins or hashed subplans. Callers add it to a queryset
-(`subscribers.selectors.segment_subscribers` adds "mailable" too).
+(`subscribers.selectors.segment_subscribers` adds "mailable" too). Behaviour scoped to a
+publication or a topic names its sends as a list of ids, read just before (`_ScopedSends`: at
+most one small read per kind of scope, never per subscriber).
 
 Typed attributes compare only values of their own JSON type (`jsonb_typeof`): a number field
 never matches a string someone imported before the field was defined, and vice versa. The JSON
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +31,7 @@ from django.db.models.lookups import Exact
 from subscribers.engagement import engagement_tier_q
 from subscribers.models import FieldType, Frequency, Subscription
 from subscribers.segments.json_sql import JsonType, KeyTextIContains, attribute_equals_q
-from subscribers.segments.rules import DATETIME, condition_type, datetime_bound, since
+from subscribers.segments.rules import DATETIME, condition_type, datetime_bound, segment_conditions, since
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -38,12 +42,52 @@ def segment_q(rules: Mapping[str, Any], *, now: datetime, fields: Mapping[str, A
         from subscribers.fields import fields_by_key
 
         fields = fields_by_key()
-    return _Compiler(now=now, fields=fields).node(rules)
+    return _Compiler(now=now, fields=fields, tree=rules).node(rules)
+
+
+@dataclass(frozen=True)
+class _ScopedSends:
+    """The ids of the sends that behaviour conditions scoped to a publication or a topic mean,
+    read before the audience query (one read per kind of scope, however many conditions), so
+    the query names them as a list: PostgreSQL then estimates their deliveries from the
+    statistics of `send_id`, where a join to the send table left it guessing an average send,
+    and a newsletter's 1,000,000 deliveries planned as 50,000 picked 180,000 index lookups."""
+
+    publications: dict[int, list[int]]
+    topics: dict[str, list[int]]
+
+    @classmethod
+    def read(cls, tree: Mapping[str, Any]) -> _ScopedSends:
+        from analytics.models import SendTopic
+        from channels_app.models import Send
+
+        publication_ids, topic_slugs = set(), set()
+        for node in segment_conditions(tree):
+            if node["type"] == "activity" and "publication" in node:
+                publication_ids.add(node["publication"])
+            elif node["type"] == "activity" and "topic" in node:
+                topic_slugs.add(node["topic"])
+        publications, topics = defaultdict(list), defaultdict(list)
+        if publication_ids:
+            for send_id, publication_id in Send.objects.filter(publication_id__in=publication_ids).values_list(
+                "pk", "publication_id"
+            ):
+                publications[publication_id].append(send_id)
+        if topic_slugs:
+            for send_id, slug in SendTopic.objects.filter(topic__slug__in=topic_slugs).values_list(
+                "send_id", "topic__slug"
+            ):
+                topics[slug].append(send_id)
+        return cls(publications=dict(publications), topics=dict(topics))
 
 
 class _Compiler:
-    def __init__(self, *, now: datetime, fields: Mapping[str, Any]):
-        self.now, self.fields = now, fields
+    def __init__(self, *, now: datetime, fields: Mapping[str, Any], tree: Mapping[str, Any]):
+        self.now, self.fields, self.tree = now, fields, tree
+
+    @functools.cached_property
+    def sends_in_scope(self) -> _ScopedSends:
+        return _ScopedSends.read(self.tree)
 
     def node(self, node: Mapping[str, Any]) -> Q:
         kind = node["type"]
@@ -107,16 +151,16 @@ class _Compiler:
         return Q(Exists(rows))
 
     def activity(self, node: Mapping[str, Any]) -> Q:
-        from analytics.models import SendTopic, SubscriberEngagement
+        from analytics.models import SubscriberEngagement
         from channels_app.models import HANDED_OVER, Delivery
 
         cutoff = since(node.get("within_days"), self.now)
         action = node["action"]
         scope = {}
         if "publication" in node:
-            scope["send__publication_id"] = node["publication"]
+            scope["send_id__in"] = self.sends_in_scope.publications.get(node["publication"], [])
         elif "topic" in node:
-            scope["send_id__in"] = SendTopic.objects.filter(topic__slug=node["topic"]).values("send_id")
+            scope["send_id__in"] = self.sends_in_scope.topics.get(node["topic"], [])
         if action == "sent":
             rows = Delivery.objects.filter(subscriber=OuterRef("pk"), state__in=HANDED_OVER, **scope)
             return Q(Exists(rows.filter(sent_at__gte=cutoff) if cutoff else rows.filter(sent_at__isnull=False)))

@@ -35,7 +35,7 @@ NOT's child `rules[2].rule`, deeper ones `rules[1].rules[0]`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -175,6 +175,17 @@ def _group(node: dict, kind: str, path: str, depth: int, errors: _Errors, contex
     prefix = "" if path == "rules" else f"{path}."
     for i, child in enumerate(children):
         _node(child, f"{prefix}rules[{i}]", depth, errors, context, counter)
+
+
+def segment_conditions(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every condition (leaf) of a validated tree, whatever groups and negations hold it."""
+    if node["type"] in ("and", "or"):
+        for child in node["rules"]:
+            yield from segment_conditions(child)
+    elif node["type"] == "not":
+        yield from segment_conditions(node["rule"])
+    else:
+        yield node
 
 
 def condition_type(node: Mapping[str, Any], fields: Mapping[str, Any]) -> str | None:

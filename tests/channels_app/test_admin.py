@@ -248,3 +248,14 @@ def test_a_fallback_of_the_same_kind_is_saved_from_the_form(admin_client, outbox
     assert response.status_code == 302, response.context["adminform"].form.errors
     outbox_channel.refresh_from_db()
     assert outbox_channel.fallbacks == [other.pk]
+
+
+def test_no_one_deletes_a_send_from_the_admin_not_even_a_superuser(admin_client):
+    """Sends are history (cancel stops one); a delete page would cascade millions of deliveries."""
+    send = SendFactory()
+    DeliveryFactory(send=send)
+    assert admin_client.get(f"/admin/channels_app/send/{send.pk}/delete/").status_code == 403
+    assert admin_client.post(f"/admin/channels_app/send/{send.pk}/delete/", {"post": "yes"}).status_code == 403
+    changelist = admin_client.get("/admin/channels_app/send/").content.decode()
+    assert 'value="delete_selected"' not in changelist
+    assert Send.objects.filter(pk=send.pk).exists() and Delivery.objects.filter(send=send).exists()

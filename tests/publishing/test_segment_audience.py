@@ -6,17 +6,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from analytics.models import HygieneAction
 from channels_app.models import Channel, Delivery, Send
+from channels_app.services.sends import send_create
 from core.exceptions import ApplicationError
 from core.roles import Role
 from publishing.models import Publication
 from publishing.selectors import publication_audience_of
 from publishing.services.abtests import abtest_configure
 from publishing.services.digests import digests_run
+from publishing.services.fanout import send_materialize
 from publishing.services.publish import publication_publish
-from subscribers.models import Segment, SubscriberField
+from subscribers.models import Segment, Subscriber, SubscriberField
+from tests.channels_app.conftest import EMAIL_CONTENT
 from tests.factories import ChannelFactory, PublicationFactory, SubscriberFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +170,54 @@ def test_the_api_takes_segment_and_exclusion_and_its_audience_honours_them(clien
     assert same.status_code == 400 and "exclude_segment" in same.json()["extra"]["fields"]
     unknown = editor.patch(f"/api/v1/publishing/publications/{pk}/", {"segment": 99999}, format="json")
     assert unknown.status_code == 400 and "segment" in unknown.json()["extra"]["fields"]
+
+
+def test_the_fan_out_evaluates_a_segment_once_however_many_pages_it_writes(
+    settings, topic, email_channel, readers, segments
+):
+    """A behavioural condition costs as much for one page as for the whole list, so the fan-out
+    evaluates the segment once and pages through its members; everything else is checked per page."""
+    settings.DELIVERY_MATERIALIZE_CHUNK = 2
+    for n in (3, 4, 5):
+        SubscriptionFactory(
+            subscriber=SubscriberFactory(email=f"de{n}@example.com", attributes={"country": "DE"}), topic=topic
+        )
+    bounced = readers["de2"]
+    HygieneAction.objects.create(subscriber=bounced, email=bounced.email, kind="soft_bounce", reason="test")
+    not_bounced = {"type": "not", "rule": {"type": "soft_bounced", "within_days": 30}}
+    audience = {
+        "topic_ids": [topic.pk],
+        "frequencies": ["instant"],
+        "channel_kinds": ["email"],
+        "segment": {"type": "and", "rules": [_attribute("country", "DE"), not_bounced]},
+        "exclude_segment": segments[1].rules,  # VIPs
+    }
+    send, _ = send_create(key="paged", kind=Send.Kind.ALERT, subject="Hi", content=EMAIL_CONTENT, audience=audience)
+    Send.objects.filter(pk=send.pk).update(status=Send.Status.SENDING)
+    with CaptureQueriesContext(connection) as queries:
+        created = send_materialize(send_id=send.pk)
+    expected = {"de1@example.com", "de3@example.com", "de4@example.com", "de5@example.com"}
+    assert created == 4
+    assert set(Delivery.objects.filter(send=send).values_list("recipient", flat=True)) == expected
+    statements = [q["sql"] for q in queries]
+    assert sum(s.startswith(f"INSERT INTO {Delivery._meta.db_table}") for s in statements) == 2  # pages of 2
+    assert sum("analytics_hygieneaction" in s for s in statements) == 1  # the segment, once
+
+
+def test_a_member_who_unsubscribes_after_the_segment_was_evaluated_is_not_sent_to(
+    settings, topic, email_channel, readers, segments
+):
+    """Only the segment is evaluated up front: mailability and the subscription are checked again
+    on every page, so the member ids carried from the first query choose nobody on their own."""
+    from publishing.selectors import audience_recipients
+
+    members = [readers["de1"].pk, readers["de2"].pk, readers["fr1"].pk, readers["de_loner"].pk]
+    Subscriber.objects.filter(pk=readers["de2"].pk).update(status=Subscriber.Status.UNSUBSCRIBED)
+    page = audience_recipients(
+        kind="email", topic_ids=[topic.pk], frequencies=["instant"], members=members, after=0, upto=max(members)
+    )
+    # fr1 is not in the segment, but the page holds whoever the ids say: the ids are the segment.
+    assert set(page.values_list("email", flat=True)) == {"de1@example.com", "fr1@example.com"}
+    everyone = audience_recipients(kind="email", topic_ids=[], frequencies=["instant"], members=members)
+    assert set(everyone.values_list("email", flat=True)) == {"de1@example.com", "fr1@example.com", "loner@example.com"}
+    assert not audience_recipients(kind="slack", topic_ids=[], frequencies=["instant"], members=members).exists()
