@@ -13,6 +13,7 @@ resuming it is an informed decision the guard does not overrule.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -111,20 +112,18 @@ def _trip(scope: str, metric: str, events: int, sample: int, rate: float, limit:
         f"Deliverability guard: {label.lower()} rate {rate:.2%} on {what} ({events} of {sample} messages) "
         f"crossed the {limit:.2%} limit. Check the list and the content, then resume."
     )
-    try:
-        with transaction.atomic():
-            trip = GuardTrip.objects.create(
-                scope=scope,
-                metric=metric,
-                send=send,
-                channel=channel,
-                rate=rate,
-                threshold=limit,
-                events=events,
-                sample=sample,
-                reason=reason,
-            )
-    except IntegrityError:
+    trip = guard_trip_record(
+        scope=scope,
+        metric=metric,
+        send=send,
+        channel=channel,
+        rate=rate,
+        threshold=limit,
+        events=events,
+        sample=sample,
+        reason=reason,
+    )
+    if trip is None:
         return None  # this send already tripped on this metric
     targets = [send] if send else _sending_on(channel)
     paused = []
@@ -138,6 +137,20 @@ def _trip(scope: str, metric: str, events: int, sample: int, rate: float, limit:
     trip.alerted = guard_alert(trip=trip)
     trip.save(update_fields=["paused_send_ids", "alerted"])
     logger.warning("%s (paused sends %s)", reason, paused)
+    return trip
+
+
+def guard_trip_record(*, then: Callable[[], None] | None = None, **fields) -> GuardTrip | None:
+    """Record a trip once: a unique constraint per send (or channel window, or provider of a
+    send) and metric makes a second crossing record nothing (None). `then` runs in the same
+    transaction, so what the trip does (a provider hold) happens exactly when it is recorded."""
+    try:
+        with transaction.atomic():
+            trip = GuardTrip.objects.create(**fields)
+            if then is not None:
+                then()
+    except IntegrityError:
+        return None
     return trip
 
 

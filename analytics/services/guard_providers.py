@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from analytics.models import GuardTrip
 from analytics.provider_selectors import provider_rates
@@ -47,21 +46,21 @@ def _trip(send: Send, provider: str, metric: str, events: int, sample: int, rate
         f"messages) crossed the {limit:.2%} limit. Deliveries to {label} are held; the rest of the send goes on. "
         "Check the list and the content, then release the hold."
     )
-    try:
-        with transaction.atomic():
-            trip = GuardTrip.objects.create(
-                scope=GuardTrip.Scope.PROVIDER,
-                metric=metric,
-                send=send,
-                mailbox_provider=provider,
-                rate=rate,
-                threshold=limit,
-                events=events,
-                sample=sample,
-                reason=reason,
-            )
-            provider_hold(send=send, provider=provider, reason=reason)
-    except IntegrityError:
+    from analytics.services.guard import guard_trip_record
+
+    trip = guard_trip_record(
+        scope=GuardTrip.Scope.PROVIDER,
+        metric=metric,
+        send=send,
+        mailbox_provider=provider,
+        rate=rate,
+        threshold=limit,
+        events=events,
+        sample=sample,
+        reason=reason,
+        then=lambda: provider_hold(send=send, provider=provider, reason=reason),
+    )
+    if trip is None:
         return None  # this provider of this send already tripped on this metric
     logger.warning("%s", reason)
     return trip
