@@ -76,10 +76,7 @@ def quiet_windows_for(*, send: Send) -> list[QuietWindow]:
     """The windows that bind this send's deliveries (none for sends without a publication or an
     automation)."""
     if send.kind == Send.Kind.AUTOMATION:
-        from publishing.automation_models import AutomationVersion
-
-        version_id = send.key.split(":")[1] if send.key.startswith("automation:") else None
-        automation_id = AutomationVersion.objects.filter(pk=version_id).values_list("automation_id", flat=True).first()
+        automation_id = (send.audience or {}).get("automation_id")  # step_send writes it with the send
         return automation_quiet_windows(automation_id) if automation_id else []
     publication = send.publication
     if publication is None or send.kind not in (Send.Kind.ALERT, Send.Kind.NEWSLETTER):
