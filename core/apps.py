@@ -14,6 +14,7 @@ class CoreConfig(AppConfig):
 
         ensure_embedded_broker_folders()
         _brand_admin()
+        _bound_admin_json_fields()
         # Role groups get their model permissions, which exist only after every app migrated.
         post_migrate.connect(_sync_roles, dispatch_uid="core.roles_sync")
 
@@ -26,6 +27,22 @@ def _brand_admin() -> None:
     admin.site.site_title = "Bulletin admin"
     admin.site.index_title = "Publishing, subscribers and channels"
     admin.site.site_url = "/"
+
+
+def _bound_admin_json_fields() -> None:
+    """Every JSON field of every admin form parses within the API's bounds (core.forms).
+    `django.contrib.admin` is ready first (it registers the ModelAdmins), so each registered
+    ModelAdmin gets the form field class here, unless it chose its own."""
+    from django.apps import apps
+    from django.contrib import admin
+    from django.db import models
+
+    from core.forms import BoundedJSONFormField
+
+    for model in apps.get_models():
+        if admin.site.is_registered(model):
+            overrides = admin.site.get_model_admin(model).formfield_overrides
+            overrides.setdefault(models.JSONField, {}).setdefault("form_class", BoundedJSONFormField)
 
 
 def _sync_roles(sender, using="default", **kwargs) -> None:

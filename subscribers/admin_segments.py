@@ -3,9 +3,8 @@ Every write goes through the services, which check roles and validate."""
 
 from __future__ import annotations
 
-import json
-
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseNotAllowed, JsonResponse
@@ -13,8 +12,9 @@ from django.urls import path, reverse
 
 from core.admin import ServiceErrorAdminMixin
 from core.exceptions import ApplicationError
-from core.forms import form_add_service_errors
+from core.forms import BoundedJSONFormField, form_add_service_errors
 from core.roles import Role, user_has_role
+from core.safejson import UnsafeJSONError, json_loads_bounded
 from subscribers.models import Segment, SubscriberField
 from subscribers.segments.rules import MAX_DEPTH, MAX_GROUP_RULES, NODE_TYPES, SUBSCRIBER_FIELDS, segment_rules_validate
 from subscribers.services.segments import (
@@ -29,7 +29,7 @@ from subscribers.services.segments import (
 
 
 class SegmentAdminForm(forms.ModelForm):
-    rules = forms.JSONField(
+    rules = BoundedJSONFormField(
         widget=forms.Textarea(attrs={"rows": 18, "class": "segment-rules", "spellcheck": "false"}),
         help_text="The filter tree (see the help beside it). The count and sample update as you type.",
     )
@@ -109,10 +109,11 @@ class SegmentAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         if not user_has_role(request.user, Role.VIEWER):
             return JsonResponse({"message": "Previewing needs the viewer role."}, status=403)
         try:
-            rules = json.loads(request.POST.get("rules", ""))
+            rules = json_loads_bounded(request.POST.get("rules", ""), max_depth=settings.API_MAX_JSON_DEPTH)
             return JsonResponse(segment_preview(rules=rules))
-        except json.JSONDecodeError as exc:
-            return JsonResponse({"message": f"Not JSON: {exc}", "extra": {}}, status=400)
+        except ValueError as exc:  # not JSON, or JSON beyond the bounds API bodies have (core.safejson)
+            message = exc.message if isinstance(exc, UnsafeJSONError) else f"Not JSON: {exc}"
+            return JsonResponse({"message": message, "extra": {}}, status=400)
         except ApplicationError as exc:
             return JsonResponse({"message": exc.message, "extra": exc.extra}, status=400)
 

@@ -162,3 +162,5 @@ class EditorTimeZoneForm(forms.Form):
 class TestSendForm(forms.Form):
     channel = forms.IntegerField()
     recipients = TestRecipientsField()
+    # Rendered as this subscriber would get it (their name and merge fields); blank: as you.
+    subscriber = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

@@ -437,9 +437,18 @@ class PublicationAdmin(PublicationExtrasMixin, ServiceErrorAdminMixin, admin.Mod
             self.message_user(request, f"Test not sent: {form.errors.as_text()}", messages.ERROR)
             return redirect("admin:publishing_publication_change", pk)
         channel = get_object_or_404(Channel, pk=form.cleaned_data["channel"])
+        chosen = form.cleaned_data["subscriber"]
+        subscriber = Subscriber.objects.filter(pk=chosen).first() if chosen else None
+        if chosen and subscriber is None:
+            self.message_user(request, f"Test not sent: no subscriber #{chosen}.", messages.ERROR)
+            return redirect("admin:publishing_publication_change", pk)
         try:
             results = publication_test_send(
-                publication=publication, channel=channel, actor=request.user, recipients=form.cleaned_data["recipients"]
+                publication=publication,
+                channel=channel,
+                actor=request.user,
+                recipients=form.cleaned_data["recipients"],
+                subscriber=subscriber,
             )
         except ApplicationError as exc:
             self.message_user(request, f"Test not sent: {service_error_text(exc)}", messages.ERROR)

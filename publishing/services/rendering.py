@@ -238,7 +238,7 @@ def sample_variables(*, actor, links: Sequence[str], channel_kind: str) -> dict[
     """Per-recipient values for a preview or a test: the editor as the recipient, real links
     (no tracking, so no open pixel), and unsubscribe and preferences links leading to a page
     that says it was a test (nobody is subscribed by a test, so there is nothing to change)."""
-    name = (actor.get_full_name() if actor is not None else "") or getattr(actor, "username", "") or "Reader"
+    name, email = _actor_identity(actor)
     adapter = ADAPTERS[channel_kind]
     escape_text = adapter.escape_text
     unsubscribe = testmessage_url(link="unsubscribe")
@@ -246,13 +246,19 @@ def sample_variables(*, actor, links: Sequence[str], channel_kind: str) -> dict[
     values.update(
         name=escape_text(name),
         name_html=_escape(name),
-        email=escape_text(getattr(actor, "email", "") or "reader@example.com"),
+        email=escape_text(email),
         mention=adapter.sample_mention(name),
         unsubscribe_url=unsubscribe,
         unsubscribe_all_url=unsubscribe,
         preferences_url=testmessage_url(link="preferences"),
     )
     return values
+
+
+def _actor_identity(actor) -> tuple[str, str]:
+    """The editor's name and address as a preview's recipient, unescaped."""
+    name = (actor.get_full_name() if actor is not None else "") or getattr(actor, "username", "") or "Reader"
+    return name, getattr(actor, "email", "") or "reader@example.com"
 
 
 def content_render(*, content: Mapping[str, Any], kind: str, variables: Mapping[str, str]) -> dict[str, Any]:
@@ -281,8 +287,9 @@ def preview_variables(
         recipient = Recipient(
             subscriber.name, subscriber.email, subscriber.locale, subscriber.timezone, subscriber.attributes
         )
-    else:
-        recipient = Recipient(name=values["name"], email=values["email"])
+    else:  # the editor, unescaped: merge_values escapes for the channel (values["name"] already is)
+        name, email = _actor_identity(actor)
+        recipient = Recipient(name=name, email=email)
     if content.get("merge_fields"):
         values.update(merge_values(content["merge_fields"], recipient, merge_defaults()))
     return values

@@ -27,7 +27,8 @@ Subscriber fields: status (choice), email, name, timezone, locale, slack_member_
 
 Limits (a refused tree names the node): groups nest at most MAX_DEPTH deep, a group holds at
 most MAX_GROUP_RULES rules, a tree at most MAX_NODES nodes, a list value at most MAX_LIST_VALUES
-items, a text value at most MAX_TEXT characters, `within_days` at most MAX_DAYS.
+items, a text value at most MAX_TEXT characters, `within_days` at most MAX_DAYS, a number at most
+MAX_NUMBER either side of zero. Date-times are compared in UTC (any offset Python parses).
 
 Paths name nodes from the root: the root is `rules`, its children `rules[0]`, `rules[1]`..., a
 NOT's child `rules[2].rule`, deeper ones `rules[1].rules[0]`.
@@ -35,6 +36,7 @@ NOT's child `rules[2].rule`, deeper ones `rules[1].rules[0]`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -52,6 +54,7 @@ MAX_NODES = 100
 MAX_LIST_VALUES = 500
 MAX_TEXT = 500
 MAX_DAYS = 3650
+MAX_NUMBER = 2**53
 
 DATETIME = "datetime"
 OPERATORS: dict[str, frozenset[str]] = {
@@ -250,8 +253,12 @@ def _scalar_problem(value_type: str, value: Any, choices: list[str]) -> str:
             return f"{value[:40]!r} is not one of {', '.join(choices)}."
         return ""
     if value_type == FieldType.NUMBER:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return "" if ok else f"expected a number, got {_json_type(value)}."
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return f"expected a number, got {_json_type(value)}."
+        # 1e400 reads as infinity and a 400-digit integer overflows a float column: both were 500s.
+        if abs(value) > MAX_NUMBER or not math.isfinite(value):  # abs first: a huge int is no float
+            return f"numbers are between -{MAX_NUMBER:,} and {MAX_NUMBER:,} (2^53: what JSON readers keep exactly)."
+        return ""
     if value_type == FieldType.BOOLEAN:
         return "" if isinstance(value, bool) else f"expected true or false, got {_json_type(value)}."
     if value_type == FieldType.DATE:
@@ -352,9 +359,12 @@ def datetime_bound(value: Any, *, upper: bool) -> datetime | None:
             moment = datetime.combine(day, time.min)
             if upper:
                 moment += timedelta(days=1) - timedelta(microseconds=1)
-    except ValueError:
+        # In UTC: Python accepts offsets up to ±23:59, PostgreSQL only ±15:59 (`+20:00` was a
+        # 500 at query time, after the segment had been saved); a time that leaves the calendar
+        # when converted (year 1 at +01:00) is refused.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def since(days: int | None, now: datetime) -> datetime | None:

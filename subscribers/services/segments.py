@@ -19,7 +19,7 @@ from publishing.services.states import role_require
 from subscribers.fields import KEY_PATTERN, FieldSpec, field_value_clean
 from subscribers.models import FieldType, Segment, SubscriberField
 from subscribers.segments.rules import segment_rules_validate
-from subscribers.selectors import segment_subscribers
+from subscribers.selectors import audience_count, segment_subscribers
 
 SEGMENT_FIELDS = ("name", "description", "rules")
 FIELD_FIELDS = ("key", "label", "type", "choices", "default", "subscriber_editable", "help_text")
@@ -62,7 +62,8 @@ def segment_update(*, segment: Segment, actor, **fields: Any) -> Segment:
 
 @transaction.atomic
 def segment_delete(*, segment: Segment, actor) -> None:
-    """Refused while a publication not yet sent or a topic's digests use it."""
+    """Refused while a publication (a sent one keeps it as the record of whom it chose) or a
+    topic's digests use it."""
     role_require(actor, Role.EDITOR, "Deleting a segment")
     users = [f"topic {t.slug} (digests)" for t in segment.digest_topics.all()]
     users += [f"publication #{p.pk}" for p in (segment.publications.all() | segment.excluded_from.all()).distinct()]
@@ -84,7 +85,7 @@ def segment_preview(*, rules: dict, page: int = 1, now: datetime | None = None) 
     members = segment_subscribers(rules=rules, now=now or timezone.now())
     rows = members.order_by("-pk").values("id", "email", "name", "status", "attributes", "engagement_score")
     return {
-        "count": members.count(),
+        "count": audience_count(members),  # as publications count it (audience_session)
         "page": page,
         "page_size": size,
         "results": list(rows[(page - 1) * size :][:size]),

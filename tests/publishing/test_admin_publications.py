@@ -187,3 +187,22 @@ def test_previews_and_the_ranking_page_need_the_right_role(client, make_user):
     assert client.post(f"{ADMIN}/preview/", {"title": "x"}).status_code == 403
     client.force_login(make_user(None))  # staff without any role
     assert client.get("/admin/publishing/digestlog/ranking/").status_code == 403
+
+
+def test_a_test_send_from_admin_renders_as_the_chosen_subscriber(editor_client, draft, email_channel, outbox, editor):
+    """Preview and test sends show a chosen subscriber's rendering, in the admin as in the API."""
+    draft.email_subject = 'For {{ subscriber.first_name|default:"you" }}'
+    draft.save(update_fields=["email_subject"])
+    reader = SubscriberFactory(name="Ada Lovelace", email="ada@example.com")
+    url = f"{ADMIN}/{draft.pk}/test-send/"
+    response = editor_client.post(url, {"channel": email_channel.pk, "subscriber": reader.pk}, follow=True)
+    assert f"Test sent to {editor.email}" in response.content.decode()
+    [message] = outbox()
+    assert message["Subject"] == "[TEST] For Ada" and message["To"] == editor.email  # to me, as Ada
+    missing = editor_client.post(url, {"channel": email_channel.pk, "subscriber": reader.pk + 1000}, follow=True)
+    assert f"no subscriber #{reader.pk + 1000}" in missing.content.decode()
+    garbage = editor_client.post(url, {"channel": email_channel.pk, "subscriber": "9" * 40}, follow=True)
+    assert "Test not sent" in garbage.content.decode()
+    assert len(outbox()) == 1
+    page = editor_client.get(f"{ADMIN}/{draft.pk}/change/").content.decode()
+    assert 'name="subscriber" id="test-subscriber"' in page

@@ -200,3 +200,46 @@ def test_broadcast_channels_get_the_defaults(merged, topic):
         content_render(content=content, kind="discord", variables=values)
     )
     assert "discord" in ADAPTERS
+
+
+def _greeting(payload) -> str:
+    """The Slack message's text that holds the body's merge fields."""
+    texts = [block.get("text", {}).get("text", "") for block in payload["blocks"] if isinstance(block, dict)]
+    return next(text for text in texts if "greetings to" in text)
+
+
+def test_slack_preview_test_and_send_render_a_chosen_subscriber_identically(
+    merged, topic, editor, publisher, slack_emulator, email_channel, django_capture_on_commit_callbacks
+):
+    from channels_app.models import TestRecipient
+    from tests.emulators.fixtures import SLACK_TOKEN
+    from tests.factories import ChannelFactory
+
+    slack = ChannelFactory(
+        kind="slack", is_default=True, config={"base_url": slack_emulator.url}, credentials={"token": SLACK_TOKEN}
+    )
+    TestRecipient.objects.create(kind="slack", address="U0EDITOR")
+    ada = SubscriberFactory(
+        name="Ada <!here> & Co", slack_member_id="U0ADAADA", attributes={"company": "<!channel> & Sons"}
+    )
+    SubscriptionFactory(subscriber=ada, topic=topic, channel_kind="slack")
+    preview = _greeting(publication_preview(publication=merged, topics=None, actor=editor, subscriber=ada)["slack"])
+    [result] = publication_test_send(
+        publication=merged, channel=slack, actor=editor, recipients=["U0EDITOR"], subscriber=ada
+    )
+    assert result.ok
+    _publish(merged, publisher, django_capture_on_commit_callbacks)
+    test, sent = sorted(slack_emulator.messages(), key=lambda m: m["requested_channel"] != "U0EDITOR")
+    assert sent["requested_channel"] == "U0ADAADA"
+    assert preview == _greeting(test) == _greeting(sent)
+    assert "greetings to &lt;!channel&gt; &amp; Sons" in preview and "<!channel>" not in preview
+
+
+def test_previewing_as_oneself_escapes_the_editors_name_once_per_channel(merged, editor):
+    editor.first_name, editor.last_name = "Tom &", "Jerry"
+    editor.save(update_fields=["first_name", "last_name"])
+    merged.body = "Dear {{ subscriber.name }}"
+    preview = publication_preview(publication=merged, topics=None, actor=editor)
+    slack = json.dumps(preview["slack"])
+    assert "Dear Tom &amp; Jerry" in slack and "&amp;amp;" not in slack
+    assert "Dear Tom &amp; Jerry" in preview["email"]["html"] and "Dear Tom & Jerry" in preview["email"]["text"]

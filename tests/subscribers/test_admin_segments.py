@@ -109,3 +109,34 @@ def test_the_compose_preview_renders_as_a_chosen_subscriber(logged_in, topic):
         .json()
     )
     assert "Hi Ada of Engines" in data["email"]["html"]
+
+
+HOSTILE_JSON = {
+    "a NUL escape": '{"type": "attribute", "key": "country", "op": "eq", "value": "D\\u0000E"}',
+    "NaN": '{"type": "field", "field": "engagement_score", "op": "eq", "value": NaN}',
+    "100,000 nested arrays": "[" * 100_000 + "]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("raw", HOSTILE_JSON.values(), ids=HOSTILE_JSON.keys())
+def test_the_editor_refuses_hostile_json_with_a_400_and_a_form_error_never_a_500(logged_in, country, raw):
+    client = logged_in(Role.EDITOR)
+    preview = client.post("/admin/subscribers/segment/preview/", {"rules": raw})
+    assert preview.status_code == 400 and preview.json()["message"]
+    saved = client.post("/admin/subscribers/segment/add/", {"name": "Hostile", "description": "", "rules": raw})
+    assert saved.status_code == 200 and "errorlist" in saved.content.decode()
+    assert not Segment.objects.exists()
+
+
+def test_every_admin_json_field_parses_within_the_api_bounds(logged_in):
+    """Not only the segment editor: a model JSONField on any admin form (here a custom field's
+    choices) refuses what jsonb cannot store, as a form error."""
+    client = logged_in(Role.PUBLISHER)
+    form = {"key": "plan", "label": "Plan", "type": "choice", "default": "", "help_text": ""}
+    response = client.post("/admin/subscribers/subscriberfield/add/", {**form, "choices": '["pro", "fr\\u0000ee"]'})
+    assert response.status_code == 200 and "NUL characters" in response.content.decode()
+    assert not SubscriberField.objects.exists()
+    deep = client.post("/admin/subscribers/subscriberfield/add/", {**form, "choices": "[" * 5000 + "]" * 5000})
+    assert deep.status_code == 200 and "levels deep" in deep.content.decode()
+    ok = client.post("/admin/subscribers/subscriberfield/add/", {**form, "choices": '["pro", "free"]'})
+    assert ok.status_code == 302 and SubscriberField.objects.get().choices == ["pro", "free"]

@@ -177,3 +177,51 @@ def test_segments_and_subscriber_fields_are_in_the_openapi_schema(client_for):
         assert any(p.rstrip("/") == path.rstrip("/") for p in paths), path
     publication = schema["components"]["schemas"]["PublicationWriteRequest"]["properties"]
     assert {"segment", "exclude_segment"} <= set(publication)
+
+
+def test_date_times_with_any_offset_python_reads_are_compared_in_utc(client_for):
+    """PostgreSQL takes offsets up to ±15:59 only: `+20:00` reached the query and was a 500,
+    after the segment had been saved."""
+    from datetime import UTC, datetime
+
+    early = SubscriberFactory()
+    Subscriber.objects.filter(pk=early.pk).update(created_at=datetime(2025, 1, 1, 1, 0, tzinfo=UTC))
+    late = SubscriberFactory()
+    Subscriber.objects.filter(pk=late.pk).update(created_at=datetime(2025, 1, 1, 6, 0, tzinfo=UTC))
+    editor = client_for(Role.EDITOR)
+    # 2025-01-02T00:00+20:00 is 2025-01-01T04:00 UTC: only the later subscriber is after it.
+    rules = {"type": "field", "field": "created_at", "op": "range", "value": {"min": "2025-01-02T00:00:00+20:00"}}
+    created = editor.post(BASE, {"name": "Late", "rules": rules}, format="json")
+    assert created.status_code == 201, created.content
+    preview = client_for(Role.VIEWER).get(f"{BASE}{created.json()['id']}/preview/")
+    assert preview.status_code == 200 and [row["id"] for row in preview.json()["results"]] == [late.pk]
+    off_calendar = {
+        "type": "field",
+        "field": "created_at",
+        "op": "range",
+        "value": {"max": "9999-12-31T23:00:00-05:00"},
+    }
+    refused = editor.post(f"{BASE}preview/", {"rules": off_calendar}, format="json")
+    assert refused.status_code == 400 and "date-time" in str(refused.json()["extra"]["fields"]["rules"])
+
+
+@pytest.mark.parametrize("value", [10**400, -(2**53) - 1, 1e300])
+def test_numbers_beyond_what_json_keeps_exactly_are_refused_not_a_500(client_for, value):
+    rules = {"type": "field", "field": "engagement_score", "op": "range", "value": {"min": value}}
+    response = client_for(Role.EDITOR).post(f"{BASE}preview/", {"rules": rules}, format="json")
+    assert response.status_code == 400
+    assert "numbers are between" in str(response.json()["extra"]["fields"]["rules"])
+
+
+def test_a_tree_of_more_nodes_than_the_limit_or_a_longer_list_is_refused_naming_the_limit(client_for, country):
+    from subscribers.segments.rules import MAX_LIST_VALUES, MAX_NODES
+
+    leaf = {"type": "never_opened"}
+    groups = [{"type": "or", "rules": [leaf] * 9} for _ in range(MAX_NODES // 10 + 1)]  # 10 nodes each
+    too_many = {"type": "and", "rules": groups}
+    editor = client_for(Role.EDITOR)
+    response = editor.post(f"{BASE}preview/", {"rules": too_many}, format="json")
+    assert response.status_code == 400 and f"at most {MAX_NODES} are allowed" in str(response.json()["extra"])
+    long_list = {"type": "attribute", "key": "country", "op": "in", "value": ["DE"] * (MAX_LIST_VALUES + 1)}
+    response = editor.post(f"{BASE}preview/", {"rules": long_list}, format="json")
+    assert response.status_code == 400 and f"at most {MAX_LIST_VALUES} values" in str(response.json()["extra"])
