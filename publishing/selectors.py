@@ -165,7 +165,8 @@ def publication_audience(
 
 def publication_merge_warnings(*, publication: Publication) -> list[dict[str, Any]]:
     """Merge fields with neither a `default` filter nor a custom field default that some of the
-    email audience has no value for, with how many: one aggregate query over the audience."""
+    audience has no value for, with how many: one aggregate query over everyone the publication
+    reaches personally (email, Slack, webhook...: merge fields fill every channel's message)."""
     from publishing.merge import MergeField, merge_defaults
     from publishing.services.rendering import publication_content
 
@@ -176,13 +177,14 @@ def publication_merge_warnings(*, publication: Publication) -> list[dict[str, An
     if not checks:
         return []
     spec = publication_segments(publication=publication)
-    audience = audience_recipients(
-        kind=EMAIL_KIND,
-        topic_ids=list(publication.topics.values_list("pk", flat=True)),
-        frequencies=["instant"],
-        segment=spec.get("segment"),
-        exclude_segment=spec.get("exclude_segment"),
-    )
+    topic_ids = list(publication.topics.values_list("pk", flat=True))
+    limits = {"segment": spec.get("segment"), "exclude_segment": spec.get("exclude_segment")}
+    # Everyone it reaches personally (instant, on any kind), once each.
+    readers = [
+        audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"], **limits).values("pk")
+        for kind in personal_kinds()
+    ]
+    audience = Subscriber.objects.filter(reduce(or_, [Q(pk__in=pks) for pks in readers]))
     names = {label: f"m{i}" for i, label in enumerate(checks)}
     counts = audience.order_by().aggregate(
         total=Count("pk"), **{names[label]: Count("pk", filter=q) for label, q in checks.items()}

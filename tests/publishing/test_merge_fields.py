@@ -243,3 +243,18 @@ def test_previewing_as_oneself_escapes_the_editors_name_once_per_channel(merged,
     slack = json.dumps(preview["slack"])
     assert "Dear Tom &amp; Jerry" in slack and "&amp;amp;" not in slack
     assert "Dear Tom &amp; Jerry" in preview["email"]["html"] and "Dear Tom & Jerry" in preview["email"]["text"]
+
+
+def test_the_missing_field_warning_counts_readers_on_every_personal_channel_once(merged, topic):
+    merged.body = "Hi {{ subscriber.attributes.company }}"
+    merged.save(update_fields=["body"])
+    _reader(topic, "a@example.com", "A", company="Acme")
+    _reader(topic, "b@example.com", "B")  # email only, missing
+    on_slack = SubscriberFactory(email="", slack_member_id="U0SLACKER")  # Slack only, missing
+    SubscriptionFactory(subscriber=on_slack, topic=topic, channel_kind="slack")
+    both = _reader(topic, "c@example.com", "C")  # email and Slack, missing: counted once
+    both.slack_member_id = "U0BOTHWAYS"
+    both.save(update_fields=["slack_member_id"])
+    SubscriptionFactory(subscriber=both, topic=topic, channel_kind="slack")
+    warnings = publication_merge_warnings(publication=merged)
+    assert warnings == [{"field": "subscriber.attributes.company", "missing": 3, "audience": 4}]
