@@ -18,7 +18,7 @@ from core.roles import Role
 from publishing.services.states import role_require
 from subscribers.fields import KEY_PATTERN, FieldSpec, field_value_clean
 from subscribers.models import FieldType, Segment, SubscriberField
-from subscribers.segments.rules import segment_rules_validate
+from subscribers.segments.rules import segment_conditions, segment_rules_validate
 from subscribers.selectors import audience_count, segment_subscribers
 
 SEGMENT_FIELDS = ("name", "description", "rules")
@@ -145,6 +145,12 @@ def subscriber_field_update(*, field: SubscriberField, actor, **fields: Any) -> 
     cleaned = _field_validate(fields, instance=field)
     if "default" not in fields:
         cleaned.pop("default")
+    removed = set(field.choices or []) - set(cleaned.get("choices", field.choices) or [])
+    using = _segments_comparing(field.key, values=removed) if field.type == FieldType.CHOICE and removed else []
+    if using:
+        listed = ", ".join(sorted(removed)[:10])
+        message = f"Segments compare {field.key} with {listed}: {', '.join(using[:10])}. Change them first."
+        raise ApplicationError(message, {"fields": {"choices": [message]}}, status_code=409)
     for name, value in cleaned.items():
         setattr(field, name, value)
     field.save(update_fields=[*cleaned, "updated_at"])
@@ -155,15 +161,22 @@ def subscriber_field_update(*, field: SubscriberField, actor, **fields: Any) -> 
 def subscriber_field_delete(*, field: SubscriberField, actor) -> None:
     """Refused while a segment compares it (subscribers keep their values as untyped attributes)."""
     role_require(actor, Role.PUBLISHER, "Deleting a custom field")
-    using = [s.name for s in Segment.objects.all() if _mentions_key(s.rules, field.key)]
+    using = _segments_comparing(field.key)
     if using:
         raise ApplicationError(f"Segments use this field: {', '.join(using[:10])}.", status_code=409)
     field.delete()
 
 
-def _mentions_key(node: Any, key: str) -> bool:
-    if not isinstance(node, dict):
-        return False
-    if node.get("type") == "attribute" and node.get("key") == key:
-        return True
-    return any(_mentions_key(child, key) for child in [*node.get("rules", []), node.get("rule")])
+def _segments_comparing(key: str, *, values: set | None = None) -> list[str]:
+    """Names of the saved segments with a condition on attribute `key` (with one of `values`,
+    when given): what removing the field, or those choices of it, would leave invalid."""
+    using = []
+    for segment in Segment.objects.only("name", "rules"):
+        for node in segment_conditions(segment.rules):
+            if node.get("type") != "attribute" or node.get("key") != key:
+                continue
+            compared = node.get("value") if isinstance(node.get("value"), list) else [node.get("value")]
+            if values is None or values & {v for v in compared if isinstance(v, str)}:
+                using.append(segment.name)
+                break
+    return using

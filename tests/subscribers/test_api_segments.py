@@ -225,3 +225,18 @@ def test_a_tree_of_more_nodes_than_the_limit_or_a_longer_list_is_refused_naming_
     long_list = {"type": "attribute", "key": "country", "op": "in", "value": ["DE"] * (MAX_LIST_VALUES + 1)}
     response = editor.post(f"{BASE}preview/", {"rules": long_list}, format="json")
     assert response.status_code == 400 and f"at most {MAX_LIST_VALUES} values" in str(response.json()["extra"])
+
+
+def test_a_choice_that_saved_segments_compare_with_cannot_be_removed(client_for, country):
+    publisher = client_for(Role.PUBLISHER)
+    client_for(Role.EDITOR).post(BASE, {"name": "Germany", "rules": GERMANS}, format="json")
+    url = f"/api/v1/publishing/subscriber-fields/{country.pk}/"
+    refused = publisher.patch(url, {"choices": ["FR"]}, format="json")
+    assert refused.status_code == 409
+    assert "Germany" in refused.json()["extra"]["fields"]["choices"][0]
+    country.refresh_from_db()
+    assert country.choices == ["DE", "FR"]
+    # Adding one, or removing one nobody compares with, is fine.
+    assert publisher.patch(url, {"choices": ["DE", "FR", "AT"]}, format="json").status_code == 200
+    assert publisher.patch(url, {"choices": ["DE", "AT"]}, format="json").status_code == 200
+    assert publisher.delete(url).status_code == 409  # the segment still compares the field
