@@ -17,8 +17,9 @@ def service_error_text(exc: ApplicationError) -> str:
 
 
 class ServiceErrorAdminMixin:
-    """A ModelAdmin whose save_model calls a service raises ValidationError when the service
-    refuses; the change form then answers with the reason as a message instead of a 500."""
+    """A ModelAdmin whose save_model or delete_model calls a service raises ValidationError when
+    the service refuses; the change form, the delete page or the delete action then answers
+    with the reason as a message instead of a 500."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -26,3 +27,17 @@ class ServiceErrorAdminMixin:
         except ValidationError as exc:
             self.message_user(request, f"Not saved: {exc.messages[0]}", messages.ERROR)
             return redirect(request.path)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as exc:  # delete_model's service refused
+            self.message_user(request, f"Not deleted: {exc.messages[0]}", messages.ERROR)
+            return redirect(request.path)
+
+    def response_action(self, request, queryset):
+        try:
+            return super().response_action(request, queryset)
+        except ValidationError as exc:  # delete_queryset's service refused
+            self.message_user(request, f"Not deleted: {exc.messages[0]}", messages.ERROR)
+            return redirect(request.get_full_path())

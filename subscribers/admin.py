@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -39,6 +40,7 @@ from subscribers.services import (
     suppression_remove,
 )
 from subscribers.services.preferences import PREFERENCE_FIELDS
+from subscribers.services.topics import topic_delete, topic_update
 from subscribers.validators import email_normalize, validate_timezone
 
 
@@ -71,13 +73,32 @@ class TopicAdminForm(forms.ModelForm):
 
 
 @admin.register(Topic)
-class TopicAdmin(CsvExportAdminMixin, admin.ModelAdmin):
+class TopicAdmin(ServiceErrorAdminMixin, CsvExportAdminMixin, admin.ModelAdmin):
     form = TopicAdminForm
     list_display = ["name", "slug", "is_public", "created_at"]
     list_filter = ["is_public"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     actions = ["export_selected_csv"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        try:  # a new slug is carried into the segments naming the old one
+            topic_update(topic=obj, actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data})
+        except ApplicationError as exc:
+            raise ValidationError(exc.message) from exc
+
+    def delete_model(self, request, obj):
+        try:
+            topic_delete(topic=obj, actor=request.user)
+        except ApplicationError as exc:
+            raise ValidationError(exc.message) from exc
+
+    @transaction.atomic  # all or none: one refusal keeps every selected topic
+    def delete_queryset(self, request, queryset):
+        for topic in queryset:
+            self.delete_model(request, topic)
 
 
 class SubscriptionInline(admin.TabularInline):

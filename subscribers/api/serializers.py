@@ -17,12 +17,15 @@ class TopicSerializer(StrictInputMixin, serializers.ModelSerializer):
             "name",
             "description",
             "is_public",
+            "tracking_enabled",
+            "digest_segment",
             "quiet_hours_start",
             "quiet_hours_end",
             "quiet_hours_bypass_alerts",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
+        extra_kwargs = {"digest_segment": {"help_text": "Digests carry this topic only to this segment's members."}}
 
     def validate(self, attrs):
         from publishing.services.quiet_hours import QUIET_FIELDS, quiet_hours_errors

@@ -48,6 +48,7 @@ from subscribers.services.segments import (
     subscriber_field_delete,
     subscriber_field_update,
 )
+from subscribers.services.topics import topic_delete, topic_update
 from subscribers.validators import email_normalize
 
 
@@ -62,6 +63,14 @@ class TopicViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return topic_list()
+
+    def perform_update(self, serializer):  # a new slug is carried into the segments naming it
+        serializer.instance = topic_update(
+            topic=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):  # refused while a segment names it
+        topic_delete(topic=instance, actor=self.request.user)
 
 
 def _api_context(request, source: str = "") -> ConsentContext:
