@@ -21,6 +21,15 @@ class ServiceErrorAdminMixin:
     the service refuses; the change form, the delete page or the delete action then answers
     with the reason as a message instead of a 500."""
 
+    @staticmethod
+    def service_call(service, /, **kwargs):
+        """Call a service from save_model/delete_model: its refusal becomes the ValidationError
+        the views below turn into a message."""
+        try:
+            return service(**kwargs)
+        except ApplicationError as exc:
+            raise ValidationError(exc.message) from exc
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)

@@ -83,17 +83,13 @@ class TopicAdmin(ServiceErrorAdminMixin, CsvExportAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            return super().save_model(request, obj, form, change)
-        try:  # a new slug is carried into the segments naming the old one
-            topic_update(topic=obj, actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data})
-        except ApplicationError as exc:
-            raise ValidationError(exc.message) from exc
+            super().save_model(request, obj, form, change)
+            return
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        self.service_call(topic_update, topic=obj, actor=request.user, **changes)  # carries a new slug into segments
 
     def delete_model(self, request, obj):
-        try:
-            topic_delete(topic=obj, actor=request.user)
-        except ApplicationError as exc:
-            raise ValidationError(exc.message) from exc
+        self.service_call(topic_delete, topic=obj, actor=request.user)
 
     @transaction.atomic  # all or none: one refusal keeps every selected topic
     def delete_queryset(self, request, queryset):

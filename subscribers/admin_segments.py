@@ -70,20 +70,14 @@ class SegmentAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ("name", "description", "rules")}
-        try:
-            if change:
-                segment_update(segment=obj, actor=request.user, **fields)
-            else:
-                saved = segment_create(actor=request.user, **fields)
-                obj.pk, obj._state.adding = saved.pk, False
-        except ApplicationError as exc:
-            raise ValidationError(exc.message) from exc
+        if change:
+            self.service_call(segment_update, segment=obj, actor=request.user, **fields)
+        else:
+            saved = self.service_call(segment_create, actor=request.user, **fields)
+            obj.pk, obj._state.adding = saved.pk, False
 
     def delete_model(self, request, obj):
-        try:
-            segment_delete(segment=obj, actor=request.user)
-        except ApplicationError as exc:
-            raise ValidationError(exc.message) from exc
+        self.service_call(segment_delete, segment=obj, actor=request.user)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(
