@@ -100,8 +100,10 @@ class SegmentAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
         """Count and sample of the tree being edited (unsaved): JSON for segment_editor.js."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not user_has_role(request.user, Role.VIEWER):
-            return JsonResponse({"message": "Previewing needs the viewer role."}, status=403)
+        # As in the API (segments/preview): trying unsaved trees is editing, and each is a query
+        # over every subscriber. Viewers preview saved segments (GET segments/{id}/preview).
+        if not user_has_role(request.user, Role.EDITOR):
+            return JsonResponse({"message": "Previewing an unsaved tree needs the editor role."}, status=403)
         try:
             rules = json_loads_bounded(request.POST.get("rules", ""), max_depth=settings.API_MAX_JSON_DEPTH)
             return JsonResponse(segment_preview(rules=rules))

@@ -73,7 +73,10 @@ def test_saving_a_segment_in_admin_goes_through_the_service_and_shows_node_error
 
 
 def test_viewers_cannot_add_segments_in_admin(logged_in):
-    assert logged_in(Role.VIEWER).get("/admin/subscribers/segment/add/").status_code == 403
+    viewer = logged_in(Role.VIEWER)
+    assert viewer.get("/admin/subscribers/segment/add/").status_code == 403
+    # Nor try unsaved trees: the same role as the API's segments/preview.
+    assert viewer.post("/admin/subscribers/segment/preview/", {"rules": json.dumps(RULES)}).status_code == 403
 
 
 def test_custom_fields_are_defined_in_admin_by_publishers(logged_in):
