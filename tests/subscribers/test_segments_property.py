@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
@@ -219,8 +220,29 @@ def _field_leaf(rng, publications) -> dict:
                 "value": {"min": (timezone.now() - timedelta(days=rng.randint(50, 300))).date().isoformat()},
             },
             {"type": "field", "field": "engagement_score", "op": "range", "value": {"min": 0.25, "max": 2.0}},
+            {"type": "field", "field": "engagement_score", "op": "eq", "value": rng.choice([0.25, 2, 5.0])},
+            {"type": "field", "field": "engagement_score", "op": "in", "value": rng.sample([0.0, 0.5, 1.9, 7], 2)},
+            {
+                "type": "field",
+                "field": rng.choice(["created_at", "confirmed_at"]),
+                "op": "range",
+                "value": {"max": _offset_time(rng, days=rng.randint(10, 300))},
+            },
+            {
+                "type": "field",
+                "field": "created_at",
+                "op": "range",
+                "value": {"min": _offset_time(rng, days=300), "max": _offset_time(rng, days=rng.randint(10, 200))},
+            },
         ]
     )
+
+
+def _offset_time(rng, *, days: int) -> str:
+    """A moment `days` ago as ISO text in a random offset, up to +20:00 (beyond PostgreSQL's
+    ±15:59, so only the UTC conversion makes it comparable)."""
+    zone = dt_timezone(timedelta(hours=rng.choice([-11, 0, 5, 20]), minutes=rng.choice([0, 30])))
+    return (timezone.now() - timedelta(days=days)).astimezone(zone).isoformat(timespec="seconds")
 
 
 def _behaviour_leaf(rng, publications) -> dict:
