@@ -15,6 +15,7 @@ class CoreConfig(AppConfig):
         ensure_embedded_broker_folders()
         _brand_admin()
         _bound_admin_json_fields()
+        _wall_clock_api_times()
         # Role groups get their model permissions, which exist only after every app migrated.
         post_migrate.connect(_sync_roles, dispatch_uid="core.roles_sync")
 
@@ -43,6 +44,17 @@ def _bound_admin_json_fields() -> None:
         if admin.site.is_registered(model):
             overrides = admin.site.get_model_admin(model).formfield_overrides
             overrides.setdefault(models.JSONField, {}).setdefault("form_class", BoundedJSONFormField)
+
+
+def _wall_clock_api_times() -> None:
+    """Every model TimeField a DRF ModelSerializer builds is a WallClockTimeField (no offsets,
+    a schema that says HH:MM), through DRF's own extension point, the field mapping."""
+    from django.db import models
+    from rest_framework import serializers
+
+    from core.api.serializers import WallClockTimeField
+
+    serializers.ModelSerializer.serializer_field_mapping[models.TimeField] = WallClockTimeField
 
 
 def _sync_roles(sender, using="default", **kwargs) -> None:

@@ -8,6 +8,7 @@ each field takes its JSON type only, and a field the serializer does not know is
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import QueryDict
@@ -77,6 +78,24 @@ class StrictInputMixin:
 
 class StrictSerializer(StrictInputMixin, serializers.Serializer):
     """The base of every input serializer: what it does not declare, it refuses."""
+
+
+WALL_CLOCK_PATTERN = r"^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$"
+
+
+@extend_schema_field({"type": "string", "pattern": WALL_CLOCK_PATTERN, "example": "21:00"})
+class WallClockTimeField(serializers.TimeField):
+    """A time of day on someone's own clock (quiet hours, "wait until 09:00"): HH:MM or
+    HH:MM:SS, never an offset. DRF's TimeField took "21:00+05:00" and dropped the offset, and
+    the schema said `format: time`, which in JSON Schema (RFC 3339) requires one, so every time
+    we returned broke the schema. Every model TimeField in the API is one of these (core.apps)."""
+
+    default_error_messages = {"invalid": "A local time as HH:MM (no offset: it is read on each subscriber's clock)."}
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not re.fullmatch(WALL_CLOCK_PATTERN, value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
 
 
 @extend_schema_field({"oneOf": [{"type": "string", "format": "uri"}, {"type": "string", "maxLength": 0}]})

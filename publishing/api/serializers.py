@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from channels_app.api.serializers import TestRecipientsInputSerializer
 from channels_app.models import Channel
-from core.api.serializers import StrictSerializer, URLOrBlankField
+from core.api.serializers import StrictSerializer, URLOrBlankField, WallClockTimeField
 from publishing.models import ABTest, Publication
 from publishing.services.rendering import archive_url
 from subscribers.models import Segment, Subscriber, Topic
@@ -109,10 +109,10 @@ class PublicationWriteSerializer(StrictSerializer):
     exclude_segment = serializers.PrimaryKeyRelatedField(
         queryset=Segment.objects.all(), required=False, allow_null=True, help_text="Never subscribers in this segment."
     )
-    quiet_hours_start = serializers.TimeField(
+    quiet_hours_start = WallClockTimeField(
         required=False, allow_null=True, help_text="Not delivered from this local time (e.g. 21:00)…"
     )
-    quiet_hours_end = serializers.TimeField(
+    quiet_hours_end = WallClockTimeField(
         required=False, allow_null=True, help_text="…until this one (e.g. 08:00), in each subscriber's zone."
     )
     quiet_hours_bypass_alerts = serializers.BooleanField(required=False)

@@ -104,3 +104,43 @@ def test_the_publication_form_saves_timing_settings_through_the_service(admin_cl
     assert good.status_code == 302, good.content.decode()[:2000]
     draft.refresh_from_db()
     assert (str(draft.quiet_hours_start), draft.send_time_holdout_percent) == ("21:00:00", 10)
+
+
+@pytest.mark.parametrize("value", ["06:02:28.60Z", "21:00+05:00", "21:00:00-01:00", "21h00", "24:00"])
+def test_local_times_with_an_offset_or_another_shape_are_refused_everywhere(client_for, topic, value):
+    """Quiet hours and "wait until" are read on each subscriber's clock: an offset would be
+    silently dropped (DRF's TimeField did), so it is a field error, on every endpoint."""
+    editor, publisher = client_for(Role.EDITOR), client_for(Role.PUBLISHER)
+    times = {"quiet_hours_start": value, "quiet_hours_end": "08:00"}
+    publication = editor.post(BASE, {"title": "Weekly", "topics": ["news"], **times}, format="json")
+    assert publication.status_code == 400 and "quiet_hours_start" in publication.json()["extra"]["fields"]
+    topic_change = editor.patch(f"/api/v1/publishing/topics/{topic.slug}/", times, format="json")
+    assert topic_change.status_code == 400 and "quiet_hours_start" in topic_change.json()["extra"]["fields"]
+    automation = publisher.post(
+        "/api/v1/publishing/automations/", {"name": "A", "trigger": "manual", **times}, format="json"
+    )
+    assert automation.status_code == 400 and "quiet_hours_start" in automation.json()["extra"]["fields"]
+    assert not Publication.objects.exists()
+
+
+def test_the_schema_describes_local_times_as_hh_mm_and_what_we_return_conforms(client_for, topic):
+    import re
+
+    schema = client_for(Role.VIEWER).get("/api/schema/?format=json").json()
+    assert '"format": "time"' not in str(schema).replace("'", '"')
+    prop = schema["components"]["schemas"]["Topic"]["properties"]["quiet_hours_start"]
+    pattern = next(p["pattern"] for p in prop.get("anyOf", [prop]) if "pattern" in p)
+    editor = client_for(Role.EDITOR)
+    body = editor.patch(
+        f"/api/v1/publishing/topics/{topic.slug}/",
+        {"quiet_hours_start": "21:30:15.5", "quiet_hours_end": "08:00"},
+        format="json",
+    ).json()
+    for returned in (body["quiet_hours_start"], body["quiet_hours_end"]):
+        assert re.fullmatch(pattern, returned), returned
+    assert (
+        editor.patch(f"/api/v1/publishing/topics/{topic.slug}/", {"quiet_hours_start": "9:00"}, format="json").json()[
+            "quiet_hours_start"
+        ]
+        == "09:00:00"
+    )
