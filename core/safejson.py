@@ -10,6 +10,7 @@ the SNS webhook use this one function.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 NUL = "\x00"
@@ -34,10 +35,10 @@ class JSONNulError(UnsafeJSONError):
 
 def json_loads_bounded(raw: bytes | str, *, max_depth: int) -> Any:
     """json.loads that refuses nesting deeper than `max_depth`, NUL characters in any string or
-    key, and NaN/Infinity (not JSON; PostgreSQL's jsonb refuses them). Malformed JSON raises
-    ValueError, like json.loads."""
+    key, and NaN/Infinity (not JSON; PostgreSQL's jsonb refuses them), also as a number too big
+    for a float (1e400 reads as infinity). Malformed JSON raises ValueError, like json.loads."""
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
+        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise JSONTooDeepError(f"JSON nested more than {max_depth} levels deep.")
     if _may_be_deeper(raw, max_depth) or _may_hold_nul(raw):
@@ -47,6 +48,13 @@ def json_loads_bounded(raw: bytes | str, *, max_depth: int) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise UnsafeJSONError(f"The number {text[:40]} is too large.")
+    return value
 
 
 def _may_be_deeper(raw: bytes | str, max_depth: int) -> bool:

@@ -201,3 +201,13 @@ def test_nul_in_an_admin_search_path_or_form_is_a_bad_request(admin_client):
 def test_a_damaged_public_link_with_a_nul_still_gets_its_friendly_page(client):
     response = client.get("/confirm/abc%00def")
     assert response.status_code == 400 and "incomplete or damaged" in response.content.decode()
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1" + "0" * 400 + ".0"])
+def test_a_number_too_big_for_a_float_is_a_bad_request_not_infinity_in_jsonb(client_for, number):
+    """json.loads reads 1e400 as infinity, which jsonb refuses on save: a 500 after the work."""
+    payload = '{"email": "big@example.com", "attributes": {"score": ' + number + "}}"
+    response = client_for(Role.EDITOR).post(f"{API}/subscribers", data=payload, content_type="application/json")
+    body = _assert_json_error(response, 400)
+    assert "too large" in body["message"]
+    assert not Subscriber.objects.exists()

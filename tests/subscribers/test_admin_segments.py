@@ -117,6 +117,7 @@ def test_the_compose_preview_renders_as_a_chosen_subscriber(logged_in, topic):
 HOSTILE_JSON = {
     "a NUL escape": '{"type": "attribute", "key": "country", "op": "eq", "value": "D\\u0000E"}',
     "NaN": '{"type": "field", "field": "engagement_score", "op": "eq", "value": NaN}',
+    "1e400 (infinity)": '{"type": "field", "field": "engagement_score", "op": "eq", "value": 1e400}',
     "100,000 nested arrays": "[" * 100_000 + "]" * 100_000,
 }
 
