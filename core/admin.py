@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import redirect
 
 from core.exceptions import ApplicationError
@@ -38,15 +39,19 @@ class ServiceErrorAdminMixin:
             return redirect(request.path)
 
     def delete_view(self, request, object_id, extra_context=None):
-        try:
+        try:  # Django's delete view is one transaction: its history entry goes with the refusal
             return super().delete_view(request, object_id, extra_context)
         except ValidationError as exc:  # delete_model's service refused
             self.message_user(request, f"Not deleted: {exc.messages[0]}", messages.ERROR)
-            return redirect(request.path)
+            opts = self.model._meta
+            return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", object_id)
 
     def response_action(self, request, queryset):
         try:
-            return super().response_action(request, queryset)
-        except ValidationError as exc:  # delete_queryset's service refused
-            self.message_user(request, f"Not deleted: {exc.messages[0]}", messages.ERROR)
+            # One transaction: "Delete selected" writes its history entries before it deletes,
+            # and a refusal must take those back with the rows it kept.
+            with transaction.atomic():
+                return super().response_action(request, queryset)
+        except ValidationError as exc:  # a service called by the action refused
+            self.message_user(request, f"Not done: {exc.messages[0]}", messages.ERROR)
             return redirect(request.get_full_path())

@@ -6,7 +6,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -91,8 +90,7 @@ class TopicAdmin(ServiceErrorAdminMixin, CsvExportAdminMixin, admin.ModelAdmin):
     def delete_model(self, request, obj):
         self.service_call(topic_delete, topic=obj, actor=request.user)
 
-    @transaction.atomic  # all or none: one refusal keeps every selected topic
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request, queryset):  # one refusal keeps every selected topic (response_action)
         for topic in queryset:
             self.delete_model(request, topic)
 

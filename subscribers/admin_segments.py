@@ -106,10 +106,11 @@ class SegmentAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             return JsonResponse({"message": "Previewing an unsaved tree needs the editor role."}, status=403)
         try:
             rules = json_loads_bounded(request.POST.get("rules", ""), max_depth=settings.API_MAX_JSON_DEPTH)
-            return JsonResponse(segment_preview(rules=rules))
         except ValueError as exc:  # not JSON, or JSON beyond the bounds API bodies have (core.safejson)
             message = exc.message if isinstance(exc, UnsafeJSONError) else f"Not JSON: {exc}"
             return JsonResponse({"message": message, "extra": {}}, status=400)
+        try:
+            return JsonResponse(segment_preview(rules=rules))
         except ApplicationError as exc:
             return JsonResponse({"message": exc.message, "extra": exc.extra}, status=400)
 
@@ -150,7 +151,8 @@ class SubscriberFieldAdmin(ServiceErrorAdminMixin, admin.ModelAdmin):
             raise ValidationError(f"{exc.message} {exc.extra.get('fields', '')}".strip()) from exc
 
     def delete_model(self, request, obj):
-        try:
-            subscriber_field_delete(field=obj, actor=request.user)
-        except ApplicationError as exc:
-            raise ValidationError(exc.message) from exc
+        self.service_call(subscriber_field_delete, field=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):  # "Delete selected" through the service too
+        for field in queryset:
+            self.delete_model(request, field)

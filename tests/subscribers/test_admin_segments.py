@@ -144,3 +144,16 @@ def test_every_admin_json_field_parses_within_the_api_bounds(logged_in):
     assert deep.status_code == 200 and "levels deep" in deep.content.decode()
     ok = client.post("/admin/subscribers/subscriberfield/add/", {**form, "choices": '["pro", "free"]'})
     assert ok.status_code == 302 and SubscriberField.objects.get().choices == ["pro", "free"]
+
+
+def test_deleting_custom_fields_in_bulk_goes_through_the_service(logged_in, country):
+    Segment.objects.create(name="Germany", rules=RULES)
+    spare = SubscriberField.objects.create(key="spare", label="Spare", type="text")
+    client = logged_in(Role.PUBLISHER)
+    response = client.post(
+        "/admin/subscribers/subscriberfield/",
+        {"action": "delete_selected", "_selected_action": [country.pk, spare.pk], "post": "yes"},
+        follow=True,
+    )
+    assert "Not done: Segments use this field: Germany" in response.content.decode()
+    assert SubscriberField.objects.count() == 2

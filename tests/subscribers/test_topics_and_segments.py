@@ -2,6 +2,7 @@
 segment names cannot be deleted, through the API, the admin or the shell alike."""
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 
 from core.exceptions import ApplicationError
 from core.roles import Role
@@ -54,8 +55,9 @@ def test_a_topic_a_segment_names_cannot_be_deleted_anywhere(client_for, admin_cl
         {"action": "delete_selected", "_selected_action": [news.pk, other.pk], "post": "yes"},
         follow=True,
     )
-    assert "Not deleted" in action.content.decode()
+    assert "Not done: Segments name this topic" in action.content.decode()
     assert set(Topic.objects.values_list("slug", flat=True)) == {"news", "other"}  # all or none
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()  # no history of deletions that did not happen
     readers_segment.delete()
     assert client_for(Role.EDITOR).delete(f"{URL}news/").status_code == 204
 
