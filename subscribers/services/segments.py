@@ -62,11 +62,15 @@ def segment_update(*, segment: Segment, actor, **fields: Any) -> Segment:
 
 @transaction.atomic
 def segment_delete(*, segment: Segment, actor) -> None:
-    """Refused while a publication (a sent one keeps it as the record of whom it chose) or a
-    topic's digests use it."""
+    """Refused while a publication (a sent one keeps it as the record of whom it chose), a
+    topic's digests or an automation (its trigger or a step) use it."""
     role_require(actor, Role.EDITOR, "Deleting a segment")
+    from publishing.automation_models import Automation, AutomationTrigger
+
     users = [f"topic {t.slug} (digests)" for t in segment.digest_topics.all()]
     users += [f"publication #{p.pk}" for p in (segment.publications.all() | segment.excluded_from.all()).distinct()]
+    entered = Automation.objects.filter(trigger=AutomationTrigger.SEGMENT_ENTERED, trigger_config__segment=segment.pk)
+    users += [f"automation {a.name} (trigger)" for a in entered]
     if users:
         raise ApplicationError(f"This segment is in use: {', '.join(users[:10])}.", status_code=409)
     try:

@@ -1,13 +1,14 @@
-"""Topic changes that saved segments depend on: a segment names a topic by slug (a `topic`
-condition, or behaviour scoped to a topic), so renaming a topic rewrites those segments in the
-same transaction, and deleting one that a segment names is refused (its subscriptions would go
-with it, and the segment would silently select nobody)."""
+"""Topic changes that segments and automations depend on: a segment names a topic by slug (a
+`topic` condition, or behaviour scoped to a topic), and so does a "joined a topic" automation
+trigger. Renaming a topic rewrites those in the same transaction; deleting one they name is
+refused (its subscriptions would go with it, and they would silently match nobody)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
@@ -29,18 +30,28 @@ def topic_update(*, topic: Topic, actor, **fields: Any) -> Topic:
         for segment in _segments_naming(old_slug):
             segment.rules = _renamed(segment.rules, old_slug, topic.slug)
             segment.save(update_fields=["rules", "updated_at"])
+        for automation in _automations_triggered_by(old_slug):
+            automation.trigger_config = {**automation.trigger_config, "topic": topic.slug}
+            automation.save(update_fields=["trigger_config", "updated_at"])
     return topic
 
 
 @transaction.atomic
 def topic_delete(*, topic: Topic, actor) -> None:
+    """Refused while a segment or an automation names it (its subscriptions would go with it and
+    they would silently match nobody); automation steps that add or remove it hold it too."""
     role_require(actor, Role.EDITOR, "Deleting a topic")
-    using = [segment.name for segment in _segments_naming(topic.slug)]
-    if using:
+    users = [f"segment {segment.name}" for segment in _segments_naming(topic.slug)]
+    users += [f"automation {automation.name}" for automation in _automations_triggered_by(topic.slug)]
+    if users:
+        raise ApplicationError(f"In use by {', '.join(users[:10])}. Change them first.", status_code=409)
+    try:
+        with transaction.atomic():
+            topic.delete()
+    except ProtectedError as exc:  # an automation step adds or removes it
         raise ApplicationError(
-            f"Segments name this topic: {', '.join(using[:10])}. Change them first.", status_code=409
-        )
-    topic.delete()
+            "Automation steps add or remove this topic. Change them first.", status_code=409
+        ) from exc
 
 
 def _segments_naming(slug: str) -> list[Segment]:
@@ -49,6 +60,16 @@ def _segments_naming(slug: str) -> list[Segment]:
         for segment in Segment.objects.select_for_update().only("pk", "name", "rules")
         if any(node.get("topic") == slug for node in segment_conditions(segment.rules))
     ]
+
+
+def _automations_triggered_by(slug: str) -> list:
+    from publishing.automation_models import Automation, AutomationTrigger
+
+    return list(
+        Automation.objects.select_for_update().filter(
+            trigger=AutomationTrigger.TOPIC_JOINED, trigger_config__topic=slug
+        )
+    )
 
 
 def _renamed(node: Any, old: str, new: str) -> Any:

@@ -48,14 +48,14 @@ def test_a_topic_a_segment_names_cannot_be_deleted_anywhere(client_for, admin_cl
     response = client_for(Role.EDITOR).delete(f"{URL}news/")
     assert response.status_code == 409 and "News readers" in response.json()["message"]
     page = admin_client.post(f"/admin/subscribers/topic/{news.pk}/delete/", {"post": "yes"}, follow=True)
-    assert page.status_code == 200 and "Not deleted: Segments name this topic: News readers" in page.content.decode()
+    assert page.status_code == 200 and "Not deleted: In use by segment News readers" in page.content.decode()
     other = TopicFactory(slug="other")
     action = admin_client.post(
         "/admin/subscribers/topic/",
         {"action": "delete_selected", "_selected_action": [news.pk, other.pk], "post": "yes"},
         follow=True,
     )
-    assert "Not done: Segments name this topic" in action.content.decode()
+    assert "Not done: In use by segment News readers" in action.content.decode()
     assert set(Topic.objects.values_list("slug", flat=True)) == {"news", "other"}  # all or none
     assert not LogEntry.objects.filter(action_flag=DELETION).exists()  # no history of deletions that did not happen
     readers_segment.delete()
@@ -83,3 +83,30 @@ def test_the_api_sets_a_topics_digest_segment_and_tracking(client_for, news, rea
     news.refresh_from_db()
     assert news.digest_segment_id == readers_segment.pk and news.tracking_enabled is False
     assert editor.patch(f"{URL}news/", {"digest_segment": 999999}, format="json").status_code == 400
+
+
+def test_automations_triggered_by_a_topic_follow_its_rename_and_hold_it(client_for, news, make_user):
+    from publishing.automation_models import Automation, AutomationStep
+
+    joined = Automation.objects.create(name="Welcome to news", trigger="topic_joined", trigger_config={"topic": "news"})
+    editor = client_for(Role.EDITOR)
+    assert editor.patch(f"{URL}news/", {"slug": "headlines"}, format="json").status_code == 200
+    joined.refresh_from_db()
+    assert joined.trigger_config == {"topic": "headlines"}
+    refused = editor.delete(f"{URL}headlines/")
+    assert refused.status_code == 409 and "automation Welcome to news" in refused.json()["message"]
+    joined.delete()
+    adder = Automation.objects.create(name="Adds news", trigger="manual")
+    AutomationStep.objects.create(automation=adder, position=0, kind="topic_add", topic=news)
+    by_step = editor.delete(f"{URL}headlines/")
+    assert by_step.status_code == 409 and "Automation steps" in by_step.json()["message"]
+    assert Topic.objects.filter(pk=news.pk).exists()
+
+
+def test_a_segment_an_automation_enters_on_cannot_be_deleted(client_for, readers_segment):
+    from publishing.automation_models import Automation
+
+    Automation.objects.create(name="Entered", trigger="segment_entered", trigger_config={"segment": readers_segment.pk})
+    response = client_for(Role.EDITOR).delete(f"/api/v1/publishing/segments/{readers_segment.pk}/")
+    assert response.status_code == 409 and "automation Entered (trigger)" in response.json()["message"]
+    assert Segment.objects.filter(pk=readers_segment.pk).exists()
