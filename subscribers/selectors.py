@@ -115,20 +115,36 @@ def audience_ids(queryset: QuerySet) -> array:
 def audience_session():
     """On PostgreSQL, a transaction whose audience queries run with JIT off (compiling a plan
     took longer than running it), SEGMENT_QUERY_WORK_MEM (the hash joins over a million
-    subscribers stay in memory) and SEGMENT_QUERY_PARALLEL_TUPLE_COST (those joins use
-    both cores). Elsewhere, nothing to set."""
+    subscribers stay in memory), SEGMENT_QUERY_PARALLEL_TUPLE_COST (those joins use both cores)
+    and cursor_tuple_fraction 1 (a member list read through a cursor is read whole: plan for
+    all of it). Inside an outer transaction the settings are put back afterwards, so what the
+    caller does next (a publish, a send) plans as usual. Elsewhere, nothing to set."""
     from django.conf import settings
 
     if connection.vendor != "postgresql":
         yield
         return
+    wanted = {
+        "jit": "off",
+        "work_mem": settings.SEGMENT_QUERY_WORK_MEM,
+        "parallel_tuple_cost": str(settings.SEGMENT_QUERY_PARALLEL_TUPLE_COST),
+        "cursor_tuple_fraction": "1",
+    }
+    nested = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('jit', 'off', true), set_config('work_mem', %s, true), "
-            "set_config('parallel_tuple_cost', %s, true)",
-            [settings.SEGMENT_QUERY_WORK_MEM, str(settings.SEGMENT_QUERY_PARALLEL_TUPLE_COST)],
-        )
+        if nested:
+            cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(wanted)), list(wanted))
+            previous = dict(zip(wanted, cursor.fetchone(), strict=True))
+        _set_local(cursor, wanted)
         yield
+        if nested:  # on an error the savepoint's rollback takes the settings back by itself
+            _set_local(cursor, previous)
+
+
+def _set_local(cursor, values: dict[str, str]) -> None:
+    """set_config(name, value, is_local): for this transaction only."""
+    calls = ", ".join(["set_config(%s, %s, true)"] * len(values))
+    cursor.execute(f"SELECT {calls}", [part for item in values.items() for part in item])
 
 
 def segment_list() -> QuerySet[Segment]:
