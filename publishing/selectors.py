@@ -179,11 +179,14 @@ def publication_merge_warnings(*, publication: Publication) -> list[dict[str, An
     spec = publication_segments(publication=publication)
     topic_ids = list(publication.topics.values_list("pk", flat=True))
     limits = {"segment": spec.get("segment"), "exclude_segment": spec.get("exclude_segment")}
-    # Everyone it reaches personally (instant, on any kind), once each.
+    # Everyone it reaches personally: instant, on each kind with a default channel (as the
+    # fan-out and the publish confirmation count them), once each.
     readers = [
         audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"], **limits).values("pk")
-        for kind in personal_kinds()
+        for kind in personal_channels(kinds=personal_kinds())
     ]
+    if not readers:
+        return []
     audience = Subscriber.objects.filter(reduce(or_, [Q(pk__in=pks) for pks in readers]))
     names = {label: f"m{i}" for i, label in enumerate(checks)}
     counts = audience.order_by().aggregate(

@@ -177,7 +177,7 @@ def test_merge_fields_in_a_channel_template_are_filled_per_recipient(merged, edi
     assert preview["webhook"]["greeting"] == "Ada"
 
 
-def test_the_admin_learns_how_many_recipients_miss_a_merge_field(merged, topic):
+def test_the_admin_learns_how_many_recipients_miss_a_merge_field(merged, topic, email_channel):
     merged.body = "Hi {{ subscriber.attributes.company }} and {{ subscriber.attributes.city|default:'x' }}"
     merged.save(update_fields=["body"])
     _reader(topic, "a@example.com", "A", company="Acme")
@@ -245,7 +245,9 @@ def test_previewing_as_oneself_escapes_the_editors_name_once_per_channel(merged,
     assert "Dear Tom &amp; Jerry" in preview["email"]["html"] and "Dear Tom & Jerry" in preview["email"]["text"]
 
 
-def test_the_missing_field_warning_counts_readers_on_every_personal_channel_once(merged, topic):
+def test_the_missing_field_warning_counts_readers_on_every_personal_channel_once(merged, topic, email_channel):
+    from tests.factories import ChannelFactory
+
     merged.body = "Hi {{ subscriber.attributes.company }}"
     merged.save(update_fields=["body"])
     _reader(topic, "a@example.com", "A", company="Acme")
@@ -256,5 +258,10 @@ def test_the_missing_field_warning_counts_readers_on_every_personal_channel_once
     both.slack_member_id = "U0BOTHWAYS"
     both.save(update_fields=["slack_member_id"])
     SubscriptionFactory(subscriber=both, topic=topic, channel_kind="slack")
+    # Without a Slack channel nobody gets it on Slack: only the email readers count.
+    assert publication_merge_warnings(publication=merged) == [
+        {"field": "subscriber.attributes.company", "missing": 2, "audience": 3}
+    ]
+    ChannelFactory(kind="slack", is_default=True, config={}, credentials={"token": "xoxb-test"})
     warnings = publication_merge_warnings(publication=merged)
     assert warnings == [{"field": "subscriber.attributes.company", "missing": 3, "audience": 4}]

@@ -89,14 +89,17 @@ def test_custom_fields_are_defined_in_admin_by_publishers(logged_in):
     assert SubscriberField.objects.get().type == "number"
 
 
-def test_the_publish_page_shows_the_segment_and_missing_merge_fields(logged_in, topic, country, db):
+def test_the_publish_page_shows_the_segment_and_missing_merge_fields(logged_in, topic, country):
+    from tests.factories import ChannelFactory
+
+    ChannelFactory(kind="email", is_default=True)  # who it reaches by email: the warning counts them
     segment = Segment.objects.create(name="Germany", rules=RULES)
     publication = PublicationFactory(body="Hi {{ subscriber.attributes.company }}", topics=[topic], segment=segment)
     for i, attributes in enumerate([{"country": "DE", "company": "Acme"}, {"country": "DE"}, {"country": "FR"}]):
         SubscriptionFactory(subscriber=SubscriberFactory(email=f"r{i}@example.com", attributes=attributes), topic=topic)
     html = logged_in(Role.PUBLISHER).get(f"/admin/publishing/publication/{publication.pk}/publish/").content.decode()
     assert "Germany" in html
-    assert "subscriber.attributes.company is missing for 1 of 2 email recipients" in html
+    assert "subscriber.attributes.company is missing for 1 of 2 recipients" in html
 
 
 def test_the_compose_preview_renders_as_a_chosen_subscriber(logged_in, topic):
