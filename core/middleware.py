@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
@@ -29,10 +30,14 @@ class NulCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _has_nul(request):
+        try:
+            refused = MESSAGE if _has_nul(request) else ""
+        except MultiPartParserError as exc:  # a multipart body without a boundary, say
+            refused = f"The form body could not be read: {exc}"
+        if refused:
             if request.path.startswith("/api/"):
-                return json_error_response(MESSAGE, 400)
-            return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
+                return json_error_response(refused, 400)
+            return HttpResponseBadRequest(refused, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
 

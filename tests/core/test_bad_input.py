@@ -211,3 +211,13 @@ def test_a_number_too_big_for_a_float_is_a_bad_request_not_infinity_in_jsonb(cli
     body = _assert_json_error(response, 400)
     assert "too large" in body["message"]
     assert not Subscriber.objects.exists()
+
+
+def test_a_multipart_body_without_a_boundary_is_a_bad_request_in_our_error_format(client_for):
+    """Django answers it with an HTML 400 of its own; the API answers in JSON like every refusal."""
+    response = client_for(Role.EDITOR).generic(
+        "POST", f"{API}/subscribers", b"--x\r\n", content_type="multipart/form-data"
+    )
+    body = _assert_json_error(response, 400)
+    assert "could not be read" in body["message"]
+    assert not Subscriber.objects.exists()
