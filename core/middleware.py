@@ -5,6 +5,7 @@
   slug in a path (`topics/news%00`) or a form field with one turned into a DataError, i.e. a 500.
   One check before any view runs makes every such request a 400 (in the API's JSON error format
   under /api/). JSON bodies are checked by the API's parser (core.api.parsers) and the SNS webhook.
+  A form body it cannot read (multipart without a boundary) is refused the same way.
 - PublicLocaleMiddleware: public pages in the visitor's (or subscriber's) language; admin and
   the API in LANGUAGE_CODE.
 """
