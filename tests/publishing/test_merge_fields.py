@@ -265,3 +265,38 @@ def test_the_missing_field_warning_counts_readers_on_every_personal_channel_once
     ChannelFactory(kind="slack", is_default=True, config={}, credentials={"token": "xoxb-test"})
     warnings = publication_merge_warnings(publication=merged)
     assert warnings == [{"field": "subscriber.attributes.company", "missing": 3, "audience": 4}]
+
+
+def _strings_with(value, needle: str) -> set[str]:
+    """Every string inside a JSON document that contains `needle`."""
+    if isinstance(value, str):
+        return {value} if needle in value else set()
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return set().union(*(_strings_with(child, needle) for child in children))
+
+
+def test_webhook_preview_test_and_send_carry_a_chosen_subscribers_values_identically(
+    merged, topic, editor, publisher, webhook_receiver, email_channel, django_capture_on_commit_callbacks
+):
+    from channels_app.models import TestRecipient
+    from tests.emulators.fixtures import WEBHOOK_SECRET
+    from tests.factories import ChannelFactory
+
+    hooks = ChannelFactory(kind="webhook", is_default=True, config={}, credentials={"secret": WEBHOOK_SECRET})
+    TestRecipient.objects.create(kind="webhook", address=webhook_receiver.url("/test"))
+    ada = SubscriberFactory(name="Ada", webhook_url=webhook_receiver.url("/ada"), attributes={"company": 'A "B" </x>'})
+    SubscriptionFactory(subscriber=ada, topic=topic, channel_kind="webhook")
+    preview = _strings_with(
+        publication_preview(publication=merged, topics=None, actor=editor, subscriber=ada)["webhook"], "greetings to"
+    )
+    [result] = publication_test_send(
+        publication=merged, channel=hooks, actor=editor, recipients=[webhook_receiver.url("/test")], subscriber=ada
+    )
+    assert result.ok
+    _publish(merged, publisher, django_capture_on_commit_callbacks)
+    [test] = webhook_receiver.messages("/test")
+    [sent] = webhook_receiver.messages("/ada")
+    assert sent["signature_valid"]
+    received = [_strings_with(json.loads(message["body"]), "greetings to") for message in (test, sent)]
+    assert preview and received == [preview, preview]
+    assert 'Hi Ada, greetings to A "B" </x>!' in preview  # JSON-escaped on the wire, the value itself here
