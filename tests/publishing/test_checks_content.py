@@ -116,7 +116,7 @@ def test_unresolved_merge_fields_fail(topic):
     assert result.details["unresolved"] == ["{{ subscriber.shoe_size }}"]
 
 
-def test_merge_fields_some_recipients_lack_warn_and_resolved_ones_pass(topic):
+def test_merge_fields_some_recipients_lack_warn_and_resolved_ones_pass(topic, email_channel):
     from publishing.selectors import publication_merge_warnings
 
     publication = PublicationFactory(topics=[topic], body="Hello {{ subscriber.attributes.company }}. " + WORDS)
