@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -34,20 +35,43 @@ Metric = GuardTrip.Metric
 
 
 @dataclass(frozen=True)
+class Crossing:
+    """One threshold crossed: what a GuardTrip records of it."""
+
+    metric: str
+    events: int
+    sample: int
+    rate: float
+    threshold: float
+
+    @property
+    def label(self) -> str:
+        return "hard bounce" if self.metric == Metric.BOUNCE else "complaint"
+
+    def measured(self) -> str:
+        return f"{self.label} rate {self.rate:.2%}"
+
+    def against(self) -> str:
+        return f"({self.events} of {self.sample} messages) crossed the {self.threshold:.2%} limit"
+
+
+@dataclass(frozen=True)
 class Rates:
     sample: int
     hard_bounces: int
     complaints: int
 
-    def crossed(self, *, min_sample: int | None = None) -> list[tuple[str, int, float, float]]:
-        """(metric, events, rate, threshold) for each threshold crossed."""
+    def crossed(self, *, min_sample: int | None = None) -> list[Crossing]:
+        """Each threshold crossed."""
         if self.sample < (settings.GUARD_MIN_SAMPLE if min_sample is None else min_sample):
             return []
         checks = [
             (Metric.BOUNCE, self.hard_bounces, settings.GUARD_BOUNCE_RATE),
             (Metric.COMPLAINT, self.complaints, settings.GUARD_COMPLAINT_RATE),
         ]
-        return [(m, n, n / self.sample, limit) for m, n, limit in checks if n / self.sample > limit]
+        return [
+            Crossing(m, n, self.sample, n / self.sample, limit) for m, n, limit in checks if n / self.sample > limit
+        ]
 
 
 def send_rates(*, send_id: int) -> Rates:
@@ -76,8 +100,8 @@ def guard_sends_check(*, send_ids: list[int]) -> list[GuardTrip]:
     for send in Send.objects.filter(pk__in=send_ids, status=Send.Status.SENDING):
         rates = send_rates(send_id=send.pk)
         crossed = rates.crossed()
-        for metric, events, rate, limit in crossed:
-            trip = _trip(GuardTrip.Scope.SEND, metric, events, rates.sample, rate, limit, send=send)
+        for crossing in crossed:
+            trip = _trip(GuardTrip.Scope.SEND, crossing, send=send)
             if trip:
                 trips.append(trip)
                 break  # paused: one reason is enough
@@ -94,35 +118,24 @@ def guard_channels_check() -> list[GuardTrip]:
     since = timezone.now() - timedelta(days=settings.GUARD_CHANNEL_WINDOW_DAYS)
     for channel in Channel.objects.filter(kind__in=receipt_kinds()):  # bounce and complaint rates need receipts
         rates = channel_rates(channel_id=channel.pk)
-        for metric, events, rate, limit in rates.crossed():
+        for crossing in rates.crossed():
             if GuardTrip.objects.filter(
-                channel=channel, metric=metric, scope="channel", created_at__gte=since
+                channel=channel, metric=crossing.metric, scope="channel", created_at__gte=since
             ).exists():
                 continue
-            trip = _trip(GuardTrip.Scope.CHANNEL, metric, events, rates.sample, rate, limit, channel=channel)
+            trip = _trip(GuardTrip.Scope.CHANNEL, crossing, channel=channel)
             if trip:
                 trips.append(trip)
     return trips
 
 
-def _trip(scope: str, metric: str, events: int, sample: int, rate: float, limit: float, *, send=None, channel=None):
+def _trip(scope: str, crossing: Crossing, *, send=None, channel=None):
     what = f"send #{send.pk}" if send else f"channel {channel.name} (last {settings.GUARD_CHANNEL_WINDOW_DAYS} days)"
-    label = "Hard bounce" if metric == Metric.BOUNCE else "Complaint"
     reason = (
-        f"Deliverability guard: {label.lower()} rate {rate:.2%} on {what} ({events} of {sample} messages) "
-        f"crossed the {limit:.2%} limit. Check the list and the content, then resume."
+        f"Deliverability guard: {crossing.measured()} on {what} {crossing.against()}. "
+        "Check the list and the content, then resume."
     )
-    trip = guard_trip_record(
-        scope=scope,
-        metric=metric,
-        send=send,
-        channel=channel,
-        rate=rate,
-        threshold=limit,
-        events=events,
-        sample=sample,
-        reason=reason,
-    )
+    trip = guard_trip_record(crossing, scope=scope, send=send, channel=channel, reason=reason)
     if trip is None:
         return None  # this send already tripped on this metric
     targets = [send] if send else _sending_on(channel)
@@ -140,13 +153,15 @@ def _trip(scope: str, metric: str, events: int, sample: int, rate: float, limit:
     return trip
 
 
-def guard_trip_record(*, then: Callable[[], None] | None = None, **fields) -> GuardTrip | None:
+def guard_trip_record(crossing: Crossing, *, then: Callable[[], None] | None = None, **where: Any) -> GuardTrip | None:
     """Record a trip once: a unique constraint per send (or channel window, or provider of a
-    send) and metric makes a second crossing record nothing (None). `then` runs in the same
-    transaction, so what the trip does (a provider hold) happens exactly when it is recorded."""
+    send) and metric makes a second crossing record nothing (None). `where` is its scope, its
+    send, channel or provider, and its reason. `then` runs in the same transaction, so what the
+    trip does (a provider hold) happens exactly when it is recorded."""
+    measured = asdict(crossing)
     try:
         with transaction.atomic():
-            trip = GuardTrip.objects.create(**fields)
+            trip = GuardTrip.objects.create(**measured, **where)
             if then is not None:
                 then()
     except IntegrityError:

@@ -29,8 +29,7 @@ def guard_send_providers_check(*, send: Send) -> list[GuardTrip]:
         crossed = rates.crossed(min_sample=settings.GUARD_PROVIDER_MIN_SAMPLE)
         if not crossed:
             continue
-        metric, events, rate, limit = crossed[0]
-        trip = _trip(send, provider, metric, events, rates.sample, rate, limit)
+        trip = _trip(send, provider, crossed[0])
         if trip is not None:
             trip.alerted = guard_alert(trip=trip)
             trip.save(update_fields=["alerted"])
@@ -38,25 +37,20 @@ def guard_send_providers_check(*, send: Send) -> list[GuardTrip]:
     return trips
 
 
-def _trip(send: Send, provider: str, metric: str, events: int, sample: int, rate: float, limit: float):
-    label = MailboxProvider(provider).label
-    what = "hard bounce" if metric == GuardTrip.Metric.BOUNCE else "complaint"
-    reason = (
-        f"Deliverability guard: {what} rate {rate:.2%} to {label} on send #{send.pk} ({events} of {sample} "
-        f"messages) crossed the {limit:.2%} limit. Deliveries to {label} are held; the rest of the send goes on. "
-        "Check the list and the content, then release the hold."
-    )
+def _trip(send: Send, provider: str, crossing):
     from analytics.services.guard import guard_trip_record
 
+    label = MailboxProvider(provider).label
+    reason = (
+        f"Deliverability guard: {crossing.measured()} to {label} on send #{send.pk} {crossing.against()}. "
+        f"Deliveries to {label} are held; the rest of the send goes on. Check the list and the content, "
+        "then release the hold."
+    )
     trip = guard_trip_record(
+        crossing,
         scope=GuardTrip.Scope.PROVIDER,
-        metric=metric,
         send=send,
         mailbox_provider=provider,
-        rate=rate,
-        threshold=limit,
-        events=events,
-        sample=sample,
         reason=reason,
         then=lambda: provider_hold(send=send, provider=provider, reason=reason),
     )
