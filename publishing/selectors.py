@@ -156,11 +156,14 @@ def publication_audience(
         audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=frequencies, **limits)
         for kind in (digest_kinds() if topic_ids else [])
     ]
-    digest = (
-        Subscriber.objects.filter(reduce(or_, [Q(pk__in=r.values("pk")) for r in readers])).count() if readers else 0
-    )
+    digest = _anyone_of(readers).count() if readers else 0
     total = sum(row["recipients"] for row in personal + broadcast)
     return {"channels": personal + broadcast, "total": total, "digest_subscribers": digest}
+
+
+def _anyone_of(audiences: Sequence[QuerySet[Subscriber]]) -> QuerySet[Subscriber]:
+    """Subscribers in any of these audiences (one kind of channel each), once each."""
+    return Subscriber.objects.filter(reduce(or_, [Q(pk__in=audience.values("pk")) for audience in audiences]))
 
 
 def publication_merge_warnings(*, publication: Publication) -> list[dict[str, Any]]:
@@ -182,12 +185,12 @@ def publication_merge_warnings(*, publication: Publication) -> list[dict[str, An
     # Everyone it reaches personally: instant, on each kind with a default channel (as the
     # fan-out and the publish confirmation count them), once each.
     readers = [
-        audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"], **limits).values("pk")
+        audience_recipients(kind=kind, topic_ids=topic_ids, frequencies=["instant"], **limits)
         for kind in personal_channels(kinds=personal_kinds())
     ]
     if not readers:
         return []
-    audience = Subscriber.objects.filter(reduce(or_, [Q(pk__in=pks) for pks in readers]))
+    audience = _anyone_of(readers)
     names = {label: f"m{i}" for i, label in enumerate(checks)}
     counts = audience.order_by().aggregate(
         total=Count("pk"), **{names[label]: Count("pk", filter=q) for label, q in checks.items()}

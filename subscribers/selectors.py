@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import django_filters
 from django.db import connection, transaction
@@ -145,6 +146,18 @@ def _set_local(cursor, values: dict[str, str]) -> None:
     """set_config(name, value, is_local): for this transaction only."""
     calls = ", ".join(["set_config(%s, %s, true)"] * len(values))
     cursor.execute(f"SELECT {calls}", [part for item in values.items() for part in item])
+
+
+def segments_with_condition(matches: Callable[[Mapping[str, Any]], bool], *, lock: bool = False) -> list[Segment]:
+    """Saved segments with at least one condition that `matches` (a field they compare, a topic
+    they name): what a change to that field or topic would leave invalid. `lock` holds them
+    (select_for_update) for a caller that rewrites them in its transaction."""
+    from subscribers.segments.rules import segment_conditions
+
+    rows = Segment.objects.only("pk", "name", "rules")
+    if lock:
+        rows = rows.select_for_update()
+    return [segment for segment in rows if any(matches(node) for node in segment_conditions(segment.rules))]
 
 
 def segment_list() -> QuerySet[Segment]:

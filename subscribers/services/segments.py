@@ -18,8 +18,8 @@ from core.roles import Role
 from publishing.services.states import role_require
 from subscribers.fields import KEY_PATTERN, FieldSpec, field_value_clean
 from subscribers.models import FieldType, Segment, SubscriberField
-from subscribers.segments.rules import segment_conditions, segment_rules_validate
-from subscribers.selectors import audience_count, segment_subscribers
+from subscribers.segments.rules import segment_rules_validate
+from subscribers.selectors import audience_count, segment_subscribers, segments_with_condition
 
 SEGMENT_FIELDS = ("name", "description", "rules")
 FIELD_FIELDS = ("key", "label", "type", "choices", "default", "subscriber_editable", "help_text")
@@ -174,13 +174,11 @@ def subscriber_field_delete(*, field: SubscriberField, actor) -> None:
 def _segments_comparing(key: str, *, values: set | None = None) -> list[str]:
     """Names of the saved segments with a condition on attribute `key` (with one of `values`,
     when given): what removing the field, or those choices of it, would leave invalid."""
-    using = []
-    for segment in Segment.objects.only("name", "rules"):
-        for node in segment_conditions(segment.rules):
-            if node.get("type") != "attribute" or node.get("key") != key:
-                continue
-            compared = node.get("value") if isinstance(node.get("value"), list) else [node.get("value")]
-            if values is None or values & {v for v in compared if isinstance(v, str)}:
-                using.append(segment.name)
-                break
-    return using
+
+    def compares(node) -> bool:
+        if node.get("type") != "attribute" or node.get("key") != key:
+            return False
+        compared = node.get("value") if isinstance(node.get("value"), list) else [node.get("value")]
+        return values is None or bool(values & {v for v in compared if isinstance(v, str)})
+
+    return [segment.name for segment in segments_with_condition(compares)]

@@ -13,7 +13,7 @@ from django.db.models import ProtectedError
 from core.exceptions import ApplicationError
 from core.roles import Role, role_require
 from subscribers.models import Segment, Topic
-from subscribers.segments.rules import segment_conditions
+from subscribers.selectors import segments_with_condition
 
 
 @transaction.atomic
@@ -55,11 +55,7 @@ def topic_delete(*, topic: Topic, actor) -> None:
 
 
 def _segments_naming(slug: str) -> list[Segment]:
-    return [
-        segment
-        for segment in Segment.objects.select_for_update().only("pk", "name", "rules")
-        if any(node.get("topic") == slug for node in segment_conditions(segment.rules))
-    ]
+    return segments_with_condition(lambda node: node.get("topic") == slug, lock=True)
 
 
 def _automations_triggered_by(slug: str) -> list:
