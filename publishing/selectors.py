@@ -15,8 +15,8 @@ from django.utils import timezone
 from channels_app.adapters import ADAPTERS, digest_kinds, personal_kinds
 from channels_app.models import HANDED_OVER, Channel, Delivery, Send
 from channels_app.selectors import delivery_counts
+from core.sql import ids_rows, list_param
 from publishing.models import Publication, PublicationChecksOverride
-from publishing.services.automations.sql import ids_rows, list_param
 from subscribers.models import EMAIL_KIND, Subscriber, Subscription, Topic
 from subscribers.segments.compile import segment_q
 from subscribers.segments.json_sql import attribute_equals_q

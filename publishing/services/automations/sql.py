@@ -5,7 +5,8 @@ these pieces are spelled per vendor. SQLite (>= 3.35: RETURNING, UPDATE ... FROM
 functions) gets the same statements with:
 
 - lists of ids as one JSON text parameter read by `json_each` (PostgreSQL: one array parameter,
-  `= ANY(%s)`, so the statement text stays short and constant);
+  `= ANY(%s)`, so the statement text stays short and constant): `core/sql.py`, shared with the
+  fan-out;
 - `json_object` / `json_set` instead of `jsonb_build_object` / `||`;
 - datetimes as the ORM stores them (naive UTC text), and read back into aware datetimes;
 - no time zone database in SQL: "wait until a local time" is computed in Python per distinct
@@ -27,23 +28,7 @@ from typing import Any
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-
-def postgresql() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def in_list() -> str:
-    """`column {in_list()}` with `list_param(values)` as its one parameter."""
-    return "= ANY(%s)" if postgresql() else "IN (SELECT value FROM json_each(%s))"
-
-
-def list_param(values: Sequence[Any]) -> Any:
-    return list(values) if postgresql() else json.dumps(list(values))
-
-
-def ids_rows() -> str:
-    """A subquery of one column `id`, one row per id of `list_param(ids)`."""
-    return "SELECT unnest(%s::bigint[]) AS id" if postgresql() else "SELECT value AS id FROM json_each(%s)"
+from core.sql import ids_rows, in_list, list_param, postgresql  # noqa: F401  (this module's callers use them as sql.*)
 
 
 def json_param() -> str:
